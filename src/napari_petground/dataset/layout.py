@@ -1,0 +1,238 @@
+"""The dataset layout: nnU-Net raw folders plus one row per sentence.
+
+::
+
+    DATASET/
+      dataset.json                      nnU-Net description (+ "petground" block)
+      imagesTr/{case}_0000.nii.gz       CT in HU, resampled onto the PET grid
+      imagesTr/{case}_0001.nii.gz       PET in SUVbw
+      labelsTr/{case}.nii.gz            uint16: value k = the mask of the sentence item whose ``label`` is k
+      candidates/{case}_{index:03d}.nii.gz   uint16, for ambiguous items: value j+1 = candidate j
+      items/{case}.jsonl                one JSON row per sentence of the case; written last, atomically, so
+                                        its presence means the case is complete (reruns skip it)
+      failures/{case}.json              why a case could not be processed
+      sentences.jsonl                   all rows of items/, made by ``DatasetWriter.finalize``
+
+A case is one exam; every sentence of the exam is an item ``{case}:{index}``. Items share the exam's images
+and point at their mask by label value, so a hundred sentences of one exam cost one copy of the images.
+Geometry is the canonical LPS grid of the study (identity direction).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import PetGroundError
+from ..study.volume import Volume
+
+CT_SUFFIX = "_0000.nii.gz"
+PET_SUFFIX = "_0001.nii.gz"
+
+
+@dataclass
+class DatasetItem:
+    """One sentence of one exam and where its mask is."""
+
+    case: str
+    index: int
+    sentence: str
+    finding: dict = field(default_factory=dict)  # Finding.to_dict()
+    status: str = "matched"  # matched | ambiguous | no_match | rejected | truth | error
+    label: int | None = None  # value in labelsTr/{case}.nii.gz, None when the item has no mask
+    tracer: str = ""
+    candidates: list[dict] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    reason: str = ""
+    truth: dict = field(default_factory=dict)  # phantom cohorts: true lesion id, site, side, ...
+
+    @property
+    def item_id(self) -> str:
+        return f"{self.case}:{self.index}"
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["item_id"] = self.item_id
+        return out
+
+    @classmethod
+    def from_dict(cls, row: dict) -> DatasetItem:
+        known = {k: v for k, v in row.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_nifti(path: Path, data: np.ndarray, spacing: tuple, origin: tuple) -> None:
+    """Write a (z, y, x) array on the canonical LPS grid as NIfTI, atomically."""
+    import SimpleITK as sitk
+
+    image = sitk.GetImageFromArray(np.ascontiguousarray(data))
+    image.SetSpacing(tuple(float(s) for s in spacing[::-1]))
+    image.SetOrigin(tuple(float(o) for o in origin[::-1]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name.split('.')[0]}.", suffix=".nii.gz")
+    os.close(fd)
+    try:
+        sitk.WriteImage(image, tmp, True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_nifti(path: Path) -> Volume:
+    """Read a NIfTI written by this layout (canonical LPS grid) as a Volume."""
+    import SimpleITK as sitk
+
+    if not path.is_file():
+        raise PetGroundError(f"dataset file missing: {path}")
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        raise PetGroundError(f"cannot read {path}: {exc}") from exc
+    image = sitk.DICOMOrient(image, "LPS")
+    return Volume(sitk.GetArrayFromImage(image), image.GetSpacing()[::-1], image.GetOrigin()[::-1])
+
+
+class Dataset:
+    """Read access to a dataset folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise PetGroundError(f"dataset folder not found: {self.root}")
+
+    @property
+    def description(self) -> dict:
+        path = self.root / "dataset.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def cases(self) -> list[str]:
+        """Cases whose processing finished (their items file exists)."""
+        return sorted(p.name[: -len(".jsonl")] for p in (self.root / "items").glob("*.jsonl"))
+
+    def items(self, case: str | None = None) -> list[DatasetItem]:
+        return list(self.iter_items(case))
+
+    def iter_items(self, case: str | None = None) -> Iterator[DatasetItem]:
+        paths = [self.items_path(case)] if case else sorted((self.root / "items").glob("*.jsonl"))
+        for path in paths:
+            if not path.is_file():
+                continue
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    yield DatasetItem.from_dict(json.loads(line))
+
+    def items_path(self, case: str) -> Path:
+        return self.root / "items" / f"{case}.jsonl"
+
+    def ct_path(self, case: str) -> Path:
+        return self.root / "imagesTr" / f"{case}{CT_SUFFIX}"
+
+    def pet_path(self, case: str) -> Path:
+        return self.root / "imagesTr" / f"{case}{PET_SUFFIX}"
+
+    def label_path(self, case: str) -> Path:
+        return self.root / "labelsTr" / f"{case}.nii.gz"
+
+    def candidates_path(self, case: str, index: int) -> Path:
+        return self.root / "candidates" / f"{case}_{index:03d}.nii.gz"
+
+    def load_images(self, case: str) -> tuple[Volume, Volume]:
+        """(CT on the PET grid, PET in SUV)."""
+        return read_nifti(self.ct_path(case)), read_nifti(self.pet_path(case))
+
+    def load_labels(self, case: str) -> np.ndarray:
+        return read_nifti(self.label_path(case)).data
+
+    def item_mask(self, item: DatasetItem) -> np.ndarray | None:
+        """Boolean mask of one item on the PET grid, or None when the item has no mask."""
+        if item.label is None:
+            return None
+        return self.load_labels(item.case) == item.label
+
+
+class DatasetWriter:
+    """Writes cases one at a time; a case is complete only once its items file lands."""
+
+    def __init__(self, root: str | Path, name: str = "petground", description: str = "") -> None:
+        self.root = Path(root)
+        for sub in ("imagesTr", "labelsTr", "items", "candidates", "failures"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.description = description
+
+    def is_done(self, case: str) -> bool:
+        return (self.root / "items" / f"{case}.jsonl").is_file()
+
+    def write_case(
+        self,
+        case: str,
+        ct_on_pet_grid: Volume | None,
+        pet: Volume,
+        labels: np.ndarray,
+        items: list[DatasetItem],
+        candidate_masks: dict[int, list[np.ndarray]] | None = None,
+    ) -> None:
+        """Write images, labels, candidate masks, then (last) the items file that marks the case complete."""
+        if labels.shape != pet.shape:
+            raise PetGroundError(f"labels shape {labels.shape} differs from PET shape {pet.shape} in case {case}")
+        ct_data = ct_on_pet_grid.data if ct_on_pet_grid is not None else np.full(pet.shape, -1000, np.int16)
+        write_nifti(self.root / "imagesTr" / f"{case}{CT_SUFFIX}", ct_data.astype(np.int16), pet.spacing, pet.origin)
+        write_nifti(self.root / "imagesTr" / f"{case}{PET_SUFFIX}", pet.data.astype(np.float32), pet.spacing, pet.origin)
+        write_nifti(self.root / "labelsTr" / f"{case}.nii.gz", labels.astype(np.uint16), pet.spacing, pet.origin)
+        for index, masks in (candidate_masks or {}).items():
+            stack = np.zeros(pet.shape, np.uint16)
+            for j, mask in enumerate(masks):
+                stack[mask.astype(bool)] = j + 1
+            write_nifti(self.root / "candidates" / f"{case}_{index:03d}.nii.gz", stack, pet.spacing, pet.origin)
+        rows = "".join(json.dumps(item.to_dict(), ensure_ascii=False) + "\n" for item in items)
+        atomic_write_bytes(self.root / "items" / f"{case}.jsonl", rows.encode("utf-8"))
+        (self.root / "failures" / f"{case}.json").unlink(missing_ok=True)
+
+    def write_failure(self, case: str, reason: str) -> None:
+        payload = json.dumps({"case": case, "reason": reason}, ensure_ascii=False).encode("utf-8")
+        atomic_write_bytes(self.root / "failures" / f"{case}.json", payload)
+
+    def finalize(self, extra: dict | None = None) -> Path:
+        """Write dataset.json and the consolidated sentences.jsonl from every completed case."""
+        dataset = Dataset(self.root)
+        cases = dataset.cases()
+        rows = "".join(json.dumps(i.to_dict(), ensure_ascii=False) + "\n" for i in dataset.iter_items())
+        atomic_write_bytes(self.root / "sentences.jsonl", rows.encode("utf-8"))
+        description = {
+            "name": self.name,
+            "description": self.description,
+            "channel_names": {"0": "CT", "1": "PET"},
+            "labels": {"background": 0, "lesion": 1},
+            "numTraining": len(cases),
+            "file_ending": ".nii.gz",
+            "petground": {
+                "layout_version": 1,
+                "label_semantics": "labelsTr value k is the mask of the sentence item with label k "
+                "(see sentences.jsonl); treat any value > 0 as lesion for plain nnU-Net training",
+                **(extra or {}),
+            },
+        }
+        atomic_write_bytes(self.root / "dataset.json", json.dumps(description, indent=2).encode("utf-8"))
+        return self.root / "sentences.jsonl"
