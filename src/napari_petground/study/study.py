@@ -39,12 +39,15 @@ class Study:
     warnings: list[str] = field(default_factory=list)
     report: str = ""  # report text shipped with the study (phantoms, datasets)
     extras: dict = field(default_factory=dict)  # reader-specific details (DICOM series info, phantom truth)
+    title: str = ""  # display name when there is no PatientID (NIfTI case or folder name)
 
     @property
     def name(self) -> str:
         """Short label for layer names and messages."""
         if self.patient.patient_id:
             return self.patient.patient_id
+        if self.title:
+            return self.title
         return self.source[0].name if self.source else "study"
 
     def suvmax(self) -> float:

@@ -1,0 +1,62 @@
+"""Opening a Study in a napari viewer with the package's docks (used by ``petground view``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import napari
+
+    from ..study.study import Study
+
+log = logging.getLogger(__name__)
+
+
+def add_study(viewer: napari.Viewer, study: Study, **layer_options) -> list:
+    """Add the study's CT and PET layers (see study.layers.study_layers) and return them."""
+    from ..study.layers import study_layers
+
+    added = []
+    for data, kwargs, layer_type in study_layers(study, **layer_options):
+        added.append(getattr(viewer, f"add_{layer_type}")(data, **kwargs))
+    return added
+
+
+def dock_widgets(viewer: napari.Viewer) -> list:
+    """Dock the grounding dock (when that part is installed) and the display dock."""
+    from .display_dock import DisplayDock
+
+    docked = []
+    try:
+        from .grounding_dock import GroundingDock
+    except ImportError as exc:  # grounding needs the model part of the package
+        log.info("grounding dock not available: %s", exc)
+    else:
+        grounding = GroundingDock(viewer)
+        viewer.window.add_dock_widget(grounding, name="Ground findings", area="right")
+        docked.append(grounding)
+    display = DisplayDock(viewer)
+    viewer.window.add_dock_widget(display, name="PET/CT display", area="right")
+    docked.append(display)
+    return docked
+
+
+def view_study(study: Study | None, *, demo: bool = False) -> int:
+    """Open ``study`` (or the demo study) in a new napari window and run the event loop."""
+    import napari
+
+    if study is None and demo:
+        from ..phantom.sample import demo_study
+
+        study = demo_study()
+    viewer = napari.Viewer(title=f"PET/CT - {study.name}" if study else "PET/CT")
+    if study is not None:
+        add_study(viewer, study)
+        from napari.utils.notifications import show_warning
+
+        for warning in study.warnings:
+            show_warning(f"{study.name}: {warning}")
+    dock_widgets(viewer)
+    napari.run()
+    return 0

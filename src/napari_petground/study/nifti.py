@@ -1,0 +1,178 @@
+"""NIfTI PET/CT pairs -> a Study: which file is the CT, which the PET, read through SimpleITK.
+
+Layouts recognised: two files chosen together (roles from names such as ``*ct*`` / ``*pet*`` / ``*suv*``, else
+from values: a CT has air at about -1000 HU, a PET is non-negative); a folder holding one of each; autoPET
+(``CTres.nii.gz`` + ``SUV.nii.gz``); nnU-Net (``case_0000`` CT + ``case_0001`` PET). NIfTI carries no PET
+units: a PET whose maximum is a plausible SUV (<= 100) is taken as SUV and said so; anything else is kept in
+its own units and flagged, so nothing pretends to be SUV.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StudyError
+from .geometry import SourceGeometry, canonical_volume
+from .volume import Volume
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+MAX_PLAUSIBLE_SUV = 100.0
+_CT_NAME = re.compile(r"(^|[^a-z])(ct|ctres|ct_res)([^a-z]|$)|_0000$")
+_PET_NAME = re.compile(r"(^|[^a-z])(pet|pt|suv)([^a-z]|$)|_0001$")
+_LABEL_NAME = re.compile(r"seg|label|mask|gtv|roi")
+
+
+def is_nifti(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(".nii") or name.endswith(".nii.gz")
+
+
+def stem(path: Path) -> str:
+    """File name without .nii / .nii.gz, lower case."""
+    name = path.name.lower()
+    return name[: -len(".nii.gz")] if name.endswith(".nii.gz") else name[: -len(".nii")] if name.endswith(".nii") else name
+
+
+def name_role(path: Path) -> str:
+    """'ct', 'pet' or '' from the file name alone."""
+    name = stem(path)
+    ct, pet = bool(_CT_NAME.search(name)), bool(_PET_NAME.search(name))
+    return "ct" if ct and not pet else "pet" if pet and not ct else ""
+
+
+def read_nifti(path: Path, interpolation: str = "linear") -> tuple[Volume, list[str]]:
+    """One NIfTI file as a canonical LPS Volume; StudyError for unreadable, 2D or 4D images."""
+    import SimpleITK as sitk
+
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+        raise StudyError(f"{path} cannot be read as NIfTI (corrupt or truncated?): {first}") from exc
+    if image.GetDimension() == 4:
+        size = image.GetSize()
+        if size[3] != 1:
+            raise StudyError(
+                f"{path.name} is 4D ({size[3]} frames); a PET/CT study needs one 3D image per modality. "
+                "Export a single frame (e.g. the static or summed frame)"
+            )
+        image = sitk.Extract(image, [size[0], size[1], size[2], 0], [0, 0, 0, 0])
+    if image.GetDimension() != 3 or min(image.GetSize()) < 2:
+        raise StudyError(f"{path.name} is {image.GetDimension()}D with size {image.GetSize()}; a 3D volume is needed")
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise StudyError(f"{path.name} has {image.GetNumberOfComponentsPerPixel()} values per voxel (RGB?); "
+                         "a grey-value image is needed")
+    geometry = SourceGeometry(
+        size=tuple(int(v) for v in image.GetSize()),
+        spacing=tuple(float(v) for v in image.GetSpacing()),
+        origin=tuple(float(v) for v in image.GetOrigin()),
+        direction=tuple(float(v) for v in image.GetDirection()),
+    )
+    data = sitk.GetArrayFromImage(image)
+    del image
+    if data.dtype == np.float64:
+        data = data.astype(np.float32)
+    return canonical_volume(data, geometry, {"file": str(path)}, interpolation)
+
+
+def pair_files(paths: list[Path]) -> tuple[Path | None, Path, list[str]]:
+    """(CT file or None, PET file, notes) from files or one folder, following the known layouts."""
+    if len(paths) == 1 and paths[0].is_dir():
+        return _from_folder(paths[0])
+    if len(paths) == 1:
+        return _from_single(paths[0])
+    if len(paths) == 2:
+        return _from_two(paths[0], paths[1])
+    raise StudyError(f"{len(paths)} NIfTI files given; give one CT and one PET (or a single PET)")
+
+
+def _from_single(path: Path) -> tuple[Path | None, Path, list[str]]:
+    name = stem(path)
+    sibling = None
+    if name.endswith("_0001"):
+        sibling = path.with_name(path.name.replace("_0001.nii", "_0000.nii"))
+    elif name.endswith("_0000"):
+        sibling = path.with_name(path.name.replace("_0000.nii", "_0001.nii"))
+    elif name == "suv":
+        sibling = next((p for p in path.parent.glob("CTres.nii*")), None)
+    elif name == "ctres":
+        sibling = next((p for p in path.parent.glob("SUV.nii*")), None)
+    if sibling is not None and sibling.is_file():
+        return _from_two(path, sibling)
+    if name_role(path) == "ct":
+        raise StudyError(f"{path.name} looks like a CT; choose its PET too (select both files)")
+    return None, path, [f"no CT found beside {path.name}: PET only (no anatomy underlay)"]
+
+
+def _from_two(first: Path, second: Path) -> tuple[Path | None, Path, list[str]]:
+    roles = (name_role(first), name_role(second))
+    if roles == ("ct", "pet"):
+        return first, second, []
+    if roles == ("pet", "ct"):
+        return second, first, []
+    return _by_values(first, second)
+
+
+def _by_values(first: Path, second: Path) -> tuple[Path, Path, list[str]]:
+    """Tell CT from PET by their lowest value (air in CT is about -1000 HU; PET is non-negative)."""
+    import SimpleITK as sitk
+
+    lows = []
+    for path in (first, second):
+        try:
+            image = sitk.ReadImage(str(path))
+        except RuntimeError as exc:
+            raise StudyError(f"{path} cannot be read as NIfTI (corrupt or truncated?)") from exc
+        lows.append(float(np.nanmin(sitk.GetArrayViewFromImage(image))))
+    if lows[0] < -100 and lows[1] >= -1e-3:
+        return first, second, ["CT and PET told apart by their values (file names did not say)"]
+    if lows[1] < -100 and lows[0] >= -1e-3:
+        return second, first, ["CT and PET told apart by their values (file names did not say)"]
+    raise StudyError(
+        f"cannot tell which of {first.name} and {second.name} is the CT and which the PET "
+        f"(lowest values {lows[0]:g} and {lows[1]:g}); name them e.g. case_ct.nii.gz and case_pet.nii.gz"
+    )
+
+
+def _from_folder(folder: Path) -> tuple[Path | None, Path, list[str]]:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and is_nifti(p))
+    by_stem = {stem(p): p for p in files}
+    if "suv" in by_stem and ("ctres" in by_stem or "ct" in by_stem):  # autoPET
+        ct = by_stem.get("ctres", by_stem.get("ct"))
+        return ct, by_stem["suv"], []
+    images = [p for p in files if not _LABEL_NAME.search(stem(p))]
+    cases = sorted({stem(p)[:-5] for p in images if stem(p).endswith(("_0000", "_0001"))})
+    if len(cases) > 1:
+        raise StudyError(
+            f"{folder.name} holds {len(cases)} nnU-Net cases ({', '.join(cases[:5])}...); "
+            "open one case's _0000 and _0001 files"
+        )
+    if len(cases) == 1:
+        ct = by_stem.get(f"{cases[0]}_0000")
+        pet = by_stem.get(f"{cases[0]}_0001")
+        if pet is None:
+            raise StudyError(f"{folder.name} has {cases[0]}_0000 (CT) but no {cases[0]}_0001 (PET)")
+        return ct, pet, []
+    if len(images) == 2:
+        return _from_two(images[0], images[1])
+    if len(images) == 1:
+        return _from_single(images[0])
+    names = ", ".join(p.name for p in images[:8]) or "none"
+    raise StudyError(
+        f"{folder.name} holds {len(images)} NIfTI images ({names}); put one CT and one PET in a folder "
+        "or select the two files"
+    )
+
+
+def pet_units(volume: Volume, path: Path) -> tuple[str, bool, list[str]]:
+    """(units, is_suv, notes) for a NIfTI PET, which carries no units of its own."""
+    peak = float(np.nanmax(volume.data)) if volume.data.size else 0.0
+    if peak <= MAX_PLAUSIBLE_SUV:
+        return "SUVbw", True, [f"{path.name}: NIfTI has no units; values taken as SUV (maximum {peak:.2f})"]
+    return "unknown", False, [
+        f"{path.name}: maximum {peak:g} is not a plausible SUV (Bq/ml?); PET is shown in its stored units, "
+        "not SUV. Convert it to SUV (e.g. from the DICOM) for SUV-based findings"
+    ]

@@ -1,0 +1,88 @@
+"""Resampling a Volume onto another grid (CT onto the PET grid, PET onto a model's isotropic grid).
+
+Both grids are canonical LPS (identity direction), so a grid is just shape, spacing and origin; SimpleITK
+does the interpolation. Voxels outside the source get ``fill`` (air for CT, 0 for PET and labels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .volume import Volume
+
+INTERPOLATORS = ("linear", "nearest", "bspline")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A canonical grid: (z, y, x) shape, spacing (mm) and origin (mm)."""
+
+    shape: tuple[int, int, int]
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+
+    @classmethod
+    def of(cls, volume: Volume) -> Grid:
+        return cls(volume.shape, volume.spacing, volume.origin)
+
+
+def _sitk_image(volume: Volume):
+    import SimpleITK as sitk
+
+    image = sitk.GetImageFromArray(np.ascontiguousarray(volume.data))
+    image.SetSpacing([float(v) for v in volume.spacing[::-1]])
+    image.SetOrigin([float(v) for v in volume.origin[::-1]])
+    return image
+
+
+def resample_to_grid(volume: Volume, grid: Grid | Volume, *, interpolation: str = "linear",
+                     fill: float = 0.0, dtype: np.dtype | type | None = None) -> Volume:
+    """``volume`` sampled on ``grid`` (a Grid or another Volume's grid); metadata kept, source geometry dropped."""
+    import SimpleITK as sitk
+
+    if interpolation not in INTERPOLATORS:
+        raise ValueError(f"interpolation must be one of {INTERPOLATORS}, got {interpolation!r}")
+    target = grid if isinstance(grid, Grid) else Grid.of(grid)
+    if Grid.of(volume) == target or _same(volume, target):
+        data = volume.data if dtype is None else volume.data.astype(dtype)
+        return Volume(data, volume.spacing, volume.origin, volume.source_direction, _meta(volume))
+    interpolator = {"linear": sitk.sitkLinear, "nearest": sitk.sitkNearestNeighbor,
+                    "bspline": sitk.sitkBSpline}[interpolation]
+    image = _sitk_image(volume)
+    if interpolation != "nearest" and not np.issubdtype(volume.data.dtype, np.floating):
+        image = sitk.Cast(image, sitk.sitkFloat32)
+    out = sitk.Resample(
+        image, [int(v) for v in target.shape[::-1]], sitk.Transform(), interpolator,
+        [float(v) for v in target.origin[::-1]], [float(v) for v in target.spacing[::-1]],
+        [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], float(fill), image.GetPixelID(),
+    )
+    data = sitk.GetArrayFromImage(out)
+    if dtype is not None:
+        data = data.astype(dtype, copy=False)
+    return Volume(data, target.spacing, target.origin, volume.source_direction, _meta(volume))
+
+
+def resample_to_spacing(volume: Volume, spacing: tuple[float, float, float], *, interpolation: str = "linear",
+                        fill: float = 0.0) -> Volume:
+    """``volume`` on a grid of the given (z, y, x) spacing covering the same physical extent."""
+    extent = np.asarray(volume.shape) * np.asarray(volume.spacing)
+    shape = tuple(int(max(1, round(e / s))) for e, s in zip(extent, spacing, strict=True))
+    # keep the outer voxel edges where they were: first centre half a new voxel in from the old edge
+    edge = np.asarray(volume.origin) - np.asarray(volume.spacing) / 2.0
+    origin = tuple(float(v) for v in edge + np.asarray(spacing) / 2.0)
+    return resample_to_grid(volume, Grid(shape, tuple(float(s) for s in spacing), origin),  # type: ignore[arg-type]
+                            interpolation=interpolation, fill=fill)
+
+
+def _same(volume: Volume, grid: Grid) -> bool:
+    return (
+        volume.shape == tuple(grid.shape)
+        and np.allclose(volume.spacing, grid.spacing, atol=1e-4)
+        and np.allclose(volume.origin, grid.origin, atol=1e-4)
+    )
+
+
+def _meta(volume: Volume) -> dict:
+    return {k: v for k, v in volume.metadata.items() if k != "source_geometry"}

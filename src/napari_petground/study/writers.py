@@ -1,0 +1,220 @@
+"""Lesion labels on the PET grid -> files in the study's source geometry (NIfTI, DICOM SEG), and back.
+
+The format follows the file name: ``.nii`` / ``.nii.gz`` -> NIfTI with the source direction restored (works for
+every study); ``.dcm`` -> DICOM SEG referencing the source PET images (DICOM studies only, highdicom). Every
+write goes to a temporary file in the target folder and is renamed into place, so a crash never leaves half
+a file where accepted work used to be.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StudyError, WriteError
+from .geometry import canonical_volume, source_geometry, to_source_array
+from .study import Study
+
+SegmentNames = Mapping[int, str] | Sequence[str] | None
+_TRACKING = re.compile(r"^label (\d+)$")
+
+
+def _labels_array(labels, study: Study) -> np.ndarray:
+    data = np.asarray(labels)
+    if data.shape != study.pet.shape:
+        raise WriteError(
+            f"labels of shape {data.shape} do not match the PET grid {study.pet.shape} of {study.name}; "
+            "draw labels on the PET grid (same scale and translate as the PET layer)"
+        )
+    if data.dtype == bool:
+        return data.astype(np.uint8)
+    if not np.issubdtype(data.dtype, np.integer):
+        if not np.all(np.mod(data, 1) == 0):
+            raise WriteError("labels must be whole numbers (0 = background, 1, 2, ... = lesions)")
+        data = data.astype(np.int64)
+    if data.size and data.min() < 0:
+        raise WriteError("labels must not be negative (0 = background, 1, 2, ... = lesions)")
+    top = int(data.max()) if data.size else 0
+    return data.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32, copy=False)
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
+
+
+def _commit(temporary: Path, path: Path) -> None:
+    os.replace(temporary, path)
+
+
+def write_labels(path: str | os.PathLike, labels, study: Study, *,
+                 segment_names: SegmentNames = None) -> list[Path]:
+    """Write ``labels`` (PET grid) to ``path`` in the study's source geometry; returns the written files."""
+    path = Path(path)
+    data = _labels_array(labels, study)
+    name = path.name.lower()
+    if not path.parent.is_dir():
+        raise WriteError(f"folder {path.parent} does not exist; choose an existing folder")
+    if name.endswith((".nii", ".nii.gz")):
+        return [_write_nifti(path, data, study)]
+    if name.endswith(".dcm"):
+        return [_write_seg(path, data, study, segment_names)]
+    raise WriteError(f"cannot write labels as {path.name!r}; use a .nii.gz (NIfTI) or .dcm (DICOM SEG) name")
+
+
+def _write_nifti(path: Path, data: np.ndarray, study: Study) -> Path:
+    import SimpleITK as sitk
+
+    geometry = source_geometry(study.pet)
+    image = sitk.GetImageFromArray(to_source_array(data, study.pet))
+    image.SetSpacing([float(v) for v in geometry.spacing])
+    image.SetOrigin([float(v) for v in geometry.origin])
+    image.SetDirection([float(v) for v in geometry.direction])
+    temporary = _temporary(path)
+    try:
+        sitk.WriteImage(image, str(temporary), True)
+        _commit(temporary, path)
+    except (RuntimeError, OSError) as exc:
+        temporary.unlink(missing_ok=True)
+        raise WriteError(f"cannot write {path}: {exc}") from exc
+    return path
+
+
+def _segment_name(value: int, index: int, names: SegmentNames) -> str:
+    if isinstance(names, Mapping):
+        return str(names.get(value, f"lesion {value}"))
+    if names is not None and index < len(names):
+        return str(names[index])
+    return f"lesion {value}"
+
+
+def _pet_headers(study: Study) -> list:
+    import pydicom
+
+    files = study.extras.get("pet_files") or []
+    if study.source_kind != "dicom" or not files:
+        raise WriteError(
+            f"{study.name} was not read from DICOM, so there is no PET series to reference; save as .nii.gz"
+        )
+    try:
+        return [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+    except (OSError, pydicom.errors.InvalidDicomError) as exc:
+        raise WriteError(f"the source PET images are no longer readable ({exc}); save as .nii.gz") from exc
+
+
+def _write_seg(path: Path, data: np.ndarray, study: Study, names: SegmentNames) -> Path:
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    from .. import __version__
+
+    values = [int(v) for v in np.unique(data) if v != 0]
+    if not values:
+        raise WriteError("the labels are empty: nothing to save as DICOM SEG (save an empty mask as .nii.gz)")
+    headers = _pet_headers(study)
+    source = to_source_array(data, study.pet)
+    if source.shape != (len(headers), int(headers[0].Rows), int(headers[0].Columns)):
+        raise WriteError("the PET files changed since the study was opened; reopen it and save again")
+    numbered = np.zeros(source.shape, dtype=np.uint8 if len(values) < 256 else np.uint16)
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name="napari-petground", family=codes.cid7162.ArtificialIntelligence, version=str(__version__)
+    )
+    descriptions = []
+    for number, value in enumerate(values, start=1):
+        numbered[source == value] = number
+        descriptions.append(hd.seg.SegmentDescription(
+            segment_number=number,
+            segment_label=_segment_name(value, number - 1, names),
+            segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+            segmented_property_type=codes.SCT.Lesion,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC,
+            algorithm_identification=algorithm,
+            tracking_id=f"label {value}",
+            tracking_uid=hd.UID(),
+        ))
+    try:
+        seg = hd.seg.Segmentation(
+            source_images=headers, pixel_array=numbered,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=descriptions,
+            series_instance_uid=hd.UID(), series_number=9001, sop_instance_uid=hd.UID(), instance_number=1,
+            manufacturer="napari-petground", manufacturer_model_name="napari-petground",
+            software_versions=str(__version__), device_serial_number="0",
+            series_description="PET lesion labels",
+        )
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise WriteError(f"cannot build a DICOM SEG for {study.name}: {exc}") from exc
+    temporary = _temporary(path)
+    try:
+        seg.save_as(temporary)
+        _commit(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise WriteError(f"cannot write {path}: {exc}") from exc
+    return path
+
+
+def load_labels(path: str | os.PathLike, study: Study) -> np.ndarray:
+    """Labels from a NIfTI or DICOM SEG file, on the study's PET grid (label values as written)."""
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith((".nii", ".nii.gz")):
+        return _load_nifti_labels(path, study)
+    if name.endswith(".dcm"):
+        return _load_seg(path, study)
+    raise StudyError(f"{path.name} is neither NIfTI (.nii.gz) nor DICOM SEG (.dcm)")
+
+
+def _load_nifti_labels(path: Path, study: Study) -> np.ndarray:
+    from .nifti import read_nifti
+    from .resample import resample_to_grid
+
+    volume, _notes = read_nifti(path, "nearest")
+    if volume.same_grid(study.pet):
+        return volume.data
+    return resample_to_grid(volume, study.pet, interpolation="nearest").data
+
+
+def _load_seg(path: Path, study: Study) -> np.ndarray:
+    import highdicom as hd
+
+    try:
+        seg = hd.seg.segread(path)
+    except Exception as exc:  # pydicom/highdicom raise many types for a bad file
+        raise StudyError(f"{path} cannot be read as DICOM SEG: {exc}") from exc
+    headers = _pet_headers(study)
+    uids = [str(h.SOPInstanceUID) for h in headers]
+    numbers = seg.get_pixels_by_source_instance(
+        source_sop_instance_uids=uids, combine_segments=True, skip_overlap_checks=True,
+    )
+    values = {}
+    for number in seg.segment_numbers:
+        description = seg.get_segment_description(number)
+        match = _TRACKING.match(str(description.tracking_id or ""))
+        values[number] = int(match.group(1)) if match else number
+    top = max(values.values()) if values else 0
+    lut = np.zeros(max(int(numbers.max()), max(values, default=0)) + 1,
+                   dtype=np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32)
+    for number, value in values.items():
+        lut[number] = value
+    source = lut[numbers]
+    geometry = source_geometry(study.pet)
+    canonical, _notes = canonical_volume(source, geometry, interpolation="nearest")
+    return canonical.data
+
+
+def write_labels_layer(path: str | os.PathLike, data, attributes: dict) -> list[Path]:
+    """npe2 writer: find the study in the layer's metadata and write the labels in its geometry."""
+    metadata = attributes.get("metadata") or {}
+    info = metadata.get("petground") or {}
+    study = info.get("study")
+    if not isinstance(study, Study):
+        raise WriteError(
+            "this Labels layer is not attached to a PET/CT study, so its geometry is unknown; "
+            "draw labels on a layer created by napari-petground (metadata['petground']['study'])"
+        )
+    names = metadata.get("segment_names")
+    return write_labels(path, data, study, segment_names=names)
