@@ -1,0 +1,24 @@
+"""Accepted findings of a study: records (label id <-> sentence), lesion statistics, save and reload.
+
+Plain numpy; the grounding dock keeps a :class:`FindingsStore` beside its "findings" Labels layer and saves
+both with :func:`save_findings` (NIfTI or DICOM SEG + JSON sidecar).
+"""
+
+from .io import LoadedFindings, load_findings, save_findings, sidecar_path
+from .records import FindingRecord, FindingRow, FindingsStore, present_labels
+from .stats import LesionStats, body_midline_x, label_stats, lesion_stats
+
+__all__ = [
+    "FindingRecord",
+    "FindingRow",
+    "FindingsStore",
+    "LesionStats",
+    "LoadedFindings",
+    "body_midline_x",
+    "label_stats",
+    "lesion_stats",
+    "load_findings",
+    "present_labels",
+    "save_findings",
+    "sidecar_path",
+]
