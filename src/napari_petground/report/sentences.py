@@ -1,0 +1,169 @@
+"""Split a pasted report into sentences, keeping each sentence's offset in the report.
+
+Reports are not prose: they carry section headers ("CHEST:"), bullets and numbered lists, hard line
+breaks inside sentences, abbreviations ("approx.", "cm.", "Dr.", "vs.") and decimals ("SUV 12.3"). The
+splitter walks the text once and cuts at
+
+* blank lines, bullets and list markers at the start of a line, section headers ("Chest:" / "IMPRESSION:");
+* a line break whose next line starts with a capital letter or a digit (a new line-per-finding entry),
+  unless the previous line ended inside parentheses or on a joining word/comma;
+* ``.``, ``!``, ``?`` followed by white space, outside parentheses, unless the word before the period is a
+  known abbreviation or a single letter ("e.g.", "R.") or the next text starts lower case.
+
+Headers and list markers are not part of the sentence text; offsets always point into the original text, so
+``text[offset:offset + len(sentence)] == sentence``.
+"""
+
+from __future__ import annotations
+
+import re
+
+# words that end with a period without ending a sentence (lower case, without the period): titles and
+# words usually followed by a number or a name ("Dr. Smith", "vs. 5.4", "approx. 2 cm", "im. 145"). Units
+# ("2 cm. SUVmax ...") end a sentence when the next word is capitalised, like any other word.
+_ABBREVIATION_WORDS = """
+approx appr ca cf dr drs mr mrs ms prof st jr sr vs v eg ie al no nos nr num ser se im img sl ax cor
+sag fig figs incl esp resp prev ref est jan feb mar apr jun jul aug sep sept oct nov dec
+"""
+ABBREVIATIONS: frozenset[str] = frozenset(_ABBREVIATION_WORDS.split())
+_SECTION_WORDS = """findings impression impressions conclusion conclusions technique procedure history
+indication indications comparison comparisons result results report addendum note notes summary
+diagnosis opinion recommendation recommendations"""
+SECTION_HEADERS: frozenset[str] = frozenset(_SECTION_WORDS.split()) | {
+    "clinical history", "clinical information", "pet/ct", "pet", "ct"
+}
+
+_LINE_HEADER = re.compile(r"[ \t]*([A-Za-z][A-Za-z /&,()'-]{0,40}?):(?=[ \t]|$)")
+_LIST_MARKER = re.compile(r"[ \t]*(?:[-*•·▪◦‣–—>]+|\(?\d{1,2}[.)](?!\d)|\(?[a-hA-H][.)](?=\s))[ \t]*")
+_SENT_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)|[.!?]+[\"')\]]*$")
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+_JOINING_END = re.compile(
+    r"(?:[,(\-/&+=:]|\b(?:and|or|of|with|in|at|on|the|a|an|to|from|for|by|measuring|image|images|slice|"
+    r"series|suv|suvmax|max|than|vs|versus|compared|previously|approximately|approx\.?|up))\s*$",
+    re.IGNORECASE,
+)
+_NEWLINES = re.compile(r"\n")
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every line, without the newline."""
+    spans = []
+    start = 0
+    for m in _NEWLINES.finditer(text):
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(text)))
+    return spans
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """Group lines into blocks: a block ends at a blank line, header, bullet or a new capitalised line."""
+    blocks: list[tuple[int, int]] = []
+    cur_start: int | None = None
+    cur_end = 0
+    depth = 0  # parenthesis depth carried over line breaks
+    for ls, le in _lines(text):
+        line = text[ls:le]
+        if not line.strip():
+            if cur_start is not None:
+                blocks.append((cur_start, cur_end))
+            cur_start, depth = None, 0
+            continue
+        start = ls
+        new_block = False
+        for _ in range(3):  # "IMPRESSION: 1. Liver: ..." — headers and list markers in any order
+            header = _LINE_HEADER.match(text, start, le)
+            if header and not any(ch.isdigit() for ch in header.group(1)) and len(header.group(1).split()) <= 5:
+                name = header.group(1).strip()
+                # section headers are dropped; organ headers ("Liver: 2 cm lesion ...") stay as context
+                start = header.end() if (name.isupper() or name.lower() in SECTION_HEADERS) else start
+                new_block = True
+                if start != header.end():
+                    break
+                continue
+            marker = _LIST_MARKER.match(text, start, le)
+            if marker and marker.group().strip():
+                start, new_block = marker.end(), True
+                continue
+            break
+        if cur_start is not None and not new_block:
+            first = text[start:le].lstrip()[:1]
+            prev = text[cur_start:cur_end]
+            rest = text[start:le].lstrip()
+            acronym = rest[:2].isupper() and rest[:2].isalpha()  # "SUV max ..." continues a wrapped line
+            terminal = prev.rstrip()[-1:] in ".!?:;"
+            joined = (
+                depth > 0
+                or bool(_JOINING_END.search(prev))
+                or not (first.isupper() or first.isdigit())
+                or (acronym and not terminal)
+            )
+            new_block = not joined
+        if new_block and cur_start is not None:
+            blocks.append((cur_start, cur_end))
+            cur_start, depth = None, 0
+        if cur_start is None:
+            s, e = _strip_span(text, start, le)
+            if s == e:
+                continue  # a header alone on its line
+            cur_start = s
+        cur_end = _strip_span(text, start, le)[1] or cur_end
+        depth = max(0, depth + line.count("(") - line.count(")"))
+    if cur_start is not None:
+        blocks.append((cur_start, cur_end))
+    return blocks
+
+
+def _split_block(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    seg_start = start
+    pos = start
+    while True:
+        m = _SENT_END.search(text, pos, end)
+        if m is None:
+            break
+        pos = m.end()
+        cut = m.end()
+        if m.group()[0] == ".":
+            word = _WORD_BEFORE.search(text, max(seg_start, m.start() - 20), m.start())
+            if word:
+                w = word.group(1).lower().rstrip(".")
+                if w in ABBREVIATIONS or len(w) == 1 or "." in w:
+                    continue
+        depth = text.count("(", seg_start, m.start()) - text.count(")", seg_start, m.start())
+        if depth > 0:
+            continue
+        nxt = text[cut:end].lstrip()[:1]
+        if nxt and not (nxt.isupper() or nxt.isdigit() or nxt in "\"'(•-*["):
+            continue  # "SUV 5. in the ..." or lower-case continuation: not a boundary
+        s, e = _strip_span(text, seg_start, cut)
+        if s < e:
+            out.append((s, e))
+        seg_start = cut
+    s, e = _strip_span(text, seg_start, end)
+    if s < e:
+        out.append((s, e))
+    return out
+
+
+def split_sentences(text: str) -> list[tuple[int, str]]:
+    """(offset, sentence) pairs of a report, in order; headers, bullets and list markers are left out."""
+    if not isinstance(text, str):
+        from ..errors import ReportError
+
+        raise ReportError(f"report text must be a string, got {type(text).__name__}")
+    out: list[tuple[int, str]] = []
+    for bs, be in _blocks(text):
+        for s, e in _split_block(text, bs, be):
+            sentence = text[s:e]
+            if any(ch.isalnum() for ch in sentence):
+                out.append((s, sentence))
+    return out
