@@ -210,8 +210,9 @@ class DatasetWriter:
         atomic_write_bytes(self.root / "items" / f"{case}.jsonl", rows.encode("utf-8"))
         (self.root / "failures" / f"{case}.json").unlink(missing_ok=True)
 
-    def write_failure(self, case: str, reason: str) -> None:
-        payload = json.dumps({"case": case, "reason": reason}, ensure_ascii=False).encode("utf-8")
+    def write_failure(self, case: str, reason: str, extra: dict | None = None) -> None:
+        """Record why ``case`` could not be processed (``extra``: e.g. its tracer, for summaries)."""
+        payload = json.dumps({**(extra or {}), "case": case, "reason": reason}, ensure_ascii=False).encode("utf-8")
         atomic_write_bytes(self.root / "failures" / f"{case}.json", payload)
 
     def finalize(self, extra: dict | None = None) -> Path:
