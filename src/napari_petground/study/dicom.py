@@ -23,6 +23,12 @@ from .suv import suv_conversion, tracer_name
 from .volume import Volume
 
 SKIP_NAMES = {"DICOMDIR"}
+IMAGE_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.2",  # CT Image Storage
+    "1.2.840.10008.5.1.4.1.1.128",  # PET Image Storage
+    "1.2.840.10008.5.1.4.1.1.2.1",  # Enhanced CT
+    "1.2.840.10008.5.1.4.1.1.130",  # Enhanced PET
+}
 
 
 @dataclass
@@ -61,8 +67,8 @@ def has_dicom_preamble(path: Path) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
-def scan_series(paths: list[Path]) -> tuple[list[Series], list[str]]:
-    """Group the image files under ``paths`` (folders are walked) by series; warnings for unreadable files."""
+def scan_series(paths: list[Path]) -> tuple[list[Series], list[Path]]:
+    """Group the image files under ``paths`` (folders are walked) by series; also the unreadable DICOM files."""
     import pydicom
 
     files: list[Path] = []
@@ -72,7 +78,7 @@ def scan_series(paths: list[Path]) -> tuple[list[Series], list[str]]:
         else:
             files.append(path)
     series: dict[str, Series] = {}
-    broken: list[str] = []
+    broken: list[Path] = []
     for file in files:
         if file.suffix.lower() in (".nii", ".gz", ".json", ".txt", ".md", ".png", ".csv"):
             continue
@@ -80,11 +86,13 @@ def scan_series(paths: list[Path]) -> tuple[list[Series], list[str]]:
             with _warnings.catch_warnings():
                 _warnings.simplefilter("ignore")
                 ds = pydicom.dcmread(file, stop_before_pixels=True, force=False)
-        except Exception as exc:  # pydicom raises several types for non-DICOM or truncated files
+        except Exception:  # pydicom raises several types for non-DICOM or truncated files
             if has_dicom_preamble(file) or file.suffix.lower() in (".dcm", ".ima"):
-                broken.append(f"{file.name}: {type(exc).__name__}")
+                broken.append(file)
             continue
         if "SeriesInstanceUID" not in ds or "ImagePositionPatient" not in ds or "Rows" not in ds:
+            if str(ds.get("SOPClassUID", "")) in IMAGE_CLASSES:
+                broken.append(file)  # an image whose header stops early: truncated
             continue  # RTSTRUCT, SEG, reports, localiser without position: not an image slice
         uid = str(ds.SeriesInstanceUID)
         if uid not in series:
@@ -100,11 +108,23 @@ def scan_series(paths: list[Path]) -> tuple[list[Series], list[str]]:
                 header=ds,
             )
         series[uid].files.append(file)
-    notes = []
+    return list(series.values()), broken
+
+
+def _check_broken(broken: list[Path], chosen: list[Series]) -> list[str]:
+    """A broken file beside the chosen series may be one of its slices: refuse; elsewhere: warn."""
+    folders = {f.parent for s in chosen for f in s.files}
+    near = [f for f in broken if f.parent in folders]
+    if near:
+        shown = ", ".join(str(f) for f in near[:3]) + (" ..." if len(near) > 3 else "")
+        raise StudyError(
+            f"{len(near)} file(s) in the PET/CT series folders are corrupt or truncated: {shown}. "
+            "Re-export the series, or remove the broken files if they are not part of it"
+        )
     if broken:
-        shown = ", ".join(broken[:5]) + (" ..." if len(broken) > 5 else "")
-        notes.append(f"{len(broken)} file(s) could not be read as DICOM and were skipped: {shown}")
-    return list(series.values()), notes
+        shown = ", ".join(f.name for f in broken[:5]) + (" ..." if len(broken) > 5 else "")
+        return [f"{len(broken)} file(s) could not be read as DICOM and were skipped: {shown}"]
+    return []
 
 
 @dataclass
@@ -264,12 +284,12 @@ def _patient(ds) -> PatientInfo:
 def load_dicom_study(paths: list[Path], *, pet_series: str | None = None, ct_series: str | None = None,
                      numbering: Convention = Convention.HEAD_FIRST) -> Study:
     """Read the PET/CT pair found under ``paths`` (folders or files)."""
-    series, notes = scan_series(paths)
+    series, broken = scan_series(paths)
     if not series:
         raise StudyError(f"no DICOM images found in {', '.join(str(p) for p in paths)}; "
                          "choose the folder that holds the PET and CT series")
-    pet_info, ct_info, pair_notes = select_pair(series, pet_series=pet_series, ct_series=ct_series)
-    notes.extend(pair_notes)
+    pet_info, ct_info, notes = select_pair(series, pet_series=pet_series, ct_series=ct_series)
+    notes.extend(_check_broken(broken, [s for s in (pet_info, ct_info) if s is not None]))
     pet_stack = _read_stack(pet_info, "PET")
     pet, units, is_suv, pet_notes = _pet_volume(pet_stack)
     notes.extend(pet_stack.warnings + pet_notes)

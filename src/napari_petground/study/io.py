@@ -122,9 +122,9 @@ def _load_nifti(paths: list[Path], numbering: Convention) -> Study:
 
 
 def _case_name(paths: list[Path], pet_path: Path) -> str:
-    if len(paths) == 1 and paths[0].is_dir():
-        return paths[0].name
     name = stem(pet_path)
+    if len(paths) == 1 and paths[0].is_dir() and not name.endswith("_0001"):
+        return paths[0].name
     if name in ("suv", "pet", "pt"):
         return pet_path.parent.name
     for suffix in ("_0001", "_pet", "_suv", "_pt", "-pet", "-suv"):

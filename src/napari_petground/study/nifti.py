@@ -9,7 +9,10 @@ its own units and flagged, so nothing pretends to be SUV.
 
 from __future__ import annotations
 
+import gzip
 import re
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +50,7 @@ def read_nifti(path: Path, interpolation: str = "linear") -> tuple[Volume, list[
     """One NIfTI file as a canonical LPS Volume; StudyError for unreadable, 2D or 4D images."""
     import SimpleITK as sitk
 
+    nan_count = check_nifti_file(path)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
@@ -75,7 +79,76 @@ def read_nifti(path: Path, interpolation: str = "linear") -> tuple[Volume, list[
     del image
     if data.dtype == np.float64:
         data = data.astype(np.float32)
-    return canonical_volume(data, geometry, {"file": str(path)}, interpolation)
+    volume, notes = canonical_volume(data, geometry, {"file": str(path)}, interpolation)
+    if nan_count:
+        notes.append(f"{path.name} had {nan_count} NaN voxel(s); they were set to 0")
+    return volume, notes
+
+
+_FLOAT_TYPES = {16: "f4", 64: "f8"}  # NIfTI datatype codes of float32 / float64
+_CHUNK = 1 << 24
+
+
+def check_nifti_file(path: Path) -> int:
+    """Raise StudyError when a NIfTI-1 file is truncated; return how many NaN voxels it holds.
+
+    ITK's reader neither notices a truncated .nii.gz (it fills the rest with zeros) nor reports NaNs (it
+    turns them into 0), so both are checked here on the raw bytes: the gzip trailer or file size against
+    the header, and a streamed scan of float images for NaNs.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            header = handle.read(352)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise StudyError(f"{path} cannot be read as NIfTI (corrupt or truncated?): {exc}") from exc
+    if len(header) < 348:
+        raise StudyError(f"{path} is too short to be a NIfTI file (truncated?)")
+    for order in "<>":
+        if struct.unpack(order + "i", header[:4])[0] == 348:
+            break
+    else:
+        return 0  # NIfTI-2 or another header: leave the checks to the reader
+    dims = struct.unpack(order + "8h", header[40:56])
+    datatype, bitpix = struct.unpack(order + "hh", header[70:74])
+    offset = int(struct.unpack(order + "f", header[108:112])[0])
+    count = int(np.prod([max(int(d), 1) for d in dims[1 : 1 + max(0, min(int(dims[0]), 7))]]))
+    expected = offset + count * bitpix // 8
+    if opener is open:
+        if path.stat().st_size < expected:
+            raise StudyError(f"{path} is truncated ({path.stat().st_size} of {expected} bytes); re-export it")
+        if datatype not in _FLOAT_TYPES:
+            return 0
+    elif datatype not in _FLOAT_TYPES:
+        with open(path, "rb") as raw:
+            raw.seek(-4, 2)
+            trailer = struct.unpack("<I", raw.read(4))[0]
+        if trailer == expected % (1 << 32):
+            return 0
+    return _scan(path, opener, offset, expected, np.dtype(order + _FLOAT_TYPES.get(datatype, "u1")))
+
+
+def _scan(path: Path, opener, offset: int, expected: int, dtype: np.dtype) -> int:
+    """Stream the voxel bytes: StudyError when fewer than the header promises; NaN count for floats."""
+    nans = total = 0
+    floats = dtype.kind == "f"
+    try:
+        with opener(path, "rb") as handle:
+            handle.read(offset)
+            total = offset
+            while True:
+                chunk = handle.read(_CHUNK - _CHUNK % dtype.itemsize)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if floats:
+                    usable = len(chunk) - len(chunk) % dtype.itemsize
+                    nans += int(np.isnan(np.frombuffer(chunk[:usable], dtype=dtype)).sum())
+    except (OSError, EOFError, zlib.error) as exc:
+        raise StudyError(f"{path} is corrupt or truncated ({exc}); re-export it") from exc
+    if total < expected:
+        raise StudyError(f"{path} is truncated ({total} of {expected} bytes); re-export it")
+    return nans
 
 
 def pair_files(paths: list[Path]) -> tuple[Path | None, Path, list[str]]:

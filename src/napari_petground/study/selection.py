@@ -46,6 +46,12 @@ def select_pair(series: list[Series], *, pet_series: str | None = None,
             raise StudyError(f"series {pet_series} is {pet.modality}, not PET (PT)")
     else:
         pets = [s for s in series if s.modality == "PT" and _is_volume(s)]
+        flat = [s for s in series if s.modality == "PT" and not _is_volume(s)]
+        if not pets and flat:
+            raise StudyError(
+                f"the PET series here are single images or localisers (2D), not volumes:\n  {_listing(flat)}\n"
+                "a PET/CT study needs the whole axial PET series"
+            )
         if not pets:
             found = ", ".join(sorted({s.modality for s in series})) or "nothing"
             raise StudyError(

@@ -61,6 +61,7 @@ def synthetic_study(ct_shape: tuple[int, int, int] = (40, 64, 64), pet_shape: tu
     dist2 = (zz - centre[0]) ** 2 + (yy - centre[1]) ** 2 + (xx - centre[2]) ** 2
     sphere = np.exp(-dist2 / (2 * (radius / 2) ** 2)) * (HOT_SUV - BACKGROUND_SUV * 0.3)
     pet = np.maximum(pet, (sphere + BACKGROUND_SUV * 0.3) * (dist2 <= radius**2))
+    pet = pet.astype(np.float32)
     pet[np.unravel_index(np.argmin(dist2), pet.shape)] = HOT_SUV
     return Study(
         pet=Volume(pet, pet_spacing, pet_origin),
