@@ -1,0 +1,172 @@
+"""``make_phantom``: one synthetic PET/CT exam with lesions, its report, and the truth tying them together.
+
+Seeded and deterministic: independent random streams (anatomy, physiology, lesions, noise, text) are
+spawned from the seed, so the same seed gives the same patient and lesions at any resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import PhantomError
+from ..study.numbering import Convention, ImageNumbering
+from ..study.study import PatientInfo, Study
+from ..study.volume import Volume
+from .anatomy import AnatomyParams, build_anatomy, extent
+from .labels import L, hu_lut, label_table
+from .lesions import LesionTruth, lesion_masks, measure, place_lesions, plan_lesions
+from .pet import add_noise, blur, draw_uptake, normalise_tracer, uptake_lut
+from .shapes import Grid, occupancy
+from .text import SentenceTruth, build_report
+
+PSF_FWHM_MM = 6.0
+
+
+@dataclass
+class Phantom:
+    """A synthetic exam: the Study (CT HU, PET SUV, report) plus masks and truth on the PET grid."""
+
+    seed: int
+    tracer: str
+    study: Study
+    lesion_labels: np.ndarray  # uint16 on the PET grid, value = lesion id
+    site_map: np.ndarray  # uint8 on the PET grid, see phantom.labels
+    lesions: list[LesionTruth]
+    report: str
+    sentences: list[SentenceTruth]
+    options: dict = field(default_factory=dict)
+
+    def lesion(self, lesion_id: int) -> LesionTruth:
+        for les in self.lesions:
+            if les.id == lesion_id:
+                return les
+        raise KeyError(f"no lesion {lesion_id} in this phantom (ids: {[x.id for x in self.lesions]})")
+
+    def truth(self) -> dict:
+        """JSON-ready truth: lesions, sentences, numbering, label table, generator options."""
+        return {
+            "seed": self.seed,
+            "tracer": self.tracer,
+            "options": self.options,
+            "lesions": [les.to_dict() for les in self.lesions],
+            "sentences": [s.to_dict() for s in self.sentences],
+            "numbering": {"convention": self.study.numbering.convention.value,
+                          "numbers": list(self.study.numbering.numbers)},
+            "label_table": label_table(),
+        }
+
+
+def _streams(seed: int) -> dict[str, np.random.Generator]:
+    names = ("anatomy", "physiology", "lesions", "noise", "text", "ct")
+    children = np.random.SeedSequence(int(seed)).spawn(len(names))
+    return {n: np.random.default_rng(c) for n, c in zip(names, children, strict=True)}
+
+
+def make_phantom(
+    seed: int,
+    *,
+    tracer: str = "FDG",
+    resolution_mm: float = 4.0,
+    n_lesions: int | None = None,
+    extent: str = "neck_to_thighs",
+    confusable: bool = True,
+    pet_resolution_mm: float | None = None,
+    noise: float = 1.0,
+    psf_fwhm_mm: float = PSF_FWHM_MM,
+) -> Phantom:
+    """Generate one exam. CT and PET share the grid unless ``pet_resolution_mm`` asks for a coarser PET."""
+    tracer = normalise_tracer(tracer)
+    if not 0.5 <= float(resolution_mm) <= 20:
+        raise PhantomError(f"resolution_mm must be between 0.5 and 20 mm, got {resolution_mm}")
+    pet_res = float(pet_resolution_mm or resolution_mm)
+    if pet_res < resolution_mm:
+        raise PhantomError("pet_resolution_mm must not be finer than resolution_mm (the CT grid)")
+    rng = _streams(seed)
+    params = AnatomyParams.draw(rng["anatomy"], whole_body=(extent == "whole_body"))
+    lo, hi = _extent(params, extent)
+    ct_grid = Grid.covering(lo, hi, (float(resolution_mm),) * 3)
+    pet_grid = ct_grid if pet_res == resolution_mm else Grid.covering(lo, hi, (pet_res,) * 3)
+
+    uptake = draw_uptake(tracer, rng["physiology"])
+    anatomy = build_anatomy(params, pet_grid)
+    site_map = anatomy.site_map
+    plans = plan_lesions(rng["lesions"], tracer, n_lesions, params.sex, confusable, uptake["liver"])
+    placed = place_lesions(plans, site_map, pet_grid, rng["lesions"], anatomy.levels, anatomy.centers)
+    labels, occ = lesion_masks(placed, pet_grid)
+
+    # PET: organ uptake, lesions with partial-volume occupancy, blur, noise
+    activity = uptake_lut(uptake)[site_map]
+    for entry, (sl, frac) in zip(placed, occ, strict=True):
+        sub = activity[sl]
+        sub *= 1.0 - frac
+        sub += np.float32(entry["plan"].true_suv) * frac
+    pet = blur(activity, pet_grid.spacing, psf_fwhm_mm)
+    del activity
+    pet = add_noise(pet, rng["noise"], pet_grid.spacing, noise)
+    numbering = ImageNumbering.from_convention(pet_grid.shape[0], Convention.HEAD_FIRST)
+    lesions = measure(placed, labels, pet, pet_grid, numbering, site_map)
+
+    ct = _ct(params, ct_grid, pet_grid, site_map, placed, rng["ct"])
+    reference = _reference(pet, site_map)
+    report, sentences = build_report(lesions, rng["text"], tracer, reference, extent, params.weight_kg())
+
+    patient = PatientInfo(patient_id=f"PHANTOM-{seed:05d}" if seed >= 0 else "PHANTOM", name=f"Phantom^{seed}",
+                          sex=params.sex, weight_kg=params.weight_kg(), height_m=params.height_m(),
+                          study_date="20250101")
+    pet_vol = Volume(pet, pet_grid.spacing, pet_grid.origin, metadata={"units": "SUVbw", "psf_fwhm_mm": psf_fwhm_mm})
+    ct_vol = Volume(ct, ct_grid.spacing, ct_grid.origin, metadata={"units": "HU"})
+    options = {"tracer": tracer, "resolution_mm": float(resolution_mm), "pet_resolution_mm": pet_res,
+               "n_lesions": n_lesions, "extent": extent, "confusable": confusable, "noise": noise,
+               "psf_fwhm_mm": psf_fwhm_mm, "sex": params.sex, "weight_kg": params.weight_kg(),
+               "vertebral_levels": {k: [round(a, 1), round(b, 1)] for k, (a, b) in anatomy.levels.items()},
+               "reference": reference}
+    study = Study(pet=pet_vol, ct=ct_vol, numbering=numbering, tracer=tracer, patient=patient,
+                  source_kind="phantom", report=report)
+    phantom = Phantom(seed, tracer, study, labels, site_map, lesions, report, sentences, options)
+    study.extras.update({"site_map": site_map, "lesion_labels": labels, "truth": phantom.truth(),
+                         "phantom_seed": seed})
+    return phantom
+
+
+def _extent(params: AnatomyParams, which: str):
+    try:
+        return extent(params, which)
+    except ValueError as exc:
+        raise PhantomError(str(exc)) from None
+
+
+def _ct(params: AnatomyParams, ct_grid: Grid, pet_grid: Grid, pet_sites: np.ndarray, placed: list[dict],
+        rng: np.random.Generator) -> np.ndarray:
+    """CT in HU: tissue values, lesions with partial volume, and mild noise."""
+    sites = pet_sites if ct_grid == pet_grid else build_anatomy(params, ct_grid).site_map
+    hu = np.asarray(hu_lut(), np.float32)[sites]
+    for entry in placed:
+        pl = entry["plan"]
+        sl, frac = occupancy(ct_grid, entry["center"], entry["radii"])
+        host = sites[ct_grid.index_of(entry["center"])]
+        if pl.site in ("vertebra", "rib", "iliac_bone", "sacrum", "femur"):
+            value = 45.0 if pl.lytic else 700.0
+        elif host == L["liver"]:
+            value = 35.0
+        else:
+            value = 40.0
+        sub = hu[sl]
+        sub *= 1.0 - frac
+        sub += np.float32(value) * frac
+    noise = rng.standard_normal(hu.shape, dtype=np.float32)
+    noise *= np.float32(12.0)
+    body = sites > 0
+    hu[body] += noise[body]
+    return np.clip(np.rint(hu), -1024, 3071).astype(np.int16)
+
+
+def _reference(pet: np.ndarray, site_map: np.ndarray) -> dict:
+    """Reference values a reader would quote: blood pool (aorta) and liver SUV."""
+    out = {}
+    for name, keys in (("blood_pool", ("aorta",)), ("liver", ("liver",))):
+        values = pet[np.isin(site_map, [L[k] for k in keys])]
+        out[name] = round(float(np.percentile(values, 90)), 1) if values.size else 0.0
+        out[f"{name}_mean"] = round(float(values.mean()), 2) if values.size else 0.0
+    return out
