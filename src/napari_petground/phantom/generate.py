@@ -93,11 +93,19 @@ def make_phantom(
     anatomy = build_anatomy(params, pet_grid)
     site_map = anatomy.site_map
     plans = plan_lesions(rng["lesions"], tracer, n_lesions, params.sex, confusable, uptake["liver"])
-    placed = place_lesions(plans, site_map, pet_grid, rng["lesions"], anatomy.levels, anatomy.centers)
+    lut = uptake_lut(uptake)
+    placed = place_lesions(plans, site_map, pet_grid, rng["lesions"], anatomy.levels, anatomy.centers, lut,
+                           psf_fwhm_mm=psf_fwhm_mm)
+    for _ in range(4):  # replace lesions whose structure had no room on this grid
+        if len(placed) >= len(plans):
+            break
+        extra = plan_lesions(rng["lesions"], tracer, len(plans) - len(placed), params.sex, False, uptake["liver"])
+        placed += place_lesions(extra, site_map, pet_grid, rng["lesions"], anatomy.levels, anatomy.centers, lut,
+                                existing=placed, psf_fwhm_mm=psf_fwhm_mm)
     labels, occ = lesion_masks(placed, pet_grid)
 
     # PET: organ uptake, lesions with partial-volume occupancy, blur, noise
-    activity = uptake_lut(uptake)[site_map]
+    activity = lut[site_map]
     for entry, (sl, frac) in zip(placed, occ, strict=True):
         sub = activity[sl]
         sub *= 1.0 - frac

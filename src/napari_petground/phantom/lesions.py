@@ -184,33 +184,68 @@ def _allowed(site: str, targets: tuple[int, ...]) -> np.ndarray:
     return lut
 
 
+def _forbidden(site: str, targets: tuple[int, ...]) -> np.ndarray:
+    """Labels a lesion must not overlap: other organs, airways, bones (for soft-tissue sites)."""
+    lut = np.zeros(256, bool)
+    for value, label in LABEL_BY_VALUE.items():
+        if label.group in ("organ", "airway") or (label.group == "bone" and site not in _BONE_SITES):
+            lut[value] = True
+    lut[list(targets)] = False
+    lut[0] = True
+    return lut
+
+
+_BONE_SITES = ("vertebra", "rib", "iliac_bone", "sacrum", "femur")
+
+
+def _box(grid: Grid, center: np.ndarray, half: np.ndarray) -> tuple[slice, slice, slice]:
+    lo = np.floor((center - half - grid.origin) / grid.spacing).astype(int)
+    hi = np.ceil((center + half - grid.origin) / grid.spacing).astype(int) + 1
+    lo = np.clip(lo, 0, grid.shape)
+    hi = np.clip(hi, 0, grid.shape)
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))  # type: ignore[return-value]
+
+
 def place_lesions(plans: list[LesionPlan], site_map: np.ndarray, grid: Grid, rng: np.random.Generator,
-                  levels: dict[str, tuple[float, float]], centers: dict[str, tuple[float, float, float]]
-                  ) -> list[dict]:
-    """Centre and radii (mm) of every planned lesion inside its structure, without overlaps."""
+                  levels: dict[str, tuple[float, float]], centers: dict[str, tuple[float, float, float]],
+                  uptake: np.ndarray | None = None, existing: list[dict] | None = None,
+                  psf_fwhm_mm: float = 6.0) -> list[dict]:
+    """Centre and radii (mm) of every planned lesion inside its structure.
+
+    A lesion may not overlap another lesion, another organ, or lie within a PSF width of a structure
+    nearly as hot as itself (the bladder next to an iliac node would otherwise set the
+    node's measured SUVmax). Lesions that cannot be placed on this grid are dropped, never misplaced.
+    """
     zax, yax, xax = grid.axes()
-    placed: list[dict] = []
+    placed: list[dict] = list(existing or [])
     order = sorted(range(len(plans)), key=lambda i: -plans[i].diameter_mm)
     result: dict[int, dict] = {}
     for i in order:
         pl = plans[i]
         targets = SITE_TARGETS[pl.site][pl.laterality if pl.laterality in SITE_TARGETS[pl.site] else ""]
         cand = np.flatnonzero(np.isin(site_map, targets))
-        if cand.size:
-            cz, cy, cx = np.unravel_index(cand, site_map.shape)
-            keep = np.ones(cand.size, bool)
-            if pl.laterality == "right":
-                keep &= xax[cx] < -5
-            elif pl.laterality == "left":
-                keep &= xax[cx] > 5
-            for other in placed:  # same-organ pairs sit at different levels
-                if other["plan"].group is not None and other["plan"].group == pl.group and pl.kind == "same_organ":
-                    gap = max(30.0, (other["plan"].diameter_mm + pl.diameter_mm) / 2 + 12)
-                    keep &= np.abs(zax[cz] - other["center"][0]) > gap
-            cz, cy, cx = cz[keep], cy[keep], cx[keep]
-        else:
-            cz = cy = cx = np.zeros(0, int)
+        cz, cy, cx = np.unravel_index(cand, site_map.shape)
+        keep = np.ones(cand.size, bool)
+        if pl.laterality == "right":
+            keep &= xax[cx] < -5
+        elif pl.laterality == "left":
+            keep &= xax[cx] > 5
+        for other in placed:  # same-organ pairs sit at different levels
+            if pl.kind == "same_organ" and other["plan"].group == pl.group:
+                gap = max(30.0, (other["plan"].diameter_mm + pl.diameter_mm) / 2 + 12)
+                keep &= np.abs(zax[cz] - other["center"][0]) > gap
+        cz, cy, cx = cz[keep], cy[keep], cx[keep]
         allowed = _allowed(pl.site, targets)
+        forbidden = _forbidden(pl.site, targets)
+        hot = None
+        if uptake is not None:
+            host = float(uptake[list(targets)].max())
+            if pl.true_suv < 1.3 * host and not pl.site.endswith("_node"):  # a lesion shows above its organ
+                low = pl.kind == "low_uptake"
+                pl.true_suv = float(min(30.0, host * (rng.uniform(1.3, 1.6) if low else rng.uniform(1.6, 3.0))))
+            hot_lut = uptake > 0.8 * pl.true_suv
+            hot_lut[list(targets)] = False
+            hot = hot_lut
         best = None
         diameter = pl.diameter_mm
         for attempt in range(60):
@@ -224,7 +259,7 @@ def place_lesions(plans: list[LesionPlan], site_map: np.ndarray, grid: Grid, rng
                 key = _nominal_key(pl)
                 if key not in centers:
                     break  # the structure is not in this field of view: drop the lesion
-                center = np.asarray(centers[key], float)
+                center = np.asarray(centers[key], float) + rng.normal(0, 2, 3)
             radii = diameter / 2 * rng.uniform(0.88, 1.12, 3)
             if any(np.linalg.norm(center - o["center"]) < radii.max() + o["radii"].max() + 3 + max(grid.spacing)
                    for o in placed):
@@ -233,12 +268,15 @@ def place_lesions(plans: list[LesionPlan], site_map: np.ndarray, grid: Grid, rng
             mask = frac >= 0.5
             if not mask.any():
                 mask = frac == frac.max()
-            inside = allowed[site_map[sl][mask]].mean()
-            if inside >= 0.7:
-                best = (center, radii)
-                break
+            under = site_map[sl][mask]
+            if allowed[under].mean() < 0.75 or forbidden[under].mean() > 0.02:
+                continue
+            if hot is not None and hot[site_map[_box(grid, center, radii + psf_fwhm_mm)]].any():
+                continue
+            best = (center, radii)
+            break
         if best is None:
-            continue  # the structure is too small on this grid; drop rather than misplace
+            continue
         entry = {"plan": pl, "center": best[0], "radii": best[1]}
         if pl.site == "vertebra":
             entry["level"] = next((k for k, (z0, z1) in levels.items() if z0 <= best[0][0] <= z1), "")
