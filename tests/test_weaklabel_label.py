@@ -172,3 +172,21 @@ def test_jentzen_rejects_low_contrast():
     pet[15, 15, 15] = 1.05
     r = grow_lesion(pet, (15, 15, 15), (4.0, 4.0, 4.0), "jentzen")
     assert not r.ok and "90 %" in r.reason
+
+
+def test_default_method_on_small_blurred_spheres():
+    rng = np.random.default_rng(3)
+    scores = []
+    for diam in (10.0, 14.0, 18.0, 24.0, 30.0):
+        size, spacing = 32, 4.0
+        centres = (np.indices((size,) * 3) + 0.5) * spacing
+        ctr = np.array([64.0, 64.0, 64.0]) + rng.uniform(-2, 2, 3)
+        truth = ((centres - ctr[:, None, None, None]) ** 2).sum(axis=0) <= (diam / 2) ** 2
+        fine = (np.indices((size * 2,) * 3) + 0.5) * spacing / 2
+        inside = ((fine - ctr[:, None, None, None]) ** 2).sum(axis=0) <= (diam / 2) ** 2
+        frac = inside.reshape(size, 2, size, 2, size, 2).mean(axis=(1, 3, 5))
+        img = ndi.gaussian_filter(1.0 + 7.0 * frac, 6.0 / 2.3548 / spacing)
+        img = (img + rng.normal(0, 0.08, img.shape)).astype(np.float32)
+        seed = np.unravel_index(int(np.argmax(np.where(truth, img, -1))), img.shape)
+        scores.append(dice(grow_lesion(img, seed, (spacing,) * 3).mask, truth))
+    assert np.median(scores) >= 0.8, scores

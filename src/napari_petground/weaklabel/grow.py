@@ -105,6 +105,23 @@ def _shell_mean(sub: np.ndarray, mask: np.ndarray, width: int = 3) -> float:
     return float(sub[shell].mean()) if shell.any() else float(np.median(sub))
 
 
+def _shell(mask: np.ndarray, width: int = 3) -> np.ndarray:
+    return ndi.binary_dilation(mask, structure=STRUCT26, iterations=width) & ~mask
+
+
+def _local_background(sub: np.ndarray, seed: tuple, inner: int = 4, outer: int = 7) -> tuple[float, float]:
+    """Median and spread of SUV in a cubic shell ``inner``–``outer`` voxels around the seed (a first guess)."""
+    lo = [max(0, s - outer) for s in seed]
+    block = sub[tuple(slice(a, s + outer + 1) for a, s in zip(lo, seed, strict=True))]
+    idx = np.indices(block.shape)
+    dist = np.max(np.abs(idx - np.array([s - a for s, a in zip(seed, lo, strict=True)])[:, None, None, None]), axis=0)
+    vals = block[dist >= inner]
+    if vals.size == 0:
+        return float(np.median(sub)), 0.0
+    med = float(np.median(vals))
+    return med, float(np.median(np.abs(vals - med)) * 1.4826)
+
+
 def fill_and_close(mask: np.ndarray) -> np.ndarray:
     """Fill holes in 3D and slice by slice (cold cores), then close by one voxel, staying connected."""
     if not mask.any():
@@ -150,24 +167,29 @@ def _threshold(method: str, sub: np.ndarray, seed: tuple, suvmax: float, opts: d
         alpha = float(opts.get("alpha", 0.5))
         floor = float(opts.get("floor", 0.2))
         floor_volume = float(opts.get("floor_volume_ml", 2.0))
-        region = _region(sub, seed, 0.5 * suvmax)
-        b = _shell_mean(sub, region)
-        t = 0.5 * suvmax
+        noise_k = float(opts.get("noise_k", 2.5))
+        b, sd = _local_background(sub, seed)
+        t = b + 0.5 * (suvmax - b)
+        region = _region(sub, seed, t)
         for it in range(1, int(opts.get("max_iterations", 30)) + 1):
+            shell = _shell(region)
+            if shell.any():
+                b, sd = float(sub[shell].mean()), float(sub[shell].std())
             m = float(sub[region].mean())
-            t_new = b + alpha * (m - b)
-            # the floor rises to the 50 % rule for small regions, where partial volume decides the edge
+            # the floor rises to the 50 % rule for small regions, where partial volume decides the edge,
+            # and never sits inside the background's noise
             v = max(region.sum() * voxel_ml, voxel_ml)
             f = floor + (0.5 - floor) * min(1.0, floor_volume / v)
-            t_new = min(max(t_new, b + f * (suvmax - b)), 0.5 * suvmax)
+            lo = max(b + f * (suvmax - b), min(b + noise_k * sd, b + 0.7 * (suvmax - b)))
+            hi = max(b + 0.5 * (suvmax - b), lo)
+            t_new = min(max(b + alpha * (m - b), lo), hi)
             info["history"].append(t_new)
             info["iterations"] = it
-            if abs(t_new - t) < 0.01 * t:
-                t = t_new
-                break
+            done = abs(t_new - t) < 0.01 * max(t, 1e-6)
             t = t_new
+            if done:
+                break
             region = _region(sub, seed, t)
-            b = _shell_mean(sub, region)
         info["background"] = b
         return t, info
     raise WeakLabelError(f"unknown growing method {method!r}; choose one of {', '.join(METHODS)}")
