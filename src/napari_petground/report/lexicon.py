@@ -47,8 +47,7 @@ SITES: tuple[Site, ...] = (
     # head and neck
     Site("cervical_node", Region.HEAD_NECK, True,
          ("cervical lymph node", "cervical node", "level ii node", "level iii node", "jugulodigastric node",
-          "neck node", "cervical nodal", "level iia node", "level iib node", "level iv node", "level v node",
-          "level ib node", "level ia node"), True),
+          "neck node", "cervical nodal"), True),
     Site("supraclavicular_node", Region.HEAD_NECK, True,
          ("supraclavicular lymph node", "supraclavicular node", "supraclavicular"), True),
     Site("thyroid", Region.HEAD_NECK, True, ("thyroid lobe", "thyroid nodule", "thyroid")),

@@ -146,10 +146,17 @@ _LOBES = {"rul": ("right", "lung_upper_lobe"), "rml": ("right", "lung_middle_lob
 _SIDE_WORDS = {"right": "right", "rt": "right", "left": "left", "lt": "left", "bilateral": "bilateral",
                "bilaterally": "bilateral", "both": "bilateral", "bilat": "bilateral"}
 
+# phrases reports use beyond the shared lexicon (kept here so the lexicon's vocabulary stays stable)
+PARSER_SYNONYMS: dict[str, str] = {
+    "level ia node": "cervical_node", "level ib node": "cervical_node", "level iia node": "cervical_node",
+    "level iib node": "cervical_node", "level iv node": "cervical_node", "level v node": "cervical_node",
+}
 _SYNONYMS: dict[str, str] = {}
 for _site in SITES:
     for _syn in _site.synonyms:
         _SYNONYMS.setdefault(_syn.lower(), _site.key)
+for _syn, _key in PARSER_SYNONYMS.items():
+    _SYNONYMS.setdefault(_syn, _key)
 
 
 _NODE = "\x01"  # stands for " node" / " lymph node" in the site trie
