@@ -129,28 +129,37 @@ def _counts_from_items(path: Path) -> dict[str, int]:
     return counts
 
 
-_COLUMNS = (("exams", "exams"), ("failed", "failed"), ("reports", "reports"), ("sentences", "sentences"),
-            ("sentences_with_numbers", "w/ numbers"), ("numbered", "numbered findings"),
-            ("matched", "matched"), ("ambiguous", "ambiguous"), ("no_match", "no match"),
-            ("rejected", "rejected"), ("error", "error"))
+_COLUMNS = (("exams", "exams"), ("failed", "failed"), ("report_errors", "bad report"), ("reports", "reports"),
+            ("sentences", "sentences"), ("sentences_with_numbers", "w/ numbers"), ("numbered", "findings#"),
+            ("matched", "matched"), ("ambiguous", "ambig."), ("no_match", "no match"), ("rejected", "rejected"),
+            ("error", "error"))
+_STAGES = (("exams", "exams", 0), ("failed", "failed (images, SUV)", 1), ("report_errors", "unusable report", 1),
+           ("reports", "reports", 0), ("sentences", "sentences", 0), ("sentence_errors", "unparsable", 1),
+           ("sentences_with_numbers", "with numbers", 1), ("findings", "findings", 0),
+           ("numbered", "with numbers", 1), ("matched", "matched", 2), ("ambiguous", "ambiguous", 2),
+           ("no_match", "no match", 2), ("rejected", "rejected", 2), ("error", "error", 2))
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}" if whole else "-"
 
 
 def format_funnel(funnel: Funnel) -> str:
-    """A plain-text table: one line per tracer and a total line, with the matched share of numbered findings."""
-    rows = [funnel.by_tracer[k] for k in sorted(funnel.by_tracer)]
-    if len(rows) != 1 or rows[0].to_dict()["exams"] != funnel.total.exams:
-        rows.append(funnel.total)
-    else:
-        rows = [rows[0]]
+    """The whole cohort's funnel, stage by stage, then one line per tracer (matched % of numbered findings)."""
+    total = funnel.total.to_dict()
+    lines = []
+    for key, title, depth in _STAGES:
+        share = f"  {_percent(total[key], total['numbered'])} %" if depth == 2 else ""
+        lines.append(f"{'  ' * depth}{title:<{24 - 2 * depth}}{total[key]:>8}{share}")
     header = ["tracer"] + [title for _, title in _COLUMNS] + ["matched %"]
     table = [header]
-    for row in rows:
-        values = row.to_dict()
-        share = 100.0 * values["matched"] / values["numbered"] if values["numbered"] else 0.0
-        table.append([row.tracer] + [str(values[key]) for key, _ in _COLUMNS] + [f"{share:.1f}"])
+    for name in sorted(funnel.by_tracer):
+        values = funnel.by_tracer[name].to_dict()
+        table.append([name] + [str(values[key]) for key, _ in _COLUMNS]
+                     + [_percent(values["matched"], values["numbered"])])
+    table.append(["all"] + [str(total[key]) for key, _ in _COLUMNS] + [_percent(total["matched"], total["numbered"])])
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths,
-                                                                                                  strict=True)))
-             for r in table]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    rows = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+            for r in table]
+    rows.insert(1, "-" * len(rows[0]))
+    return "\n".join(lines + ["", "by tracer (findings# = numbered findings):", *rows])

@@ -1,0 +1,177 @@
+"""Weak labels for a whole cohort on Dask: reports CSV + one image folder per exam -> training dataset.
+
+``run_cohort`` reads the inputs, skips exams already finished in the output (their items file exists), and
+sends the rest to Dask: by default a ``distributed.LocalCluster`` of single-threaded worker processes, or an
+existing scheduler by address (its workers must see the same paths), or ``"synchronous"`` to run in this
+process (tests, debugging). Each exam is written atomically by its worker, items file last, so a killed run
+loses at most the exams in flight and a rerun picks up where it stopped. At the end the dataset is finalised
+(dataset.json, sentences.jsonl) and ``summary.json`` holds the funnel of the whole dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..dataset.layout import DatasetWriter, atomic_write_bytes
+from .cohort_exam import MAX_REPORT_CHARS, ExamOutcome, ExamTask, describe_error, process_exam
+from .cohort_inputs import collect_inputs
+from .funnel import Funnel, dataset_funnel, format_funnel
+
+SYNCHRONOUS = "synchronous"
+SUMMARY_FILE = "summary.json"
+_WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+               "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1"}
+
+
+@dataclass
+class CohortRun:
+    """What one run did, and the funnel of the whole dataset after it."""
+
+    out: Path
+    listed: int = 0  # exams named by the CSV (valid, distinct)
+    skipped: int = 0  # already finished before this run
+    processed: int = 0  # finished by this run
+    failed: int = 0  # failed in this run
+    seconds: float = 0.0
+    workers: int = 1
+    scheduler: str = "local"
+    funnel: Funnel = field(default_factory=Funnel)
+    failures: dict[str, str] = field(default_factory=dict)  # case -> reason, this run
+    rejected_rows: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unreported_images: int = 0
+
+    @property
+    def exams_per_minute(self) -> float:
+        attempted = self.processed + self.failed
+        return 60.0 * attempted / self.seconds if self.seconds > 0 and attempted else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "run": {"listed": self.listed, "skipped": self.skipped, "processed": self.processed,
+                    "failed": self.failed, "seconds": round(self.seconds, 3),
+                    "exams_per_minute": round(self.exams_per_minute, 3), "workers": self.workers,
+                    "scheduler": self.scheduler, "rejected_rows": self.rejected_rows,
+                    "unreported_image_folders": self.unreported_images, "warnings": self.warnings,
+                    "failures": self.failures},
+            "funnel": self.funnel.to_dict(),
+        }
+
+    def format(self) -> str:
+        lines = [
+            f"dataset: {self.out}",
+            f"exams: {self.listed} listed, {self.skipped} already done, {self.processed} labeled, "
+            f"{self.failed} failed in {self.seconds:.1f} s ({self.exams_per_minute:.1f} exams/min, "
+            f"{self.workers} worker(s), {self.scheduler})",
+        ]
+        if self.rejected_rows:
+            lines.append(f"CSV rows set aside: {len(self.rejected_rows)} (see {SUMMARY_FILE})")
+        for case, reason in list(self.failures.items())[:10]:
+            lines.append(f"  failed {case}: {reason}")
+        if len(self.failures) > 10:
+            lines.append(f"  ... {len(self.failures) - 10} more failures in {self.out / 'failures'}")
+        lines += ["", "funnel of the whole dataset (reports -> sentences -> with numbers -> status):",
+                  format_funnel(self.funnel)]
+        return "\n".join(lines)
+
+
+def _progress(outcomes: Iterator[ExamOutcome], total: int, show: bool) -> Iterator[ExamOutcome]:
+    if not show:
+        yield from outcomes
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, unit="exam", desc="weak labels", dynamic_ncols=True) as bar:
+        failed = 0
+        for outcome in outcomes:
+            failed += outcome.state == "failed"
+            bar.set_postfix(failed=failed, refresh=False)
+            bar.update(1)
+            yield outcome
+
+
+def _run_synchronous(tasks: list[ExamTask]) -> Iterator[ExamOutcome]:
+    for task in tasks:
+        yield process_exam(task)
+
+
+def _run_dask(tasks: list[ExamTask], workers: int, scheduler: str | None) -> Iterator[ExamOutcome]:
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               env=dict(_WORKER_ENV))
+        client = Client(cluster)
+    try:
+        token = uuid.uuid4().hex[:8]  # runs sharing a scheduler must not share task keys
+        futures = client.map(process_exam, tasks, pure=False, key=[f"exam-{t.case}-{token}" for t in tasks])
+        by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+        for future in as_completed(futures):
+            task = by_key[future.key]
+            try:
+                yield future.result()
+            except Exception as exc:  # the worker died (memory, crash): record the exam, go on
+                reason = f"worker lost while labeling: {describe_error(exc)}"
+                DatasetWriter(task.out).write_failure(task.case, reason, {"tracer": task.tracer})
+                yield ExamOutcome(task.case, "failed", task.tracer, reason=reason)
+            future.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_cohort(reports: str | Path, images: str | Path, out: str | Path, *, workers: int = 1,
+               scheduler: str | None = None, tracer_default: str = "FDG", config=None, progress: bool = True,
+               max_report_chars: int = MAX_REPORT_CHARS, limit: int | None = None,
+               on_outcome: Callable[[ExamOutcome], None] | None = None) -> CohortRun:
+    """Weak-label every exam of ``reports`` with images under ``images/<exam_id>/`` into the dataset ``out``.
+
+    ``scheduler``: None = a local cluster of ``workers`` processes; ``"synchronous"`` = this process; else a
+    Dask scheduler address. ``limit`` stops after that many new exams (for trial runs).
+    """
+    start = time.perf_counter()
+    out = Path(out)
+    inputs = collect_inputs(reports, images)
+    writer = DatasetWriter(out, name=out.name, description=f"weak labels from {Path(reports).name}")
+    run = CohortRun(out=out, listed=len(inputs.exams), workers=workers,
+                    scheduler=scheduler or "local", warnings=list(inputs.warnings),
+                    rejected_rows=[r.__dict__ for r in inputs.rejected],
+                    unreported_images=len(inputs.unreported_images))
+    for case, reason in inputs.duplicates.items():
+        writer.write_failure(case, reason)
+        run.failures[case] = reason
+        run.failed += 1
+    todo = [e for e in inputs.exams if not writer.is_done(e.case)]
+    run.skipped = len(inputs.exams) - len(todo)
+    if limit is not None:
+        todo = todo[: max(0, limit)]
+    tasks = [ExamTask(e.case, e.report, str(e.images), str(out), e.tracer, tracer_default, config,
+                      max_report_chars) for e in todo]
+    if tasks:
+        if scheduler == SYNCHRONOUS:
+            outcomes: Iterable[ExamOutcome] = _run_synchronous(tasks)
+        else:
+            outcomes = _run_dask(tasks, max(1, int(workers)), scheduler)
+        for outcome in _progress(iter(outcomes), len(tasks), progress):
+            if outcome.state == "done":
+                run.processed += 1
+            else:
+                run.failed += 1
+                run.failures[outcome.case] = outcome.reason
+            if on_outcome is not None:
+                on_outcome(outcome)
+    run.seconds = time.perf_counter() - start
+    run.funnel = dataset_funnel(out)
+    writer.finalize(extra={"cohort": {"reports": str(reports), "images": str(images),
+                                      "tracer_default": tracer_default}})
+    atomic_write_bytes(out / SUMMARY_FILE, json.dumps(run.to_dict(), indent=2).encode("utf-8"))
+    return run
