@@ -90,6 +90,7 @@ def make_phantom(
     pet_grid = ct_grid if pet_res == resolution_mm else Grid.covering(lo, hi, (pet_res,) * 3)
 
     uptake = draw_uptake(tracer, rng["physiology"])
+    acquisition = _acquisition(tracer, rng["physiology"])
     anatomy = build_anatomy(params, pet_grid)
     site_map = anatomy.site_map
     plans = plan_lesions(rng["lesions"], tracer, n_lesions, params.sex, confusable, uptake["liver"])
@@ -118,7 +119,8 @@ def make_phantom(
 
     ct = _ct(params, ct_grid, pet_grid, site_map, placed, rng["ct"])
     reference = _reference(pet, site_map)
-    report, sentences = build_report(lesions, rng["text"], tracer, reference, extent, params.weight_kg())
+    report, sentences = build_report(lesions, rng["text"], tracer, reference, extent, params.weight_kg(),
+                                     acquisition)
 
     patient = PatientInfo(patient_id=f"PHANTOM-{seed:05d}" if seed >= 0 else "PHANTOM", name=f"Phantom^{seed}",
                           sex=params.sex, weight_kg=params.weight_kg(), height_m=params.height_m(),
@@ -129,13 +131,35 @@ def make_phantom(
                "n_lesions": n_lesions, "extent": extent, "confusable": confusable, "noise": noise,
                "psf_fwhm_mm": psf_fwhm_mm, "sex": params.sex, "weight_kg": params.weight_kg(),
                "vertebral_levels": {k: [round(a, 1), round(b, 1)] for k, (a, b) in anatomy.levels.items()},
-               "reference": reference}
+               "reference": reference, "acquisition": acquisition}
     study = Study(pet=pet_vol, ct=ct_vol, numbering=numbering, tracer=tracer, patient=patient,
-                  source_kind="phantom", report=report)
+                  source_kind="phantom", report=report, study_uid=_uid(seed, "study"),
+                  frame_of_reference_uid=_uid(seed, "frame"))
     phantom = Phantom(seed, tracer, study, labels, site_map, lesions, report, sentences, options)
     study.extras.update({"site_map": site_map, "lesion_labels": labels, "truth": phantom.truth(),
                          "phantom_seed": seed})
     return phantom
+
+
+def _uid(seed: int, what: str) -> str:
+    """Deterministic valid DICOM UID for this phantom."""
+    from pydicom.uid import generate_uid
+
+    return str(generate_uid(entropy_srcs=["napari-petground phantom", str(seed), what]))
+
+
+# radionuclide per tracer: (name, half-life s)
+NUCLIDES = {"FDG": ("F-18", 6586.2), "PSMA": ("F-18", 6586.2), "FLUCICLOVINE": ("F-18", 6586.2),
+            "DOTATATE": ("Ga-68", 4062.6)}
+
+
+def _acquisition(tracer: str, rng: np.random.Generator) -> dict:
+    """Injected dose, uptake time and (FDG) glucose, shared by the report text and the DICOM headers."""
+    mbq = rng.uniform(300, 480) if tracer != "DOTATATE" else rng.uniform(120, 200)
+    uptake = {"FDG": (55, 75), "PSMA": (55, 70), "DOTATATE": (45, 65), "FLUCICLOVINE": (3, 6)}[tracer]
+    return {"dose_mbq": round(float(mbq), 1), "uptake_min": int(rng.integers(*uptake)),
+            "glucose_mg_dl": int(rng.integers(78, 140)), "nuclide": NUCLIDES[tracer][0],
+            "half_life_s": NUCLIDES[tracer][1]}
 
 
 def _extent(params: AnatomyParams, which: str):

@@ -242,7 +242,7 @@ def _section_of(lesion: LesionTruth) -> str:
 
 def build_report(lesions: list[LesionTruth], rng: np.random.Generator, tracer: str = "FDG",
                  reference: dict | None = None, extent: str = "neck_to_thighs",
-                 weight_kg: float = 75.0) -> tuple[str, list[SentenceTruth]]:
+                 weight_kg: float = 75.0, acquisition: dict | None = None) -> tuple[str, list[SentenceTruth]]:
     """Whole structured report (header, findings by section, impression) and the truth of each sentence."""
     tracer = tracer.upper() if tracer.upper() in _AVID else "FDG"
     avid = _AVID[tracer][0]
@@ -252,13 +252,14 @@ def build_report(lesions: list[LesionTruth], rng: np.random.Generator, tracer: s
     agent = {"FDG": "F-18 FDG", "PSMA": "F-18 DCFPyL", "DOTATATE": "Ga-68 DOTATATE",
              "FLUCICLOVINE": "F-18 fluciclovine"}[tracer]
     head = [SentenceTruth(f"{tracer} PET/CT {_pick(rng, _EXTENT.get(extent, _EXTENT['neck_to_thighs']))}.", None,
-                          "other", section="EXAMINATION:")]
-    dose = rng.uniform(8, 13) if tracer != "DOTATATE" else rng.uniform(3, 5.5)
-    tech = [SentenceTruth(f"{dose:.1f} mCi of {agent} was administered intravenously.", None, "other"),
-            SentenceTruth(f"Imaging began approximately {int(rng.integers(55, 75))} minutes after injection.", None,
+                          "other")]
+    acq = acquisition or {"dose_mbq": 370.0, "uptake_min": 60, "glucose_mg_dl": 95}
+    dose = _pick(rng, (f"{acq['dose_mbq'] / 37.0:.1f} mCi", f"{acq['dose_mbq']:.0f} MBq"))
+    tech = [SentenceTruth(f"{dose} of {agent} was administered intravenously.", None, "other"),
+            SentenceTruth(f"Imaging began approximately {acq['uptake_min']} minutes after injection.", None,
                           "other")]
     if tracer == "FDG":
-        tech.append(SentenceTruth(f"Blood glucose was {int(rng.integers(78, 140))} mg/dL.", None, "other"))
+        tech.append(SentenceTruth(f"Blood glucose was {acq['glucose_mg_dl']} mg/dL.", None, "other"))
     tech.append(SentenceTruth(f"Patient weight {weight_kg:.0f} kg.", None, "other"))
     parts.append(("EXAMINATION:", head))
     parts.append(("TECHNIQUE:", tech))
