@@ -102,7 +102,20 @@ def _intensity(suv: float, low: bool, rng: np.random.Generator) -> str:
         return _pick(rng, ("moderately", "moderately", "mild to moderately"))
     if suv < 12:
         return _pick(rng, ("intensely", "markedly", "moderately to intensely"))
-    return _pick(rng, ("intensely", "markedly", "avidly", "very intensely"))
+    return _pick(rng, ("intensely", "markedly", "very intensely"))
+
+
+_ADJECTIVE = {"mildly": "mild", "minimally": "minimal", "faintly": "faint", "low-grade": "low-grade",
+              "moderately": "moderate", "mild to moderately": "mild to moderate", "intensely": "intense",
+              "markedly": "marked", "moderately to intensely": "moderate to intense", "very intensely": "very intense"}
+
+
+def _a(word: str) -> str:
+    """Indefinite article for the word that follows."""
+    w = word.lower()
+    if w[:1].isdigit():
+        return "an" if w.startswith("8") or w.split(".")[0].split(" ")[0] in ("11", "18") else "a"
+    return "an" if w[:1] in "aeiou" else "a"
 
 
 def _noun(lesion: LesionTruth, rng: np.random.Generator) -> str:
@@ -179,10 +192,10 @@ def _lesion_sentence(lesion: LesionTruth, rng: np.random.Generator, with_numbers
     if not with_numbers:
         templates = [
             f"{inten.capitalize()} {avid} {np_}.",
-            f"There is a {inten} {avid} {np_}" + (f" measuring {size}." if with_size else "."),
-            f"{np_[0].upper() + np_[1:]} with {inten} {_UPTAKE_NOUN[tracer]}.",
-            f"A {size} {np_} demonstrates {inten} increased uptake.",
-            f"{inten.capitalize()} increased {_UPTAKE_NOUN[tracer]} in a {np_}, concerning for metastatic disease.",
+            f"There is {_a(inten)} {inten} {avid} {np_}" + (f" measuring {size}." if with_size else "."),
+            f"{np_[0].upper() + np_[1:]} with {_ADJECTIVE[inten]} {_UPTAKE_NOUN[tracer]}.",
+            f"{_a(size).capitalize()} {size} {np_} demonstrates {inten} increased uptake.",
+            f"{inten.capitalize()} increased {_UPTAKE_NOUN[tracer]} in {_a(np_)} {np_}, concerning for metastatic disease.",
             f"Redemonstrated {avid} {np_}" + (f", {size}." if with_size else "."),
         ]
         return _pick(rng, templates), False
@@ -193,18 +206,19 @@ def _lesion_sentence(lesion: LesionTruth, rng: np.random.Generator, with_numbers
     templates = [
         f"{inten.capitalize()} {avid} {np_} with {suv}{prior_part}, {img}.",
         f"{np_[0].upper() + np_[1:]} with {suv}{prior_part} {img}.",
-        f"There is a {inten} {avid} {np_}" + (f" measuring {size}" if with_size else "") + f", {suv}{prior_part}, {img}.",
+        f"There is {_a(inten)} {inten} {avid} {np_}" + (f" measuring {size}" if with_size else "")
+        + f", {suv}{prior_part}, {img}.",
         f"{avid.capitalize()} {np_} ({img.strip('()')}), {suv}{prior_part}.",
-        f"A {size} {np_} demonstrates {_pick(rng, ('uptake', 'increased uptake', 'avid uptake'))} with {suv}"
+        f"{_a(size).capitalize()} {size} {np_} demonstrates {_pick(rng, ('uptake', 'increased uptake', 'avid uptake'))} with {suv}"
         f"{prior_part} {img}.",
-        f"{inten.capitalize()} increased {_UPTAKE_NOUN[tracer]} in a {np_}, {suv}{prior_part} {img}.",
+        f"{inten.capitalize()} increased {_UPTAKE_NOUN[tracer]} in {_a(np_)} {np_}, {suv}{prior_part} {img}.",
         f"{np_[0].upper() + np_[1:]} ({img.strip('()')} {suv}){prior_part}.",
     ]
     if prior_suvmax is not None:
         templates.append(f"{np_[0].upper() + np_[1:]} with SUV Max of {v} today (previously {prior_suvmax:.1f}), "
                          f"{img.strip('()')}.")
     text = _pick(rng, templates)
-    text = text.replace(" ,", ",").replace("  ", " ")
+    text = text.replace(" ,", ",").replace("  ", " ").replace(", (", " (")
     return text, named_series and f"{series}" in text
 
 
@@ -297,15 +311,15 @@ def build_report(lesions: list[LesionTruth], rng: np.random.Generator, tracer: s
         if sents:
             findings.append((_pick(rng, _SECTIONS[sec]), sents))
     impression: list[SentenceTruth] = []
-    for k, les in enumerate(sorted(lesions, key=lambda x: -x.suvmax)[: int(rng.integers(1, 4))], start=1):
+    for les in sorted(lesions, key=lambda x: -x.suvmax)[: int(rng.integers(1, 4))]:
         np_ = site_noun_phrase(les, rng)
         tail = _pick(rng, ("consistent with metastatic disease", "suspicious for malignancy",
                            "concerning for nodal metastasis" if les.site.endswith("_node") else "compatible with metastasis",
                            "likely representing active disease"))
-        txt = f"{k}. {_intensity(les.suvmax, les.kind == 'low_uptake', rng).capitalize()} {avid} {np_}, {tail}."
+        txt = f"{_intensity(les.suvmax, les.kind == 'low_uptake', rng).capitalize()} {avid} {np_}, {tail}."
         impression.append(SentenceTruth(txt, les.id, "impression", lesion_ids=[les.id]))
     if not lesions:
-        impression.append(SentenceTruth(f"1. No {avid} disease.", None, "negative"))
+        impression.append(SentenceTruth(f"No {avid} disease.", None, "negative"))
     return _assemble(parts, findings, impression)
 
 
@@ -333,13 +347,15 @@ def _assemble(parts, findings, impression) -> tuple[str, list[SentenceTruth]]:
     out = ""
     sentences: list[SentenceTruth] = []
 
-    def block(header: str, sents: list[SentenceTruth], newline_each: bool) -> None:
+    def block(header: str, sents: list[SentenceTruth], numbered: bool) -> None:
         nonlocal out
         if header:
-            out += header + ("\n" if newline_each else " ")
+            out += header + " "
         for i, s in enumerate(sents):
             if i:
-                out += "\n" if newline_each else " "
+                out += "\n" if numbered else " "
+            if numbered:
+                out += f"{i + 1}. "
             s.start = len(out)
             s.section = s.section or header.rstrip(":")
             out += s.text
