@@ -38,6 +38,7 @@ class CohortRun:
     processed: int = 0  # finished by this run
     failed: int = 0  # failed in this run
     seconds: float = 0.0
+    startup_seconds: float = 0.0  # reading inputs and starting the cluster, before the first exam is sent
     workers: int = 1
     scheduler: str = "local"
     funnel: Funnel = field(default_factory=Funnel)
@@ -48,14 +49,24 @@ class CohortRun:
 
     @property
     def exams_per_minute(self) -> float:
+        """Throughput over the whole run, start-up included."""
         attempted = self.processed + self.failed
         return 60.0 * attempted / self.seconds if self.seconds > 0 and attempted else 0.0
+
+    @property
+    def labeling_exams_per_minute(self) -> float:
+        """Throughput once the workers are up (what adding workers or exams scales)."""
+        attempted = self.processed + self.failed
+        busy = self.seconds - self.startup_seconds
+        return 60.0 * attempted / busy if busy > 0 and attempted else 0.0
 
     def to_dict(self) -> dict:
         return {
             "run": {"listed": self.listed, "skipped": self.skipped, "processed": self.processed,
                     "failed": self.failed, "seconds": round(self.seconds, 3),
-                    "exams_per_minute": round(self.exams_per_minute, 3), "workers": self.workers,
+                    "startup_seconds": round(self.startup_seconds, 3),
+                    "exams_per_minute": round(self.exams_per_minute, 3),
+                    "labeling_exams_per_minute": round(self.labeling_exams_per_minute, 3), "workers": self.workers,
                     "scheduler": self.scheduler, "rejected_rows": self.rejected_rows,
                     "unreported_image_folders": self.unreported_images, "warnings": self.warnings,
                     "failures": self.failures},
@@ -66,8 +77,8 @@ class CohortRun:
         lines = [
             f"dataset: {self.out}",
             f"exams: {self.listed} listed, {self.skipped} already done, {self.processed} labeled, "
-            f"{self.failed} failed in {self.seconds:.1f} s ({self.exams_per_minute:.1f} exams/min, "
-            f"{self.workers} worker(s), {self.scheduler})",
+            f"{self.failed} failed in {self.seconds:.1f} s ({self.exams_per_minute:.1f} exams/min; "
+            f"{self.startup_seconds:.1f} s start-up; {self.workers} worker(s), {self.scheduler})",
         ]
         if self.rejected_rows:
             lines.append(f"CSV rows set aside: {len(self.rejected_rows)} (see {SUMMARY_FILE})")
@@ -95,12 +106,14 @@ def _progress(outcomes: Iterator[ExamOutcome], total: int, show: bool) -> Iterat
             yield outcome
 
 
-def _run_synchronous(tasks: list[ExamTask]) -> Iterator[ExamOutcome]:
+def _run_synchronous(tasks: list[ExamTask], on_ready: Callable[[], None]) -> Iterator[ExamOutcome]:
+    on_ready()
     for task in tasks:
         yield process_exam(task)
 
 
-def _run_dask(tasks: list[ExamTask], workers: int, scheduler: str | None) -> Iterator[ExamOutcome]:
+def _run_dask(tasks: list[ExamTask], workers: int, scheduler: str | None,
+              on_ready: Callable[[], None]) -> Iterator[ExamOutcome]:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -110,6 +123,7 @@ def _run_dask(tasks: list[ExamTask], workers: int, scheduler: str | None) -> Ite
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                env=dict(_WORKER_ENV))
         client = Client(cluster)
+    on_ready()
     try:
         token = uuid.uuid4().hex[:8]  # runs sharing a scheduler must not share task keys
         futures = client.map(process_exam, tasks, pure=False, key=[f"exam-{t.case}-{token}" for t in tasks])
@@ -156,11 +170,16 @@ def run_cohort(reports: str | Path, images: str | Path, out: str | Path, *, work
         todo = todo[: max(0, limit)]
     tasks = [ExamTask(e.case, e.report, str(e.images), str(out), e.tracer, tracer_default, config,
                       max_report_chars) for e in todo]
+    run.startup_seconds = time.perf_counter() - start
+
+    def ready() -> None:
+        run.startup_seconds = time.perf_counter() - start
+
     if tasks:
         if scheduler == SYNCHRONOUS:
-            outcomes: Iterable[ExamOutcome] = _run_synchronous(tasks)
+            outcomes: Iterable[ExamOutcome] = _run_synchronous(tasks, ready)
         else:
-            outcomes = _run_dask(tasks, max(1, int(workers)), scheduler)
+            outcomes = _run_dask(tasks, max(1, int(workers)), scheduler, ready)
         for outcome in _progress(iter(outcomes), len(tasks), progress):
             if outcome.state == "done":
                 run.processed += 1
