@@ -1,0 +1,299 @@
+"""Describe the lesion you point at: its site and side in the report's words, its numbers, a drafted sentence.
+
+Input is a lesion mask on the PET grid: a prediction, a painted label, or a hot spot grown from a click
+(:func:`grow_from_click`, reusing weak labeling's lesion growing). The numbers (SUVmax, the image number of
+the SUVmax slice, volume) are measured on the mask (findings.stats); the side is the side of the body
+midline the lesion's centroid lies on (LPS x grows to the patient's left); the site comes from the describe
+head trained on the grounding network's encoder features (model.describe_head), ranked over the lexicon's
+vocabulary with the top alternatives and their probabilities. The same code serves the viewer and the CLI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError, WeakLabelError
+from ..report.lexicon import SITE_BY_KEY
+from ..study.study import Study
+from .describe_vocab import VocabEntry
+from .draft import DraftLine, draft_paragraph, draft_sentence, lesion_noun
+
+
+@dataclass(frozen=True)
+class SiteScore:
+    """One candidate name for the lesion and the head's probability for it."""
+
+    site: str
+    side: str
+    score: float
+
+    @property
+    def region(self) -> str:
+        return str(SITE_BY_KEY[self.site].region)
+
+    @property
+    def phrase(self) -> str:
+        return lesion_noun(self.site, self.side)
+
+
+@dataclass
+class Description:
+    """What a reader would write about one lesion, and the evidence for it."""
+
+    site: str  # lexicon key, "" when no describe head is available
+    side: str  # "left", "right" or "" (unpaired site or on the midline)
+    sentence: str  # drafted report sentence
+    suvmax: float
+    image_number: int  # image number of the slice holding the SUVmax voxel
+    volume_ml: float
+    peak_index: tuple[int, int, int]  # PET (z, y, x) of SUVmax
+    centroid_mm: tuple[float, float, float]  # LPS (z, y, x)
+    body_side: str  # side of the centroid relative to the body midline: "left", "right" or "midline"
+    alternatives: list[SiteScore] = field(default_factory=list)  # best first; [0] is the chosen one
+    tracer: str = ""
+    note: str = ""
+
+    @property
+    def region(self) -> str:
+        return str(SITE_BY_KEY[self.site].region) if self.site else ""
+
+    @property
+    def phrase(self) -> str:
+        return lesion_noun(self.site, self.side)
+
+    def with_site(self, site: str, side: str | None = None) -> Description:
+        """The same lesion called ``site`` (e.g. a lower-ranked alternative), with its sentence redrafted."""
+        if site and site not in SITE_BY_KEY:
+            raise KeyError(f"unknown site {site!r}")
+        if side is None:
+            side = self.body_side if site and SITE_BY_KEY[site].lateral and self.body_side != "midline" else ""
+        side = side if site and SITE_BY_KEY[site].lateral else ""
+        sentence = draft_sentence(site, side, self.suvmax, self.image_number, self.volume_ml, self.tracer)
+        return replace(self, site=site, side=side, sentence=sentence)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["alternatives"] = [{"site": a.site, "side": a.side, "phrase": a.phrase, "region": a.region,
+                                "score": round(a.score, 4)} for a in self.alternatives]
+        out["region"] = self.region
+        out["phrase"] = self.phrase
+        return out
+
+
+class Describer:
+    """A grounding network, its describe head and a small cache of encoded studies."""
+
+    def __init__(self, network, config, head=None, *, cache_size: int = 2) -> None:
+        self.network = network
+        self.config = config
+        self.head = head
+        self._cache: OrderedDict[int, tuple[Study, object]] = OrderedDict()
+        self._cache_size = cache_size
+
+    @classmethod
+    def from_checkpoint(cls, folder: str | Path | None = None, device: str = "cpu") -> Describer:
+        """Network + head of a checkpoint folder (None = the shipped demo); the head is optional."""
+        from .checkpoint import load_checkpoint, shipped_checkpoint
+        from .describe_head import has_head, load_head
+
+        folder = shipped_checkpoint() if folder is None else Path(folder)
+        network, config = load_checkpoint(folder, device)
+        head = load_head(folder, config.text.fingerprint) if has_head(folder) else None
+        return cls(network, config, head)
+
+    @property
+    def spec(self):
+        from .describe_features import FeatureSpec
+
+        return self.head.config.spec if self.head is not None else FeatureSpec()
+
+    def encoded(self, study: Study):
+        """The study's encoder features, computed once (the slow part: preprocessing + encoder)."""
+        from .describe_features import encode_study
+
+        key = id(study)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is study:
+            self._cache.move_to_end(key)
+            return hit[1]
+        encoded = encode_study(self.network, self.config, study, self.spec)
+        self._cache[key] = (study, encoded)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return encoded
+
+    def site_scores(self, study: Study, mask: np.ndarray, body_side: str) -> list[SiteScore]:
+        """Every vocabulary entry with its probability, best first (empty without a head)."""
+        if self.head is None:
+            return []
+        from .describe_features import lesion_features, mask_on_model_grid
+        from .describe_train import predict
+
+        encoded = self.encoded(study)
+        model_mask = mask_on_model_grid(mask, encoded.prepared)
+        if not model_mask.any():
+            raise ModelError("the lesion lies outside the body crop the model sees; check the mask's position")
+        features = lesion_features(encoded, model_mask, self.head.config.spec)
+        probs = predict(self.head, features[None], [body_side if body_side in ("left", "right") else ""])[0]
+        entries: list[VocabEntry] = self.head.config.vocab
+        order = np.argsort(-probs)
+        return [SiteScore(entries[i].site, entries[i].side, float(probs[i])) for i in order if probs[i] > 0]
+
+    def describe(self, study: Study, mask: np.ndarray, *, top: int = 3, tracer: str | None = None) -> Description:
+        """Describe the lesion ``mask`` (PET grid, bool or nonzero)."""
+        from ..findings.stats import lesion_stats
+
+        mask = np.asarray(mask)
+        if mask.shape != study.pet.shape:
+            raise ModelError(f"the lesion mask {mask.shape} is not on the PET grid {study.pet.shape}; "
+                             "use a Labels layer on the PET grid")
+        try:
+            stats = lesion_stats(study, mask)
+        except ValueError as exc:
+            raise ModelError(f"nothing to describe: {exc}") from exc
+        image = study.numbering.image_for_index(stats.peak_index[0])
+        scores = self.site_scores(study, mask, stats.side)
+        tracer = study.tracer if tracer is None else tracer
+        note = "" if scores else "this checkpoint carries no describe head: site not named"
+        description = Description("", "", "", stats.suvmax, int(image), stats.volume_ml, stats.peak_index,
+                                  stats.centroid_mm, stats.side, scores[:top], tracer, note)
+        best = scores[0] if scores else None
+        return description.with_site(best.site, best.side or None) if best else description.with_site("")
+
+
+def describer_for(obj, head=None) -> Describer:
+    """A Describer from a Describer, a Grounder-like object (``network``/``config``, checkpoint folder) or a
+    GroundingNet (its ``config``); the Describer is kept on a Grounder so its study cache is reused."""
+    if isinstance(obj, Describer):
+        if head is not None:
+            obj.head = head
+        return obj
+    cached = getattr(obj, "_describer", None)
+    if isinstance(cached, Describer) and (head is None or cached.head is head):
+        return cached
+    network = getattr(obj, "network", None) or getattr(obj, "net", None)
+    if network is None and hasattr(obj, "encode") and hasattr(obj, "config"):
+        network = obj  # a GroundingNet
+    if network is None:
+        raise ModelError(f"cannot describe with a {type(obj).__name__}: it has no grounding network")
+    config = getattr(obj, "config", None) or getattr(network, "config", None)
+    if head is None:
+        folder = next((getattr(obj, name) for name in ("checkpoint", "folder", "checkpoint_dir", "path")
+                       if isinstance(getattr(obj, name, None), str | Path)), None)
+        if folder is not None:
+            from .describe_head import has_head, load_head
+
+            if has_head(folder):
+                head = load_head(folder, config.text.fingerprint)
+    describer = Describer(network, config, head)
+    if network is not obj:
+        with contextlib.suppress(AttributeError):
+            obj._describer = describer
+    return describer
+
+
+def describe_lesion(grounder_or_network, study: Study, mask: np.ndarray, *, head=None, top: int = 3) -> Description:
+    """Describe one lesion mask of ``study`` with a Grounder, a GroundingNet (+ ``head``) or a Describer."""
+    return describer_for(grounder_or_network, head).describe(study, mask, top=top)
+
+
+def hot_spot_near(pet: np.ndarray, index_zyx, spacing, radius_mm: float = 15.0) -> tuple[int, int, int]:
+    """The peak of the hot spot at a clicked voxel: climb to ever hotter neighbours (26-neighbourhood),
+    staying within ``radius_mm`` of the click, so a click on a lesion's edge finds that lesion's SUVmax
+    voxel and not a hotter neighbour's."""
+    pet = np.asarray(pet)
+    start = np.round(np.asarray(index_zyx, dtype=float)).astype(int)
+    if not all(0 <= c < n for c, n in zip(start, pet.shape, strict=True)):
+        raise WeakLabelError(f"the point {tuple(int(c) for c in start)} is outside the PET volume "
+                             f"{pet.shape}; point at a hot spot inside the PET")
+    spacing = np.asarray(spacing, float)
+    offsets = np.array([(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1) if a or b or c])
+    current = start
+    value = float(np.nan_to_num(pet[tuple(current)], nan=-np.inf))
+    while True:
+        around = current + offsets
+        inside = np.all((around >= 0) & (around < pet.shape), axis=1)
+        inside &= np.sqrt((((around - start) * spacing) ** 2).sum(axis=1)) <= radius_mm
+        if not inside.any():
+            break
+        candidates = around[inside]
+        values = np.nan_to_num(pet[tuple(candidates.T)].astype(float), nan=-np.inf)
+        best = int(np.argmax(values))
+        if values[best] <= value:
+            break
+        current, value = candidates[best], float(values[best])
+    return tuple(int(c) for c in current)  # type: ignore[return-value]
+
+
+def grow_from_click(study: Study, index_zyx, *, radius_mm: float = 15.0, min_contrast: float = 1.5):
+    """The lesion at a clicked PET voxel: hottest voxel nearby, grown with weak labeling's default method.
+
+    WeakLabelError (with what to do) when there is no hot spot there or the growth runs away.
+    """
+    from ..weaklabel.grow import grow_lesion
+
+    pet = study.pet
+    seed = hot_spot_near(pet.data, index_zyx, pet.spacing, radius_mm)
+    result = grow_lesion(pet.data, seed, pet.spacing)
+    if not result.ok:
+        raise WeakLabelError(f"no lesion could be grown at the cursor ({result.reason}); "
+                             "point closer to a hot spot or paint the lesion and describe the label")
+    background = result.background or 0.0
+    if background > 0 and result.suvmax < min_contrast * background:
+        raise WeakLabelError(f"no hot spot at the cursor (SUVmax {result.suvmax:.1f} vs background "
+                             f"{background:.1f}); point at a lesion")
+    return result
+
+
+def describe_labels(describer: Describer, study: Study, labels: np.ndarray) -> dict[int, Description]:
+    """A Description for every label present in ``labels`` (PET grid)."""
+    from scipy import ndimage
+
+    labels = np.asarray(labels)
+    if labels.shape != study.pet.shape:
+        raise ModelError(f"labels {labels.shape} are not on the PET grid {study.pet.shape}")
+    out = {}
+    for index, box in enumerate(ndimage.find_objects(labels.astype(np.int64, copy=False)), start=1):
+        if box is None:
+            continue
+        mask = np.zeros(labels.shape, bool)
+        mask[box] = labels[box] == index
+        out[index] = describer.describe(study, mask)
+    return out
+
+
+def draft_findings(descriptions: dict[int, Description], sentences: dict[int, str] | None = None) -> str:
+    """Findings paragraph, head to feet: each label's own sentence when given, else its drafted one."""
+    sentences = sentences or {}
+    lines = [DraftLine(sentences.get(label) or d.sentence, d.centroid_mm[0], label)
+             for label, d in descriptions.items()]
+    return draft_paragraph(lines)
+
+
+def compare_description(finding, description: Description) -> tuple[bool, str]:
+    """Does a sentence's site and side agree with what the lesion looks like? (ok, reason for a ⚠)."""
+    problems = []
+    side = getattr(finding, "laterality", "")
+    if side in ("left", "right") and description.body_side in ("left", "right") and side != description.body_side:
+        problems.append(f"the sentence says {side}, the lesion is on the patient's {description.body_side}")
+    site = getattr(finding, "site", "")
+    if site and description.site and site != description.site:
+        candidates = {a.site: a.score for a in description.alternatives}
+        said = SITE_BY_KEY[site].phrase if site in SITE_BY_KEY else site
+        looks = lesion_noun(description.site)
+        if site in candidates:
+            problems.append(f"it looks more like a {looks} than a {said} ({candidates[site]:.0%})")
+        else:
+            same_region = site in SITE_BY_KEY and str(SITE_BY_KEY[site].region) == description.region
+            where = "in the same region, " if same_region else ""
+            problems.append(f"{where}it looks like a {looks}, not a {said}")
+    if problems:
+        return False, "; ".join(problems)
+    if not description.site:
+        return True, "side checked; no describe head for the site"
+    return True, f"site and side agree ({description.phrase})"

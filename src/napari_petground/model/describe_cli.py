@@ -1,0 +1,134 @@
+"""``petground describe`` (name a lesion and draft its sentence) and ``petground describe-train`` (train the
+describe head of a grounding checkpoint on phantom lesions and/or a dataset)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+
+
+def register_describe(subparsers) -> None:
+    describe = subparsers.add_parser(
+        "describe", help="describe a lesion mask (site, side, SUVmax, image, volume) as a drafted report sentence")
+    describe.add_argument("--study", nargs="+", required=True,
+                          help="DICOM folder, or CT and PET NIfTI files, or a folder of them")
+    source = describe.add_mutually_exclusive_group(required=True)
+    source.add_argument("--mask", help="lesion labels on the study (NIfTI .nii.gz or DICOM SEG .dcm)")
+    source.add_argument("--point", help="PET voxel z,y,x of a hot spot: the lesion is grown from there")
+    describe.add_argument("--label", type=int, default=None,
+                          help="label value to describe (default: every label, as a findings paragraph)")
+    describe.add_argument("--checkpoint", default=None, help="grounding checkpoint folder (default: shipped demo)")
+    describe.add_argument("--top", type=int, default=3, help="number of alternatives to list")
+    describe.add_argument("--json", action="store_true", help="print JSON instead of text")
+    describe.set_defaults(func=_describe)
+
+    train = subparsers.add_parser(
+        "describe-train", help="train the describe head of a grounding checkpoint (written into its folder)")
+    train.add_argument("--checkpoint", default=None, help="grounding checkpoint folder (default: shipped demo)")
+    train.add_argument("--out", default=None, help="folder to write the head into (default: the checkpoint's)")
+    train.add_argument("--phantoms", type=int, default=200, help="phantom exams to learn from")
+    train.add_argument("--first-seed", type=int, default=100000, help="seed of the first training phantom")
+    train.add_argument("--val-phantoms", type=int, default=40, help="held-out phantom exams to measure on")
+    train.add_argument("--resolution", type=float, default=4.0, help="phantom voxel size (mm)")
+    train.add_argument("--dataset", default=None, help="also learn from a dataset folder's items with masks")
+    train.add_argument("--steps", type=int, default=1500)
+    train.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves the machine to others)")
+    train.set_defaults(func=_train)
+
+
+def _describe(args) -> int:
+    from ..study import load_study
+    from ..study.writers import load_labels
+    from .describe import Describer, describe_labels, draft_findings, grow_from_click
+
+    study = load_study(args.study if len(args.study) > 1 else args.study[0])
+    describer = Describer.from_checkpoint(args.checkpoint)
+    if args.point:
+        try:
+            point = [int(v) for v in args.point.split(",")]
+        except ValueError:
+            point = []
+        if len(point) != 3:
+            raise ModelError(f"--point takes a PET voxel as z,y,x (three integers), got {args.point!r}")
+        descriptions = {1: describer.describe(study, grow_from_click(study, point).mask, top=args.top)}
+    else:
+        labels = np.asarray(load_labels(args.mask, study))
+        if args.label is not None:
+            if not np.any(labels == args.label):
+                present = sorted(int(v) for v in np.unique(labels) if v)
+                raise ModelError(f"label {args.label} is not in {args.mask}; labels present: {present}")
+            descriptions = {args.label: describer.describe(study, labels == args.label, top=args.top)}
+        else:
+            descriptions = describe_labels(describer, study, labels)
+            if not descriptions:
+                raise ModelError(f"{args.mask} holds no labels; give a mask with at least one lesion")
+    if args.json:
+        print(json.dumps({str(k): d.to_dict() for k, d in descriptions.items()}, indent=1))
+        return 0
+    for label, d in descriptions.items():
+        print(f"[{label}] {d.sentence}")
+        for a in d.alternatives:
+            print(f"      {a.score:6.1%}  {a.phrase}  ({a.region})")
+        if d.note:
+            print(f"      note: {d.note}")
+    if len(descriptions) > 1:
+        print("\nFindings: " + draft_findings(descriptions))
+    return 0
+
+
+def _train(args) -> int:
+    import torch
+
+    from ..phantom import make_phantom
+    from .checkpoint import check_encoder, load_checkpoint, shipped_checkpoint
+    from .describe_features import FeatureSpec
+    from .describe_head import save_head
+    from .describe_train import (
+        HeadTrainSettings,
+        default_vocabulary,
+        embed_phrases,
+        evaluate_head,
+        samples_from_exam,
+        samples_from_phantom,
+        train_head,
+    )
+    from .text import TextEncoder
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    folder = shipped_checkpoint() if args.checkpoint is None else Path(args.checkpoint)
+    network, config = load_checkpoint(folder)
+    encoder = TextEncoder(config.text)
+    check_encoder(config, encoder.dim, encoder.fingerprint())
+    entries, phrases, owner = default_vocabulary()
+    text = embed_phrases(encoder, phrases)
+    spec = FeatureSpec(body_level=(0.2 - config.preprocess.suv_clip[0]) /
+                       (config.preprocess.suv_clip[1] - config.preprocess.suv_clip[0]))
+    samples = []
+    for k in range(args.phantoms):
+        phantom = make_phantom(args.first_seed + k, resolution_mm=args.resolution)
+        samples += samples_from_phantom(network, config, phantom, spec, entries, grown=True)
+        print(f"\rphantom {k + 1}/{args.phantoms}: {len(samples)} lesion samples", end="", flush=True)
+    print()
+    if args.dataset:
+        from .data import dataset_exams
+
+        for exam in dataset_exams(args.dataset, config):
+            samples += samples_from_exam(network, exam, config, spec, entries)
+    head = train_head(samples, entries, text, owner, phrases, spec, HeadTrainSettings(steps=args.steps),
+                      encoder.fingerprint(), log=print)
+    val = []
+    for k in range(args.val_phantoms):
+        phantom = make_phantom(args.first_seed + args.phantoms + k, resolution_mm=args.resolution)
+        val += samples_from_phantom(network, config, phantom, spec, entries)
+    metrics = evaluate_head(head, val)
+    head.config.training["validation"] = metrics
+    out = save_head(args.out or folder, head)
+    print(json.dumps(metrics))
+    print(f"describe head written to {out}")
+    return 0
+

@@ -1,0 +1,233 @@
+"""What the describer sees of a lesion: grounding-encoder features pooled over the lesion and around it,
+plus where it sits relative to the body.
+
+The grounding network's encoder is text-independent, so it runs once per study and is cached; a lesion
+then costs a masked average per encoder stage (inside the mask and in a shell around it: the lesion and its
+anatomical neighbourhood), a few normalised position numbers (side and distance from the body midline,
+front/back, level below the top of the body, body width at that level) and the lesion's size. Everything
+is computed on the model grid from the same preprocessing as grounding, for training and for describing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+N_POSITION = 12
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How lesion features are pooled (stored with the describe head so describing pools the same way)."""
+
+    shell_voxels: int = 2  # shell width around the lesion on the model grid
+    body_level: float = 0.02  # PET channel (0..1) above this is body: 0.2 SUV in the default 0..10 window
+    version: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureSpec:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class BodyFrame:
+    """The body's outline on the model grid, measured once per study: the reference for positions."""
+
+    midline_x: float  # mm
+    top_z: float  # mm of the most superior body slice
+    bottom_z: float
+    centre_y: np.ndarray  # (Z,) mm, per slice
+    half_width: np.ndarray  # (Z,) mm, per slice (x)
+    half_depth: np.ndarray  # (Z,) mm, per slice (y)
+
+
+@dataclass
+class EncodedStudy:
+    """A study's model-grid input and its cached encoder outputs (numpy, (C, z, y, x) per level)."""
+
+    image: np.ndarray  # (C, Z, Y, X) model input
+    levels: list[np.ndarray]  # the input itself, then every encoder stage
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    body: BodyFrame
+    prepared: object | None = None  # model.preprocess.Prepared, when built from a study
+
+    @property
+    def feature_dim(self) -> int:
+        return 2 * sum(level.shape[0] for level in self.levels) + 1 + N_POSITION
+
+
+def body_frame(image: np.ndarray, spacing, origin, body_level: float) -> BodyFrame:
+    """Midline (mass centre of body voxels in x, as findings.stats does on the PET grid) and slice outlines."""
+    body = image[0] > body_level
+    z = origin[0] + np.arange(body.shape[0]) * spacing[0]
+    y = origin[1] + np.arange(body.shape[1]) * spacing[1]
+    x = origin[2] + np.arange(body.shape[2]) * spacing[2]
+    counts_x = body.sum(axis=(0, 1)).astype(float)
+    midline = float(np.dot(counts_x, x) / counts_x.sum()) if counts_x.sum() else float(x.mean())
+    slices = np.flatnonzero(body.any(axis=(1, 2)))
+    top = float(z[slices[-1]]) if slices.size else float(z[-1])
+    bottom = float(z[slices[0]]) if slices.size else float(z[0])
+    n = body.shape[0]
+    centre_y = np.full(n, float(y.mean()))
+    half_w = np.full(n, 1.0)
+    half_d = np.full(n, 1.0)
+    for k in slices:
+        ys = np.flatnonzero(body[k].any(axis=1))
+        xs = np.flatnonzero(body[k].any(axis=0))
+        centre_y[k] = (y[ys[0]] + y[ys[-1]]) / 2
+        half_w[k] = max((x[xs[-1]] - x[xs[0]]) / 2 + spacing[2] / 2, 1.0)
+        half_d[k] = max((y[ys[-1]] - y[ys[0]]) / 2 + spacing[1] / 2, 1.0)
+    return BodyFrame(midline, top, bottom, centre_y, half_w, half_d)
+
+
+def encode_image(network, image: np.ndarray, spec: FeatureSpec, spacing, origin, prepared=None) -> EncodedStudy:
+    """Run the grounding encoder once over the whole model-grid input and keep every stage's output."""
+    import torch
+
+    with torch.inference_mode():
+        skips = network.encode(torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None])
+    levels = [np.asarray(image, np.float32)] + [s[0].float().numpy() for s in skips]
+    body = body_frame(image, spacing, origin, spec.body_level)
+    return EncodedStudy(np.asarray(image, np.float32), levels, tuple(spacing), tuple(origin), body, prepared)
+
+
+def encode_study(network, config, study, spec: FeatureSpec) -> EncodedStudy:
+    """Preprocess ``study`` exactly as grounding does and encode it."""
+    from .preprocess import preprocess
+
+    prepared = preprocess(study.pet, study.ct, config.preprocess, config.network.total_stride)
+    return encode_image(network, prepared.image, spec, prepared.spacing, prepared.origin, prepared)
+
+
+def _box(mask: np.ndarray, margin: int, align: int) -> tuple[slice, ...] | None:
+    where = np.nonzero(mask)
+    if not where[0].size:
+        return None
+    out = []
+    for axis, idx in enumerate(where):
+        lo = max(0, int(idx.min()) - margin) // align * align
+        hi = -(-min(mask.shape[axis], int(idx.max()) + 1 + margin) // align) * align
+        out.append(slice(lo, min(hi, mask.shape[axis])))
+    return tuple(out)
+
+
+def _pool(level: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted mean of a (C, z, y, x) level over (z, y, x) weights at full resolution (block-averaged)."""
+    factor = [w // s for w, s in zip(weights.shape, level.shape[1:], strict=True)]
+    if any(f > 1 for f in factor):
+        shape = []
+        for n, f in zip(level.shape[1:], factor, strict=True):
+            shape += [n, f]
+        weights = weights.reshape(shape).mean(axis=(1, 3, 5))
+    total = float(weights.sum())
+    if total <= 0:
+        return np.zeros(level.shape[0], np.float32)
+    return (level.reshape(level.shape[0], -1) @ weights.ravel() / total).astype(np.float32)
+
+
+def lesion_features(encoded: EncodedStudy, mask: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Feature vector of one lesion given its mask on the model grid (same shape as the model input)."""
+    from scipy.ndimage import binary_dilation
+
+    mask = np.asarray(mask) > 0
+    if mask.shape != encoded.image.shape[1:]:
+        raise ValueError(f"lesion mask {mask.shape} is not on the model grid {encoded.image.shape[1:]}")
+    strides = [encoded.image.shape[1] // lv.shape[1] for lv in encoded.levels]
+    align = max(strides)
+    box = _box(mask, spec.shell_voxels + 1, align)
+    if box is None:
+        raise ValueError("the lesion mask is empty on the model grid")
+    inside = mask[box].astype(np.float32)
+    grown = binary_dilation(mask[box], iterations=spec.shell_voxels)
+    shell = (grown & ~mask[box]).astype(np.float32)
+    parts = []
+    for level, stride in zip(encoded.levels, strides, strict=True):
+        sub = level[(slice(None), *(slice(s.start // stride, -(-s.stop // stride)) for s in box))]
+        need = tuple(n * stride for n in sub.shape[1:])
+        w_in, w_sh = (_fit(w, need) for w in (inside, shell))
+        parts.append(_pool(sub, w_in))
+        parts.append(_pool(sub, w_sh))
+    pet_max = float(encoded.image[0][box][mask[box]].max())
+    parts.append(np.array([pet_max], np.float32))
+    parts.append(position_features(encoded, mask))
+    return np.concatenate(parts)
+
+
+def _fit(weights: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Zero-pad or cut ``weights`` to ``shape`` (a box at the volume's edge may not fill the last block)."""
+    out = np.zeros(shape, np.float32)
+    n = tuple(min(a, b) for a, b in zip(weights.shape, shape, strict=True))
+    out[: n[0], : n[1], : n[2]] = weights[: n[0], : n[1], : n[2]]
+    return out
+
+
+def centroid_mm(encoded: EncodedStudy, mask: np.ndarray) -> np.ndarray:
+    idx = np.argwhere(mask).mean(axis=0)
+    return np.asarray(encoded.origin) + idx * np.asarray(encoded.spacing)
+
+
+def position_features(encoded: EncodedStudy, mask: np.ndarray) -> np.ndarray:
+    """Normalised position and size of the lesion relative to the body (N_POSITION numbers)."""
+    body = encoded.body
+    cz, cy, cx = centroid_mm(encoded, mask)
+    k = int(np.clip(round((cz - encoded.origin[0]) / encoded.spacing[0]), 0, body.centre_y.size - 1))
+    dx = cx - body.midline_x
+    dy = cy - body.centre_y[k]
+    height = max(body.top_z - body.bottom_z, 1.0)
+    volume_ml = float(mask.sum()) * float(np.prod(encoded.spacing)) / 1000.0
+    values = [
+        dx / 100.0, abs(dx) / 100.0, dx / body.half_width[k], abs(dx) / body.half_width[k],
+        dy / 100.0, dy / body.half_depth[k],
+        (body.top_z - cz) / 500.0, (cz - body.bottom_z) / height,
+        body.half_width[k] / 200.0, body.half_depth[k] / 200.0,
+        np.log(max(volume_ml, 1e-3)) / 3.0, height / 1000.0,
+    ]
+    return np.asarray(values, np.float32)
+
+
+def mask_on_model_grid(mask: np.ndarray, prepared) -> np.ndarray:
+    """A PET-grid lesion mask on the model grid, as grounding's training targets are made
+    (model.data.target_on_model_grid: voxels at least half covered, never empty), but only in a box around
+    the lesion, so it costs milliseconds on a whole-body PET."""
+    from ..study.resample import Grid, resample_to_grid
+    from ..study.volume import Volume
+
+    mask = np.asarray(mask) > 0
+    pet = prepared.pet_grid
+    out = np.zeros(prepared.shape, np.uint8)
+    where = np.nonzero(mask)
+    if not where[0].size:
+        return out
+    pad = 4
+    lo = np.array([max(0, int(w.min()) - pad) for w in where])
+    hi = np.array([min(n, int(w.max()) + 1 + pad) for n, w in zip(mask.shape, where, strict=True)])
+    sub = mask[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))].astype(np.float32)
+    sub_origin = np.asarray(pet.origin) + lo * np.asarray(pet.spacing)
+    spacing = np.asarray(prepared.spacing)
+    origin = np.asarray(prepared.origin)
+    first = np.floor((sub_origin - origin) / spacing).astype(int) - 1
+    last = np.ceil((sub_origin + (hi - lo - 1) * np.asarray(pet.spacing) - origin) / spacing).astype(int) + 2
+    first = np.clip(first, 0, np.asarray(prepared.valid_shape))
+    last = np.clip(last, 0, np.asarray(prepared.valid_shape))
+    if np.any(last <= first):
+        return out
+    factor = spacing / np.asarray(pet.spacing)
+    sigma = np.where(factor > 1.0, (factor - 1.0) / 2.0, 0.0)
+    if np.any(sigma > 0):
+        from scipy.ndimage import gaussian_filter
+
+        sub = gaussian_filter(sub, sigma, mode="nearest")
+    grid = Grid(tuple(int(v) for v in last - first), tuple(float(v) for v in spacing),
+                tuple(float(v) for v in origin + first * spacing))
+    fraction = resample_to_grid(Volume(sub, pet.spacing, tuple(float(v) for v in sub_origin)), grid,
+                                interpolation="linear", fill=0.0).data
+    target = fraction >= 0.5
+    if not target.any() and fraction.max() > 0.05:
+        target[np.unravel_index(int(np.argmax(fraction)), fraction.shape)] = True
+    out[tuple(slice(a, b) for a, b in zip(first, last, strict=True))] = target
+    return out

@@ -1,0 +1,179 @@
+"""The describe head: lesion features and site phrases mapped into one space, compared by cosine.
+
+Image side: standardised lesion features (model.describe_features) -> MLP -> unit vector. Text side: the
+frozen sentence encoder's mean token embedding of a site phrase -> linear -> unit vector. Trained with a
+symmetric InfoNCE loss (model.describe_train) in which lesions of the same (site, side) are never each
+other's negatives and only semi-hard negatives count. The phrase embeddings of the whole vocabulary travel
+with the head, so describing needs no text encoder at run time.
+
+Stored in a grounding checkpoint folder as ``describe_head.safetensors`` (tensors) + ``describe_head.json``
+(vocabulary, feature spec, sizes, the text encoder's fingerprint, training record); loaded when present.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..dataset.layout import atomic_write_bytes
+from ..errors import CheckpointError
+from .describe_features import FeatureSpec
+from .describe_vocab import VocabEntry
+
+HEAD_WEIGHTS = "describe_head.safetensors"
+HEAD_CONFIG = "describe_head.json"
+HEAD_VERSION = 1
+
+
+@dataclass
+class HeadConfig:
+    feature_dim: int
+    text_dim: int
+    embed_dim: int = 128
+    hidden: int = 256
+    dropout: float = 0.1
+    entries: list[tuple[str, str]] = field(default_factory=list)  # (site, side) per vocabulary entry
+    phrase_owner: list[int] = field(default_factory=list)  # entry index of each stored phrase embedding
+    phrases: list[str] = field(default_factory=list)
+    spec: FeatureSpec = field(default_factory=FeatureSpec)
+    encoder_fingerprint: str = ""
+    training: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"version": HEAD_VERSION, "feature_dim": self.feature_dim, "text_dim": self.text_dim,
+                "embed_dim": self.embed_dim, "hidden": self.hidden, "dropout": self.dropout,
+                "entries": [list(e) for e in self.entries], "phrase_owner": list(self.phrase_owner),
+                "phrases": list(self.phrases), "spec": self.spec.to_dict(),
+                "encoder_fingerprint": self.encoder_fingerprint, "training": self.training}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> HeadConfig:
+        if int(data.get("version", -1)) != HEAD_VERSION:
+            raise CheckpointError(f"describe head version {data.get('version')} is not {HEAD_VERSION}; retrain it")
+        return cls(int(data["feature_dim"]), int(data["text_dim"]), int(data["embed_dim"]), int(data["hidden"]),
+                   float(data["dropout"]), [tuple(e) for e in data["entries"]], list(data["phrase_owner"]),
+                   list(data["phrases"]), FeatureSpec.from_dict(data.get("spec", {})),
+                   str(data.get("encoder_fingerprint", "")), dict(data.get("training", {})))
+
+    @property
+    def vocab(self) -> list[VocabEntry]:
+        return [VocabEntry(site, side) for site, side in self.entries]
+
+
+class DescribeHead(nn.Module):
+    def __init__(self, config: HeadConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.image = nn.Sequential(
+            nn.Linear(config.feature_dim, config.hidden), nn.GELU(), nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, config.embed_dim),
+        )
+        self.text = nn.Linear(config.text_dim, config.embed_dim)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        self.register_buffer("feature_mean", torch.zeros(config.feature_dim))
+        self.register_buffer("feature_std", torch.ones(config.feature_dim))
+        self.register_buffer("phrase_text", torch.zeros(len(config.phrases), config.text_dim))
+
+    def embed_lesions(self, features: torch.Tensor) -> torch.Tensor:
+        x = (features - self.feature_mean) / self.feature_std
+        return nn.functional.normalize(self.image(x), dim=-1)
+
+    def embed_text(self, text: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(self.text(text), dim=-1)
+
+    def entry_prototypes(self) -> torch.Tensor:
+        """One unit vector per vocabulary entry: the mean of its phrases' embeddings."""
+        emb = self.embed_text(self.phrase_text)
+        owner = torch.as_tensor(self.config.phrase_owner, dtype=torch.long)
+        n = len(self.config.entries)
+        summed = torch.zeros(n, emb.shape[1]).index_add_(0, owner, emb)
+        return nn.functional.normalize(summed, dim=-1)
+
+    def entry_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, entries) scaled cosine similarities of N lesions with every vocabulary entry."""
+        scale = self.logit_scale.exp().clamp(max=100.0)
+        return scale * self.embed_lesions(features) @ self.entry_prototypes().T
+
+
+def info_nce(lesions: torch.Tensor, texts: torch.Tensor, labels: torch.Tensor, scale: torch.Tensor,
+             margin: float = 0.3) -> torch.Tensor:
+    """Symmetric InfoNCE between B lesion and B phrase embeddings (unit vectors; pair i is lesion i's phrase).
+
+    ``labels`` gives each pair's vocabulary entry: a lesion is never a negative of a phrase of its own entry
+    (two findings at the same site are not wrong answers for each other). Only semi-hard negatives count:
+    a negative whose similarity is more than ``margin`` below the positive's is already solved and dropped.
+    """
+    sim = lesions @ texts.T  # sim[i, j] = lesion i vs phrase j
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=sim.device)
+    pos = sim.diagonal()
+    losses = []
+    for s, p in ((sim, pos[:, None]), (sim.T, pos[:, None])):  # rows: lesion -> phrases, phrase -> lesions
+        keep = eye | (~same & (s > p - margin))
+        logits = (scale * s).masked_fill(~keep, float("-inf"))
+        losses.append(nn.functional.cross_entropy(logits, torch.arange(len(labels), device=sim.device)))
+    return 0.5 * (losses[0] + losses[1])
+
+
+def vocab_loss(head: DescribeHead, features: torch.Tensor, labels: torch.Tensor, margin: float = 0.3) -> torch.Tensor:
+    """Cross-entropy of each lesion against every vocabulary entry (all entries are candidate phrases);
+    same semi-hard rule as info_nce."""
+    logits = head.entry_logits(features)
+    scale = head.logit_scale.exp().clamp(max=100.0)
+    pos = logits.gather(1, labels[:, None])
+    keep = (logits > pos - margin * scale)
+    keep.scatter_(1, labels[:, None], True)
+    return nn.functional.cross_entropy(logits.masked_fill(~keep, float("-inf")), labels)
+
+
+def save_head(folder: str | Path, head: DescribeHead) -> Path:
+    """Write the head into a checkpoint folder (two files, each atomically)."""
+    from safetensors.torch import save
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
+    atomic_write_bytes(folder / HEAD_WEIGHTS, save(state, metadata={"format": "napari-petground describe head"}))
+    atomic_write_bytes(folder / HEAD_CONFIG, json.dumps(head.config.to_dict(), indent=1).encode("utf-8"))
+    return folder
+
+
+def has_head(folder: str | Path) -> bool:
+    return (Path(folder) / HEAD_CONFIG).is_file() and (Path(folder) / HEAD_WEIGHTS).is_file()
+
+
+def load_head(folder: str | Path, encoder_fingerprint: str = "") -> DescribeHead:
+    """The describe head stored in ``folder``; CheckpointError when it is missing, broken or for another encoder."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    if not has_head(folder):
+        raise CheckpointError(f"{folder} carries no describe head ({HEAD_CONFIG} + {HEAD_WEIGHTS}); "
+                              "train one with `petground describe-train`")
+    try:
+        config = HeadConfig.from_dict(json.loads((folder / HEAD_CONFIG).read_text(encoding="utf-8")))
+        stored = load_file(str(folder / HEAD_WEIGHTS))
+    except (json.JSONDecodeError, KeyError, TypeError, SafetensorError, OSError) as exc:
+        raise CheckpointError(f"cannot read the describe head in {folder}: {exc}") from exc
+    if encoder_fingerprint and config.encoder_fingerprint and encoder_fingerprint != config.encoder_fingerprint:
+        raise CheckpointError(f"the describe head in {folder} was trained with another text encoder "
+                              f"({config.encoder_fingerprint}, the checkpoint uses {encoder_fingerprint}); retrain it")
+    head = DescribeHead(config)
+    try:
+        head.load_state_dict({k: v.float() for k, v in stored.items()})
+    except RuntimeError as exc:
+        raise CheckpointError(f"the describe head weights in {folder} do not fit its config: {exc}") from exc
+    return head.eval()
+
+
+def mean_pooled(tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Sentence vector from token states: the mean over real tokens (the encoder's own pooling)."""
+    m = np.asarray(mask, np.float32)[..., None]
+    return (np.asarray(tokens, np.float32) * m).sum(-2) / np.maximum(m.sum(-2), 1.0)

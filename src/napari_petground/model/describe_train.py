@@ -1,0 +1,245 @@
+"""Training and measuring the describe head on the sentence–mask data grounding learns from.
+
+Lesion samples come from studies with masks whose site is known: phantom truth, a dataset item's truth, or
+the site and side the report parser reads from the item's sentence. The grounding network is frozen; its
+encoder runs once per study and every lesion becomes a feature vector (model.describe_features), so the
+head trains on vectors in seconds to minutes of CPU. Each step draws a class-balanced batch of lesions, one
+random lexicon phrasing of each lesion's (site, side), and minimises the symmetric InfoNCE loss with same-entry
+pairs masked out plus the loss against the whole vocabulary (model.describe_head).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..errors import ModelError
+from ..report.lexicon import SITE_BY_KEY
+from .describe_features import N_POSITION, EncodedStudy, FeatureSpec, lesion_features
+from .describe_vocab import VocabEntry, entry_index, phrase_table, vocabulary
+
+SIDE_TOLERANCE_MM = 5.0
+
+
+@dataclass
+class LesionSample:
+    features: np.ndarray
+    site: str
+    side: str
+    entry: int
+    case: str = ""
+    info: dict = field(default_factory=dict)
+
+
+def site_of_sentence(sentence: str) -> tuple[str, str]:
+    """(site, side) the report parser reads from a sentence ("" when it names none)."""
+    from ..report.parse import findings_in_sentence
+
+    for finding in findings_in_sentence(sentence):
+        if finding.site:
+            return finding.site, finding.laterality if finding.laterality in ("left", "right") else ""
+    return "", ""
+
+
+def samples_from_encoded(encoded: EncodedStudy, masks: Iterable[np.ndarray], labels: Iterable[tuple[str, str]],
+                         spec: FeatureSpec, entries: tuple[VocabEntry, ...], case: str = "",
+                         infos: Iterable[dict] | None = None) -> list[LesionSample]:
+    """One sample per model-grid mask whose (site, side) is in the vocabulary; others are skipped."""
+    out = []
+    infos = list(infos) if infos is not None else None
+    for k, (mask, (site, side)) in enumerate(zip(masks, labels, strict=True)):
+        index = entry_index(entries, site, side)
+        if index is None or not np.any(mask):
+            continue
+        info = infos[k] if infos is not None else {}
+        out.append(LesionSample(lesion_features(encoded, mask, spec), site, entries[index].side, index, case, info))
+    return out
+
+
+def samples_from_exam(network, exam, config, spec: FeatureSpec, entries: tuple[VocabEntry, ...]) -> list[LesionSample]:
+    """Samples of a training Exam (model.data): site from the sentence's truth, else from its words."""
+    from .describe_features import encode_image
+
+    encoded = encode_image(network, exam.image, spec, config.preprocess.spacing_mm, (0.0, 0.0, 0.0))
+    labels: dict[int, tuple[str, str]] = {}
+    for sentence in exam.sentences:
+        if sentence.target in labels:
+            continue
+        site = str(sentence.info.get("site", ""))
+        side = str(sentence.info.get("laterality", sentence.info.get("side", "")))
+        if not site:
+            site, side = site_of_sentence(sentence.text)
+        if site:
+            labels[sentence.target] = (site, side)
+    targets = sorted(labels)
+    return samples_from_encoded(encoded, [exam.targets[t] for t in targets], [labels[t] for t in targets], spec,
+                                entries, exam.case)
+
+
+def samples_from_phantom(network, config, phantom, spec: FeatureSpec, entries: tuple[VocabEntry, ...],
+                         grown: bool = False) -> list[LesionSample]:
+    """Samples of a phantom's lesions (truth masks; with ``grown`` also masks grown from each SUVmax voxel)."""
+    from ..weaklabel.grow import grow_lesion
+    from .data import target_on_model_grid
+    from .describe_features import encode_study
+
+    study = phantom.study
+    encoded = encode_study(network, config, study, spec)
+    masks, labels, infos = [], [], []
+    for lesion in phantom.lesions:
+        pet_masks = [phantom.lesion_labels == lesion.id]
+        if grown:
+            result = grow_lesion(study.pet.data, lesion.peak_index, study.pet.spacing)
+            if result.ok:
+                pet_masks.append(result.mask)
+        for m in pet_masks:
+            masks.append(target_on_model_grid(m, encoded.prepared))
+            labels.append((lesion.site, lesion.laterality))
+            infos.append({"lesion": lesion.id, "kind": lesion.kind, "volume_ml": lesion.volume_ml})
+    return samples_from_encoded(encoded, masks, labels, spec, entries, f"phantom-{phantom.seed}", infos)
+
+
+def embed_phrases(encoder, phrases: list[str]) -> np.ndarray:
+    """(P, D) mean-pooled token embeddings of phrases from the frozen text encoder."""
+    from .describe_head import mean_pooled
+    from .text import precompute
+
+    precompute(encoder, phrases)
+    return np.stack([mean_pooled(*encoder.encode(p)) for p in phrases]).astype(np.float32)
+
+
+@dataclass
+class HeadTrainSettings:
+    steps: int = 1500
+    batch: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 1e-3
+    margin: float = 0.3
+    embed_dim: int = 128
+    hidden: int = 256
+    dropout: float = 0.1
+    noise: float = 0.05  # Gaussian noise on standardised features (augmentation)
+    seed: int = 0
+    threads: int = 0
+
+
+def side_hint(features: np.ndarray, tolerance_mm: float = SIDE_TOLERANCE_MM) -> str:
+    """Side of a lesion from its position features (signed distance from the body midline)."""
+    dx_mm = float(features[-N_POSITION]) * 100.0
+    if abs(dx_mm) <= tolerance_mm:
+        return ""
+    return "left" if dx_mm > 0 else "right"
+
+
+def gate_by_side(scores: np.ndarray, entries: list[VocabEntry] | tuple[VocabEntry, ...], side: str) -> np.ndarray:
+    """Entries of the other side are ruled out (-inf) when the lesion is clearly on one side of the midline."""
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    if side in ("left", "right"):
+        other = np.array([e.side not in ("", side) for e in entries])
+        scores[..., other] = -np.inf
+    return scores
+
+
+def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phrase_text: np.ndarray,
+               phrase_owner: list[int], phrases: list[str], spec: FeatureSpec, settings: HeadTrainSettings,
+               encoder_fingerprint: str = "", log=None):
+    """A trained DescribeHead (eval mode)."""
+    import torch
+
+    from .describe_head import DescribeHead, HeadConfig, info_nce, vocab_loss
+
+    if len(samples) < 2:
+        raise ModelError("too few lesions with a known site to train the describe head")
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    x = np.stack([s.features for s in samples]).astype(np.float32)
+    y = np.array([s.entry for s in samples])
+    config = HeadConfig(x.shape[1], phrase_text.shape[1], settings.embed_dim, settings.hidden, settings.dropout,
+                        [(e.site, e.side) for e in entries], list(phrase_owner), list(phrases), spec,
+                        encoder_fingerprint)
+    head = DescribeHead(config)
+    with torch.no_grad():
+        head.feature_mean.copy_(torch.from_numpy(x.mean(0)))
+        head.feature_std.copy_(torch.from_numpy(x.std(0) + 1e-3))
+        head.phrase_text.copy_(torch.from_numpy(phrase_text))
+    owner = np.asarray(phrase_owner)
+    by_entry = {int(e): np.flatnonzero(owner == e) for e in np.unique(owner)}
+    present = np.unique(y)
+    members = {int(e): np.flatnonzero(y == e) for e in present}
+    optimizer = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=settings.steps, pct_start=0.1)
+    xt = torch.from_numpy(x)
+    std = head.feature_std
+    head.train()
+    started = time.monotonic()
+    for step in range(settings.steps):
+        chosen = rng.choice(present, size=settings.batch)  # class-balanced: entries first, then a lesion
+        idx = np.array([rng.choice(members[int(e)]) for e in chosen])
+        feats = xt[idx] + settings.noise * std * torch.randn(len(idx), x.shape[1])
+        labels = torch.from_numpy(y[idx])
+        phrase_idx = [int(rng.choice(by_entry[int(e)])) for e in y[idx]]
+        texts = head.embed_text(head.phrase_text[phrase_idx])
+        lesions = head.embed_lesions(feats)
+        scale = head.logit_scale.exp().clamp(max=100.0)
+        loss = info_nce(lesions, texts, labels, scale, settings.margin) + \
+            vocab_loss(head, feats, labels, settings.margin)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if log is not None and (step + 1) % max(1, settings.steps // 10) == 0:
+            log(f"describe head step {step + 1}/{settings.steps} loss {loss.item():.3f}")
+    head.eval()
+    head.config.training = {"settings": asdict(settings), "samples": len(samples), "entries_seen": int(present.size),
+                            "seconds": round(time.monotonic() - started, 1)}
+    return head
+
+
+def predict(head, features: np.ndarray, sides: list[str] | None = None) -> np.ndarray:
+    """(N, entries) probabilities, gated by each lesion's side (from ``sides`` or its position features)."""
+    import torch
+
+    features = np.atleast_2d(np.asarray(features, np.float32))
+    with torch.no_grad():
+        logits = head.entry_logits(torch.from_numpy(features)).numpy()
+    entries = head.config.vocab
+    out = np.empty_like(logits, dtype=np.float64)
+    for i in range(len(features)):
+        side = sides[i] if sides is not None else side_hint(features[i])
+        gated = gate_by_side(logits[i], entries, side)
+        gated = np.exp(gated - gated.max())
+        out[i] = gated / gated.sum()
+    return out
+
+
+def evaluate_head(head, samples: list[LesionSample]) -> dict:
+    """Fine-site, coarse-region and side accuracy (top-1) and fine top-3 on held-out samples."""
+    if not samples:
+        return {"lesions": 0}
+    probs = predict(head, np.stack([s.features for s in samples]))
+    entries = head.config.vocab
+    fine = coarse = top3 = 0
+    side_ok = side_n = 0
+    for s, p in zip(samples, probs, strict=True):
+        order = np.argsort(-p)
+        best = entries[int(order[0])]
+        fine += best.site == s.site
+        coarse += best.region == str(SITE_BY_KEY[s.site].region)
+        top3 += s.site in {entries[int(i)].site for i in order[:3]}
+        if s.side in ("left", "right"):
+            side_n += 1
+            side_ok += (best.side or side_hint(s.features)) == s.side
+    n = len(samples)
+    return {"lesions": n, "fine_top1": fine / n, "coarse_top1": coarse / n, "fine_top3": top3 / n,
+            "side": side_ok / side_n if side_n else float("nan"), "side_lesions": side_n}
+
+
+def default_vocabulary() -> tuple[tuple[VocabEntry, ...], list[str], list[int]]:
+    entries = vocabulary()
+    phrases, owner = phrase_table(entries)
+    return entries, phrases, owner

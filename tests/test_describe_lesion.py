@@ -1,0 +1,196 @@
+"""Describing a lesion: numbers measured on the mask, side from the midline, site from a trained head.
+
+A tiny randomly initialised grounding network stands in for the trained one (its encoder features still
+carry position and intensity); the head is trained here on a few coarse phantoms in a few seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_petground.errors import CheckpointError, WeakLabelError
+from napari_petground.model.config import ModelConfig, NetworkConfig
+from napari_petground.model.describe import (
+    Describer,
+    Description,
+    SiteScore,
+    compare_description,
+    describe_labels,
+    describe_lesion,
+    describer_for,
+    draft_findings,
+    grow_from_click,
+)
+from napari_petground.model.describe_features import FeatureSpec, mask_on_model_grid
+from napari_petground.model.describe_head import info_nce, load_head, save_head
+from napari_petground.model.describe_train import (
+    HeadTrainSettings,
+    default_vocabulary,
+    evaluate_head,
+    samples_from_phantom,
+    train_head,
+)
+from napari_petground.phantom import make_phantom
+from napari_petground.report.finding import Finding
+from napari_petground.report.parse import findings_in_sentence
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    from napari_petground.model.network import build_network
+
+    config = ModelConfig(network=NetworkConfig(features=(4, 8, 16, 16, 16)))
+    network = build_network(config).eval()
+    entries, phrases, owner = default_vocabulary()
+    spec = FeatureSpec()
+    samples = []
+    for seed in range(5):
+        samples += samples_from_phantom(network, config, make_phantom(seed, resolution_mm=8.0), spec, entries,
+                                        grown=True)
+    text = np.random.default_rng(0).standard_normal((len(phrases), 384)).astype(np.float32)
+    head = train_head(samples, entries, text, owner, phrases, spec, HeadTrainSettings(steps=150, batch=32),
+                      encoder_fingerprint="abc")
+    return network, config, head, samples
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    return make_phantom(1234, resolution_mm=8.0, n_lesions=5)
+
+
+def test_head_learns_the_lesions_it_was_shown(trained):
+    _, _, head, samples = trained
+    metrics = evaluate_head(head, samples)
+    assert metrics["lesions"] == len(samples) >= 20
+    assert metrics["fine_top1"] >= 0.9
+    assert metrics["side"] == 1.0
+
+
+def test_description_states_the_lesions_own_numbers_and_side(trained, fresh):
+    network, config, head, _ = trained
+    describer = Describer(network, config, head)
+    for lesion in fresh.lesions:
+        d = describer.describe(fresh.study, fresh.lesion_labels == lesion.id)
+        assert d.suvmax == pytest.approx(lesion.suvmax, rel=1e-5)
+        assert d.image_number == lesion.image_number
+        assert d.volume_ml == pytest.approx(lesion.volume_ml, rel=1e-3)
+        if lesion.laterality and d.body_side != "midline":
+            assert d.body_side == lesion.laterality
+        if d.site and d.side:
+            assert d.side == d.body_side  # a paired site is named on the side the lesion is on
+        parsed = findings_in_sentence(d.sentence)[0]
+        assert (parsed.site, parsed.suvmax, parsed.slice) == (d.site, round(d.suvmax, 1), d.image_number)
+        assert len(d.alternatives) == 3
+        scores = [a.score for a in d.alternatives]
+        assert scores == sorted(scores, reverse=True) and sum(scores) <= 1.0 + 1e-9
+        assert (d.alternatives[0].site, d.alternatives[0].side or d.side) == (d.site, d.side)
+        if d.body_side in ("left", "right"):
+            assert all(a.side in ("", d.body_side) for a in d.alternatives)
+
+
+def test_an_alternative_redrafts_the_sentence(trained, fresh):
+    network, config, head, _ = trained
+    d = describe_lesion(network, fresh.study, fresh.lesion_labels == fresh.lesions[0].id, head=head)
+    other = d.with_site("inguinal_node")
+    assert "inguinal lymph node" in other.sentence
+    assert other.suvmax == d.suvmax and other.side in ("left", "right", "")
+    assert d.to_dict()["alternatives"][0]["phrase"] == d.alternatives[0].phrase
+
+
+def test_the_head_travels_in_the_checkpoint_folder(trained, fresh, tmp_path):
+    network, config, head, samples = trained
+    from napari_petground.model.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path, network, config)
+    save_head(tmp_path, head)
+    loaded = load_head(tmp_path, "abc")
+    x = torch.from_numpy(np.stack([s.features for s in samples[:5]]))
+    with torch.no_grad():
+        assert torch.allclose(loaded.entry_logits(x), head.entry_logits(x), atol=1e-5)
+    with pytest.raises(CheckpointError, match="another text encoder"):
+        load_head(tmp_path, "other")
+    mask = fresh.lesion_labels == fresh.lesions[0].id
+    from_disk = Describer.from_checkpoint(tmp_path).describe(fresh.study, mask)
+    in_memory = Describer(network, config, head).describe(fresh.study, mask)
+    assert from_disk.sentence == in_memory.sentence
+
+    class GrounderLike:  # what describer_for needs of a Grounder: network, config, checkpoint folder
+        def __init__(self):
+            self.network, self.config, self.checkpoint = network, config, str(tmp_path)
+
+    grounder = GrounderLike()
+    assert describer_for(grounder).head is not None
+    assert describer_for(grounder) is describer_for(grounder)  # the study cache is kept on the grounder
+    (tmp_path / "describe_head.json").unlink()
+    bare = Describer.from_checkpoint(tmp_path).describe(fresh.study, mask)
+    assert bare.site == "" and "no describe head" in bare.note and "SUVmax" in bare.sentence
+
+
+def test_click_near_a_lesion_grows_that_lesion(fresh):
+    lesion = max(fresh.lesions, key=lambda les: les.suvmax)
+    truth = fresh.lesion_labels == lesion.id
+    click = np.array(lesion.peak_index) + np.array([0, 1, 0])
+    result = grow_from_click(fresh.study, click)
+    assert result.mask[tuple(lesion.peak_index)]
+    overlap = np.logical_and(result.mask, truth).sum() / truth.sum()
+    assert overlap > 0.5
+    with pytest.raises(WeakLabelError):
+        grow_from_click(fresh.study, (2, 2, 2))  # air in the corner of the field of view
+    with pytest.raises(WeakLabelError, match="outside"):
+        grow_from_click(fresh.study, (-5, 0, 0))
+
+
+def test_model_grid_mask_is_the_grounding_target(trained, fresh):
+    network, config, _, _ = trained
+    from napari_petground.model.data import target_on_model_grid
+    from napari_petground.model.preprocess import preprocess
+
+    prepared = preprocess(fresh.study.pet, fresh.study.ct, config.preprocess, config.network.total_stride)
+    for lesion in fresh.lesions:
+        mask = fresh.lesion_labels == lesion.id
+        fast = mask_on_model_grid(mask, prepared)
+        reference = target_on_model_grid(mask, prepared)
+        assert np.count_nonzero(fast != reference) <= max(1, 0.1 * reference.sum())
+
+
+def test_findings_paragraph_runs_head_to_feet(trained, fresh):
+    network, config, head, _ = trained
+    describer = Describer(network, config, head)
+    descriptions = describe_labels(describer, fresh.study, fresh.lesion_labels)
+    assert set(descriptions) == {les.id for les in fresh.lesions}
+    paragraph = draft_findings(descriptions, {fresh.lesions[0].id: "Given sentence."})
+    by_height = sorted(descriptions.items(), key=lambda kv: -kv[1].centroid_mm[0])
+    expected = [("Given sentence." if k == fresh.lesions[0].id else d.sentence) for k, d in by_height]
+    assert paragraph == " ".join(expected)
+
+
+def _description(site, side, body_side, alternatives):
+    return Description(site, side, "", 5.0, 100, 2.0, (1, 1, 1), (0.0, 0.0, 0.0), body_side,
+                       [SiteScore(s, sd, p) for s, sd, p in alternatives])
+
+
+def test_compare_description_flags_side_and_site():
+    d = _description("hilar_node", "right", "right", [("hilar_node", "right", 0.7), ("mediastinal_node", "", 0.2)])
+    assert compare_description(Finding("right hilar node", site="hilar_node", laterality="right"), d)[0]
+    ok, reason = compare_description(Finding("left hilar node", site="hilar_node", laterality="left"), d)
+    assert not ok and "patient's right" in reason
+    ok, reason = compare_description(Finding("mediastinal node", site="mediastinal_node"), d)
+    assert not ok and "20%" in reason
+    ok, reason = compare_description(Finding("liver lesion", site="liver"), d)
+    assert not ok and "not a hepatic lesion" in reason
+    assert compare_description(Finding("a node", site=""), d)[0]
+
+
+def test_info_nce_masks_same_site_pairs_and_drops_easy_negatives():
+    a = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), dim=1)
+    scale = torch.tensor(10.0)
+    same = info_nce(a[[0, 0]], a[[0, 0]], torch.tensor([3, 3]), scale)
+    assert same.item() < 1e-6  # two findings at one site are not each other's wrong answers
+    other = info_nce(a[[0, 0]], a[[0, 0]], torch.tensor([3, 4]), scale, margin=0.3)
+    assert other.item() > 0.5  # the same picture for two different sites is a real confusion
+    easy = info_nce(a, a, torch.tensor([3, 4]), scale, margin=0.3)
+    assert easy.item() < 1e-6  # orthogonal negatives are far below the positive: dropped
