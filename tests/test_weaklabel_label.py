@@ -190,3 +190,57 @@ def test_default_method_on_small_blurred_spheres():
         seed = np.unravel_index(int(np.argmax(np.where(truth, img, -1))), img.shape)
         scores.append(dice(grow_lesion(img, seed, (spacing,) * 3).mask, truth))
     assert np.median(scores) >= 0.8, scores
+
+
+@pytest.fixture(scope="module")
+def fdg_phantom():
+    from napari_petground.phantom import make_phantom
+
+    return make_phantom(2, tracer="FDG", resolution_mm=10.0, extent="whole_body")
+
+
+def _organ_hot_spot(phantom, organ: str) -> Finding:
+    """A finding stating the SUVmax and image of the hottest voxel of one phantom organ."""
+    from napari_petground.phantom.labels import L
+
+    pet = phantom.study.pet.data
+    peak = np.unravel_index(int(np.argmax(np.where(phantom.site_map == L[organ], pet, -1))), pet.shape)
+    image = phantom.study.numbering.image_for_index(peak[0])
+    return Finding(sentence=f"Focus SUVmax {pet[peak]:.1f}, image {image}.", suvmax=round(float(pet[peak]), 1),
+                   slice=image)
+
+
+@pytest.mark.parametrize("organ", ["bladder", "renal_pelvis", "brain", "myocardium"])
+def test_phantom_organ_hot_spots_are_flagged_reference_organ(fdg_phantom, organ):
+    assert isinstance(fdg_phantom.study.extras["site_map"], np.ndarray)  # the phantom's own format
+    label = weak_label(fdg_phantom.study, _organ_hot_spot(fdg_phantom, organ))
+    assert label.status in ("matched", "rejected", "ambiguous"), label.reason
+    assert "reference_organ" in label.flags
+    assert all("reference_organ" in c.flags for c in label.candidates)
+
+
+def test_phantom_lesions_are_not_reference_organs(fdg_phantom):
+    assert fdg_phantom.lesions
+    for les in fdg_phantom.lesions:
+        stated = Finding(sentence="x", suvmax=round(les.suvmax, 1), slice=les.image_number,
+                         laterality=les.laterality, site=les.site)
+        label = weak_label(fdg_phantom.study, stated)
+        assert label.status == "matched", (les.site, label.reason)
+        assert "reference_organ" not in label.flags, les.site
+
+
+def test_renal_lesion_sentence_is_not_flagged_for_its_own_kidney(fdg_phantom):
+    hot = _organ_hot_spot(fdg_phantom, "renal_pelvis")
+    assert "reference_organ" in weak_label(fdg_phantom.study, hot).flags
+    hot.site = "kidney"  # "renal mass, SUVmax ...": the text puts the lesion in the kidney
+    assert "reference_organ" not in weak_label(fdg_phantom.study, hot).flags
+
+
+def test_site_map_given_as_labels_and_names():
+    study, truths = make_study([((0, 10, -50), 24, 8.0)])
+    suv, image = lesion_numbers(study, truths[0])
+    stated = finding(f"Right hilar node SUVmax {suv}, image {image}.")
+    study.extras["site_map"] = {"labels": truths[0].astype(np.uint8) * 7, "names": {7: "urinary bladder"}}
+    assert "reference_organ" in weak_label(study, stated).flags
+    study.extras["site_map"] = {"labels": truths[0].astype(np.uint8) * 7, "names": {7: "lymph node"}}
+    assert "reference_organ" not in weak_label(study, stated).flags

@@ -9,6 +9,10 @@
 Flags: "reference_organ" (a bladder/kidney/brain/heart-like hot spot, from study.extras["site_map"] when
 present, else from size and position), "laterality_mismatch", "slice_tolerance_used",
 "slice_outside_series", "large_lesion", "low_uptake", "no_suv_stated", "no_slice_stated".
+
+study.extras["site_map"] is either {"labels": array, "names": {value: name}} or, as phantoms store it, a bare
+label array on the PET grid whose names come from study.extras["truth"]["label_table"] (rows with "value",
+"key", "name"), else from the phantom's own label table.
 """
 
 from __future__ import annotations
@@ -23,7 +27,12 @@ from .candidates import Candidate, SearchSettings, find_candidates
 from .components import body_midline_x_mm
 from .grow import DEFAULT_METHOD, GrowResult, grow_lesion
 
-REFERENCE_SITES = ("bladder", "kidney_parenchyma", "brain", "heart", "myocardium", "ureter", "urinary")
+# organs with physiological uptake or excretion, matched in a label's key or name ("kidney_r", "right kidney",
+# "renal_pelvis", "heart chambers (blood pool)")
+REFERENCE_SITES = ("bladder", "kidney", "renal_pelvis", "renal collecting", "brain", "heart", "myocardium", "ureter",
+                   "urinary")
+# a sentence that places its lesion in one of these organs expects a hot spot there (lexicon site -> words)
+_STATED_ORGAN = {"kidney": ("kidney", "renal")}
 
 
 @dataclass
@@ -86,14 +95,37 @@ class WeakLabel:
         }
 
 
-def _reference_organ(study, cand: Candidate, config: WeakLabelConfig) -> bool:
-    """Is this hot spot an organ with physiological uptake rather than a lesion?"""
+def _site_labels(study) -> tuple[np.ndarray, dict[int, str]] | None:
+    """(label array on the PET grid, value -> "key name") from study.extras["site_map"], or None."""
     site_map = study.extras.get("site_map")
     if isinstance(site_map, dict) and "labels" in site_map and "names" in site_map:
         labels = np.asarray(site_map["labels"])
-        if labels.shape == study.pet.shape:
-            name = str(site_map["names"].get(int(labels[cand.stats.peak_index]), "")).lower()
-            return any(ref in name for ref in REFERENCE_SITES)
+        names = {int(k): str(v) for k, v in site_map["names"].items()}
+    elif isinstance(site_map, np.ndarray):  # a phantom's site map: names from its label table
+        labels = site_map
+        truth = study.extras.get("truth")
+        table = truth.get("label_table") if isinstance(truth, dict) else None
+        if not table:
+            from ..phantom.labels import label_table
+
+            table = label_table()
+        names = {int(row["value"]): f"{row.get('key', '')} {row.get('name', '')}" for row in table}
+    else:
+        return None
+    if labels.shape != tuple(study.pet.shape):
+        return None
+    return labels, names
+
+
+def _reference_organ(study, cand: Candidate, config: WeakLabelConfig, finding: Finding | None = None) -> bool:
+    """Is this hot spot an organ with physiological uptake rather than a lesion?"""
+    site_labels = _site_labels(study)
+    if site_labels is not None:
+        labels, names = site_labels
+        name = names.get(int(labels[cand.stats.peak_index]), "").lower()
+        if finding is not None and any(word in name for word in _STATED_ORGAN.get(finding.site, ())):
+            return False  # "renal mass ...": the sentence itself puts the lesion in this organ
+        return any(ref in name for ref in REFERENCE_SITES)
     st = cand.stats
     return st.volume_ml >= config.reference_volume_ml and st.side == "midline"
 
@@ -133,7 +165,7 @@ def weak_label(study, finding: Finding, config: WeakLabelConfig | None = None) -
     matches = same_side
     items = [LabelCandidate(c) for c in (matches or candidates[:5])]
     for item in items:
-        if _reference_organ(study, item.candidate, config):
+        if _reference_organ(study, item.candidate, config, finding):
             item.flags.append("reference_organ")
     if not matches:
         if candidates:
