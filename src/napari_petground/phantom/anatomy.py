@@ -155,37 +155,55 @@ class _Painter:
     # -- layers ----------------------------------------------------------------------------------------
     def body_layers(self) -> None:
         c, p, bd = self.c, self.p, self.body
-        z = c.z[:, None, None]
+        fat = fat_at(p, c.z)
         y = c.y[None, :, None]
-        x = c.x[None, None, :]
-        a, b, yc = bd.a[:, None, None], bd.b[:, None, None], bd.yc[:, None, None]
-        f = fat_at(p, c.z)[:, None, None]
-        crotch = self.Z(-70)
-        trunk = (bd.a > 0)[:, None, None] & (z > crotch)
-        self._rings(trunk, x, y - yc, a, b, f)
+
+        def zslice(keep: np.ndarray) -> slice | None:
+            idx = np.flatnonzero(keep)
+            return slice(int(idx[0]), int(idx[-1]) + 1) if idx.size else None
+
+        def col(v: np.ndarray, zs: slice) -> np.ndarray:
+            return v[zs][:, None, None]
+
+        zs = zslice((bd.a > 0) & (c.z > self.Z(-70)))
+        if zs is not None:
+            self._rings(zs, slice(None), c.x[None, None, :], y - col(bd.yc, zs), col(bd.a, zs), col(bd.b, zs),
+                        col(fat, zs))
         leg_a = np.interp(c.z, _LEG[:, 0] * p.h, _LEG[:, 1] * p.w, left=0, right=0).astype(np.float32)
         leg_b = np.interp(c.z, _LEG[:, 0] * p.h, _LEG[:, 2] * p.w, left=0, right=0).astype(np.float32)
         leg_y = np.interp(c.z, _LEG[:, 0] * p.h, _LEG[:, 3] * p.w).astype(np.float32)
-        legs = (leg_a > 0)[:, None, None] & (z < self.Z(-40))
-        for side in (-1, 1):
-            self._rings(legs, x - side * self.X(86), y - leg_y[:, None, None], leg_a[:, None, None],
-                        leg_b[:, None, None], f, fill_only_air=True)
+        zs = zslice((leg_a > 0) & (c.z < self.Z(-40)))
+        if zs is not None:
+            reach = float(leg_a.max() + fat.max()) + 2
+            for side in (-1, 1):
+                xc = side * self.X(86)
+                xi = np.flatnonzero(np.abs(c.x - xc) <= reach)
+                if not xi.size:
+                    continue
+                xs = slice(int(xi[0]), int(xi[-1]) + 1)
+                self._rings(zs, xs, (c.x[xs] - xc)[None, None, :], y - col(leg_y, zs), col(leg_a, zs),
+                            col(leg_b, zs), col(fat, zs), fill_only_air=True)
         # abdominal/chest cavity inside the trunk wall
-        cz = (z > self.Z(-25)) & (z < self.Z(590))
-        ca = a - 22 * p.w
-        cb = b - 32 * p.w
-        cyc = yc - 14 * p.w
+        zs = zslice((c.z > self.Z(-25)) & (c.z < self.Z(590)) & (bd.a > 0))
+        if zs is None:
+            return
+        z = c.z[zs][:, None, None]
+        x = c.x[None, None, :]
+        ca = col(bd.a, zs) - 22 * p.w
+        cb = col(bd.b, zs) - 32 * p.w
+        cyc = col(bd.yc, zs) - 14 * p.w
         q = (x / np.maximum(ca, 1)) ** 2 + ((y - cyc) / np.maximum(cb, 1)) ** 2
-        cav = cz & (q <= 1) & (c.labels == L["muscle"])
-        dome = self.dome(x, y)
-        c.labels[cav & (z > dome)] = L["mediastinum"]
-        c.labels[cav & (z <= dome)] = L["visceral_fat"]
+        sub = c.labels[zs]
+        cav = (q <= 1) & (sub == L["muscle"])
+        above = z > self.dome(x, y)
+        sub[cav & above] = L["mediastinum"]
+        sub[cav & ~above] = L["visceral_fat"]
 
-    def _rings(self, where, x, y, a, b, f, fill_only_air: bool = False) -> None:
-        labels = self.c.labels
+    def _rings(self, zs: slice, xs: slice, x, y, a, b, f, fill_only_air: bool = False) -> None:
+        labels = self.c.labels[zs, :, xs]
         skin = 2.0
         r_out = (x / np.maximum(a + f, 1)) ** 2 + (y / np.maximum(b + f, 1)) ** 2
-        outer = where & (r_out <= 1)
+        outer = r_out <= 1
         if fill_only_air:
             outer &= labels == 0
         r_fat = (x / np.maximum(a + f - skin, 1)) ** 2 + (y / np.maximum(b + f - skin, 1)) ** 2

@@ -115,7 +115,7 @@ def make_phantom(
     del activity
     pet = add_noise(pet, rng["noise"], pet_grid.spacing, noise)
     numbering = ImageNumbering.from_convention(pet_grid.shape[0], Convention.HEAD_FIRST)
-    lesions = measure(placed, labels, pet, pet_grid, numbering, site_map)
+    lesions = measure(placed, labels, pet, pet_grid, numbering, site_map, occ)
 
     ct = _ct(params, ct_grid, pet_grid, site_map, placed, rng["ct"])
     reference = _reference(pet, site_map)
@@ -189,9 +189,10 @@ def _ct(params: AnatomyParams, ct_grid: Grid, pet_grid: Grid, pet_sites: np.ndar
         sub += np.float32(value) * frac
     noise = rng.standard_normal(hu.shape, dtype=np.float32)
     noise *= np.float32(12.0)
-    body = sites > 0
-    hu[body] += noise[body]
-    return np.clip(np.rint(hu), -1024, 3071).astype(np.int16)
+    hu += noise
+    np.rint(hu, out=hu)
+    np.clip(hu, np.float32(-1024), np.float32(3071), out=hu)
+    return hu.astype(np.int16)
 
 
 def _reference(pet: np.ndarray, site_map: np.ndarray) -> dict:

@@ -309,21 +309,21 @@ def lesion_masks(placed: list[dict], grid: Grid) -> tuple[np.ndarray, list[tuple
 
 
 def measure(placed: list[dict], labels: np.ndarray, pet: np.ndarray, grid: Grid, numbering,
-            site_map: np.ndarray) -> list[LesionTruth]:
+            site_map: np.ndarray, occ: list[tuple]) -> list[LesionTruth]:
     """Truth records: SUVmax and its image number measured on ``pet`` inside each lesion's mask."""
     from scipy.ndimage import binary_dilation
 
     out = []
-    for k, entry in enumerate(placed, start=1):
-        mask = labels == k
-        idx = np.flatnonzero(mask)
-        if idx.size == 0:
+    for k, (entry, (sl, _frac)) in enumerate(zip(placed, occ, strict=True), start=1):
+        box = tuple(slice(max(0, s.start - 3), min(n, s.stop + 3)) for s, n in zip(sl, pet.shape, strict=True))
+        offset = np.array([s.start for s in box])
+        local = labels[box] == k
+        if not local.any():
             continue
-        values = pet.ravel()[idx]
-        peak = np.unravel_index(idx[int(np.argmax(values))], pet.shape)
-        zs, ys, xs = np.nonzero(mask)
-        box = tuple(slice(max(0, int(a.min()) - 3), int(a.max()) + 4) for a in (zs, ys, xs))
-        local = mask[box]
+        values = pet[box][local]
+        where = np.argwhere(local)
+        peak = tuple(int(v) for v in where[int(np.argmax(values))] + offset)
+        idx = values
         shell = binary_dilation(local, iterations=3) & ~binary_dilation(local, iterations=1)
         shell &= labels[box] == 0
         background = float(pet[box][shell].mean()) if shell.any() else 0.0

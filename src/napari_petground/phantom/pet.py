@@ -115,9 +115,10 @@ def add_noise(image: np.ndarray, rng: np.random.Generator, spacing: tuple[float,
         return image
     voxel_ml = float(np.prod(spacing)) / 1000.0
     c = 0.11 * level * (0.064 / voxel_ml) ** 0.25
+    np.maximum(image, np.float32(0), out=image)
     noise = rng.standard_normal(image.shape, dtype=np.float32)
-    noise *= np.sqrt(np.maximum(image, 0.0, dtype=np.float32))
+    noise *= np.sqrt(image)
     noise *= np.float32(c)
     image += noise
-    np.maximum(image, 0.0, out=image)
+    np.maximum(image, np.float32(0), out=image)
     return image
