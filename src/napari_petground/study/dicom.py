@@ -23,6 +23,8 @@ from .suv import suv_conversion, tracer_name
 from .volume import Volume
 
 SKIP_NAMES = {"DICOMDIR"}
+DEFER_BYTES = 4096
+UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
 IMAGE_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.2",  # CT Image Storage
     "1.2.840.10008.5.1.4.1.1.128",  # PET Image Storage
@@ -42,8 +44,9 @@ class Series:
     study_uid: str
     frame_uid: str
     patient_id: str
-    header: object  # the first file's header (pydicom Dataset, no pixels)
+    header: object  # the first file's header (pydicom Dataset, pixel data deferred)
     files: list[Path] = field(default_factory=list)
+    headers: list = field(default_factory=list)  # one per file, pixel data deferred (read on access)
 
     @property
     def attenuation_corrected(self) -> bool:
@@ -85,7 +88,8 @@ def scan_series(paths: list[Path]) -> tuple[list[Series], list[Path]]:
         try:
             with _warnings.catch_warnings():
                 _warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(file, stop_before_pixels=True, force=False)
+                # large elements (pixel data) are deferred: read from the file only for the chosen series
+                ds = pydicom.dcmread(file, defer_size=DEFER_BYTES, force=False)
         except Exception:  # pydicom raises several types for non-DICOM or truncated files
             if has_dicom_preamble(file) or file.suffix.lower() in (".dcm", ".ima"):
                 broken.append(file)
@@ -108,6 +112,7 @@ def scan_series(paths: list[Path]) -> tuple[list[Series], list[Path]]:
                 header=ds,
             )
         series[uid].files.append(file)
+        series[uid].headers.append(ds)
     return list(series.values()), broken
 
 
@@ -136,44 +141,60 @@ class _Stack:
     warnings: list[str]
 
 
-def _read_stack(series: Series, kind: str) -> _Stack:
-    """Read pixel data of one series, sort along the normal, check it is one 3D volume."""
-    import pydicom
-
-    pairs = []
-    for file in series.files:
-        try:
-            with _warnings.catch_warnings():
-                _warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(file)
+def _pixels(ds, file: Path, kind: str) -> np.ndarray:
+    """One slice's stored values; uncompressed data straight from the bytes (pydicom's decoder otherwise)."""
+    try:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            syntax = str(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))
+            rows, cols = int(ds.Rows), int(ds.Columns)
+            if syntax in UNCOMPRESSED and int(ds.get("SamplesPerPixel", 1)) == 1 and int(ds.BitsAllocated) in (8, 16, 32):
+                signed = int(ds.get("PixelRepresentation", 0)) == 1
+                dtype = np.dtype(f"{'>' if syntax.endswith('.2.2') else '<'}{'i' if signed else 'u'}{int(ds.BitsAllocated) // 8}")
+                raw = ds.PixelData
+                if len(raw) < rows * cols * dtype.itemsize:
+                    raise ValueError(f"pixel data holds {len(raw)} bytes, {rows * cols * dtype.itemsize} expected")
+                pixels = np.frombuffer(raw, dtype=dtype, count=rows * cols).reshape(rows, cols)
+                bits = int(ds.get("BitsStored", ds.BitsAllocated))
+                if bits < int(ds.BitsAllocated) and signed:  # sign-extend the stored bits
+                    shift = int(ds.BitsAllocated) - bits
+                    pixels = (pixels << shift) >> shift
+                elif bits < int(ds.BitsAllocated):
+                    pixels = pixels & ((1 << bits) - 1)
+            else:
                 pixels = ds.pixel_array
-                del ds.PixelData  # the array is all we need; keep one copy of a whole-body CT in memory
-        except Exception as exc:
-            raise StudyError(
-                f"{kind} image {file} is corrupt or truncated ({type(exc).__name__}: {exc}); "
-                "re-export the series or remove the file"
-            ) from exc
-        if int(ds.get("NumberOfFrames", 1) or 1) > 1:
-            raise StudyError(
-                f"{kind} series {series.uid} is multi-frame (enhanced) DICOM; export it as single-frame images"
-            )
-        pairs.append((file, ds, pixels))
-    if len(pairs) < 2:
+            del ds.PixelData  # keep one copy of a whole-body CT in memory
+            return pixels
+    except Exception as exc:
+        raise StudyError(
+            f"{kind} image {file} is corrupt or truncated ({type(exc).__name__}: {exc}); "
+            "re-export the series or remove the file"
+        ) from exc
+
+
+def _read_stack(series: Series, kind: str) -> _Stack:
+    """Sort the series' headers along the slice normal, check it is one 3D volume, then read the pixels."""
+    headers, files = series.headers, series.files
+    if any(int(ds.get("NumberOfFrames", 1) or 1) > 1 for ds in headers):
+        raise StudyError(
+            f"{kind} series {series.uid} is multi-frame (enhanced) DICOM; export it as single-frame images"
+        )
+    if len(headers) < 2:
         raise StudyError(
             f"{kind} series {series.summary()} has a single image (2D); a PET/CT study needs a 3D volume"
         )
-    orientation = np.asarray([float(v) for v in pairs[0][1].ImageOrientationPatient], dtype=float)
+    orientation = np.asarray([float(v) for v in headers[0].ImageOrientationPatient], dtype=float)
     row, col = orientation[:3], orientation[3:]
     normal = np.cross(row, col)
-    for _file, ds, pixels in pairs:
+    shape = (int(headers[0].Rows), int(headers[0].Columns))
+    for ds in headers:
         other = np.asarray([float(v) for v in ds.ImageOrientationPatient], dtype=float)
-        if not np.allclose(other, orientation, atol=1e-4) or pixels.shape != pairs[0][2].shape:
+        if not np.allclose(other, orientation, atol=1e-4) or (int(ds.Rows), int(ds.Columns)) != shape:
             raise StudyError(f"{kind} series {series.uid} mixes image orientations or sizes; cannot stack it")
-    positions = np.array([[float(v) for v in ds.ImagePositionPatient] for _f, ds, _p in pairs])
+    positions = np.array([[float(v) for v in ds.ImagePositionPatient] for ds in headers])
     distance = positions @ normal
     order = np.argsort(distance, kind="stable")
-    distance = distance[order]
-    steps = np.diff(distance)
+    steps = np.diff(distance[order])
     if np.any(steps < 1e-3):
         raise StudyError(
             f"{kind} series {series.uid} has several images at the same position (4D: dynamic or gated); "
@@ -186,17 +207,22 @@ def _read_stack(series: Series, kind: str) -> _Stack:
             f"{kind} slice spacing varies from {steps.min():.2f} to {steps.max():.2f} mm; "
             f"{spacing_z:.2f} mm is used"
         )
-    pairs = [pairs[i] for i in order]
-    pixel_spacing = [float(v) for v in pairs[0][1].PixelSpacing]
+    headers = [headers[i] for i in order]
+    files = [files[i] for i in order]
+    first = _pixels(headers[0], files[0], kind)
+    raw = np.empty((len(headers), *shape), dtype=first.dtype)  # filled slice by slice: no list + stack copy
+    raw[0] = first
+    for z in range(1, len(headers)):
+        raw[z] = _pixels(headers[z], files[z], kind)
+    pixel_spacing = [float(v) for v in headers[0].PixelSpacing]
     direction = np.column_stack([row, col, normal])
     geometry = SourceGeometry(
-        size=(pairs[0][2].shape[1], pairs[0][2].shape[0], len(pairs)),
+        size=(shape[1], shape[0], len(headers)),
         spacing=(pixel_spacing[1], pixel_spacing[0], spacing_z),
         origin=tuple(float(v) for v in positions[order[0]]),
         direction=tuple(float(v) for v in direction.reshape(-1)),
     )
-    raw = np.stack([p for _f, _d, p in pairs])
-    return _Stack(raw, geometry, [d for _f, d, _p in pairs], [f for f, _d, _p in pairs], notes)
+    return _Stack(raw, geometry, headers, files, notes)
 
 
 def _rescale(ds) -> tuple[float, float]:
@@ -238,10 +264,12 @@ def _pet_volume(stack: _Stack) -> tuple[Volume, str, bool, list[str]]:
         factors = [1.0] * len(stack.datasets)
         units, is_suv = stored, False
         notes.append(f"PET is shown in {stored}, not SUV: {exc}")
-    data = np.empty(stack.data.shape, dtype=np.float32)
-    for z, (ds, factor) in enumerate(zip(stack.datasets, factors, strict=True)):
-        slope, intercept = _rescale(ds)
-        data[z] = (stack.data[z].astype(np.float32) * slope + intercept) * factor
+    rescales = np.array([_rescale(ds) for ds in stack.datasets], dtype=np.float64)
+    scale = (rescales[:, 0] * np.asarray(factors)).astype(np.float32)[:, None, None]
+    offset = (rescales[:, 1] * np.asarray(factors)).astype(np.float32)[:, None, None]
+    data = stack.data.astype(np.float32)
+    data *= scale  # per slice: each slice has its own rescale slope (and, with NONE, its own SUV factor)
+    data += offset
     volume, geo_notes = canonical_volume(data, stack.geometry, {"modality": "PT", "units": units})
     return volume, units, is_suv, notes + geo_notes
 

@@ -47,42 +47,131 @@ def name_role(path: Path) -> str:
 
 
 def read_nifti(path: Path, interpolation: str = "linear") -> tuple[Volume, list[str]]:
-    """One NIfTI file as a canonical LPS Volume; StudyError for unreadable, 2D or 4D images."""
+    """One NIfTI file as a canonical LPS Volume; StudyError for unreadable, truncated, 2D or 4D images.
+
+    SimpleITK reads the geometry (qform/sform -> LPS); the voxels of a plain 3D NIfTI-1 are streamed straight
+    into one numpy array (one decompression pass, no second copy, truncation and NaNs detected).
+    """
     import SimpleITK as sitk
 
-    nan_count = check_nifti_file(path)
+    header = _nifti1_header(path)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
     try:
-        image = sitk.ReadImage(str(path))
+        reader.ReadImageInformation()
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
         raise StudyError(f"{path} cannot be read as NIfTI (corrupt or truncated?): {first}") from exc
-    if image.GetDimension() == 4:
-        size = image.GetSize()
-        if size[3] != 1:
-            raise StudyError(
-                f"{path.name} is 4D ({size[3]} frames); a PET/CT study needs one 3D image per modality. "
-                "Export a single frame (e.g. the static or summed frame)"
-            )
-        image = sitk.Extract(image, [size[0], size[1], size[2], 0], [0, 0, 0, 0])
-    if image.GetDimension() != 3 or min(image.GetSize()) < 2:
-        raise StudyError(f"{path.name} is {image.GetDimension()}D with size {image.GetSize()}; a 3D volume is needed")
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise StudyError(f"{path.name} has {image.GetNumberOfComponentsPerPixel()} values per voxel (RGB?); "
+    size = tuple(int(v) for v in reader.GetSize())
+    if reader.GetDimension() == 4 and size[3] != 1:
+        raise StudyError(
+            f"{path.name} is 4D ({size[3]} frames); a PET/CT study needs one 3D image per modality. "
+            "Export a single frame (e.g. the static or summed frame)"
+        )
+    if reader.GetDimension() < 3 or min(size[:3]) < 2:
+        raise StudyError(f"{path.name} is {reader.GetDimension()}D with size {size}; a 3D volume is needed")
+    if reader.GetNumberOfComponents() != 1:
+        raise StudyError(f"{path.name} has {reader.GetNumberOfComponents()} values per voxel (RGB?); "
                          "a grey-value image is needed")
-    geometry = SourceGeometry(
-        size=tuple(int(v) for v in image.GetSize()),
-        spacing=tuple(float(v) for v in image.GetSpacing()),
-        origin=tuple(float(v) for v in image.GetOrigin()),
-        direction=tuple(float(v) for v in image.GetDirection()),
-    )
-    data = sitk.GetArrayFromImage(image)
-    del image
+    direct = reader.GetDimension() == 3 and header is not None and header["datatype"] in _DTYPES
+    if direct:
+        data, nan_count = _read_voxels(path, header)
+        geometry = SourceGeometry(size, tuple(float(v) for v in reader.GetSpacing()),
+                                  tuple(float(v) for v in reader.GetOrigin()),
+                                  tuple(float(v) for v in reader.GetDirection()))
+    else:
+        data, geometry, nan_count = _read_with_sitk(path)
     if data.dtype == np.float64:
         data = data.astype(np.float32)
     volume, notes = canonical_volume(data, geometry, {"file": str(path)}, interpolation)
     if nan_count:
         notes.append(f"{path.name} had {nan_count} NaN voxel(s); they were set to 0")
     return volume, notes
+
+
+def _read_with_sitk(path: Path) -> tuple[np.ndarray, SourceGeometry, int]:
+    """Fallback for NIfTI-2, unusual data types and 4D files with one frame."""
+    import SimpleITK as sitk
+
+    nan_count = check_nifti_file(path)
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        raise StudyError(f"{path} cannot be read as NIfTI (corrupt or truncated?)") from exc
+    if image.GetDimension() == 4:
+        size = image.GetSize()
+        image = sitk.Extract(image, [size[0], size[1], size[2], 0], [0, 0, 0, 0])
+    geometry = SourceGeometry(
+        size=tuple(int(v) for v in image.GetSize()),
+        spacing=tuple(float(v) for v in image.GetSpacing()),
+        origin=tuple(float(v) for v in image.GetOrigin()),
+        direction=tuple(float(v) for v in image.GetDirection()),
+    )
+    return sitk.GetArrayFromImage(image), geometry, nan_count
+
+
+_DTYPES = {2: "u1", 4: "i2", 8: "i4", 16: "f4", 64: "f8", 256: "i1", 512: "u2", 768: "u4", 1024: "i8", 1280: "u8"}
+
+
+def _opener(path: Path):
+    return gzip.open if path.name.lower().endswith(".gz") else open
+
+
+def _nifti1_header(path: Path) -> dict | None:
+    """The fields of a NIfTI-1 header needed to read its voxels; None for other headers."""
+    try:
+        with _opener(path)(path, "rb") as handle:
+            raw = handle.read(352)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise StudyError(f"{path} cannot be read as NIfTI (corrupt or truncated?): {exc}") from exc
+    if len(raw) < 348:
+        raise StudyError(f"{path} is too short to be a NIfTI file (truncated?)")
+    for order in "<>":
+        if struct.unpack(order + "i", raw[:4])[0] == 348:
+            break
+    else:
+        return None
+    dims = struct.unpack(order + "8h", raw[40:56])
+    datatype, bitpix = struct.unpack(order + "hh", raw[70:74])
+    offset = int(struct.unpack(order + "f", raw[108:112])[0])
+    slope, intercept = struct.unpack(order + "ff", raw[112:120])
+    shape = tuple(max(int(d), 1) for d in dims[1 : 1 + max(0, min(int(dims[0]), 7))])
+    return {"order": order, "shape": shape, "datatype": int(datatype), "bitpix": int(bitpix),
+            "offset": offset, "slope": float(slope), "intercept": float(intercept)}
+
+
+def _read_voxels(path: Path, header: dict) -> tuple[np.ndarray, int]:
+    """Voxels as a (z, y, x) array with scl_slope/scl_inter applied; NaNs set to 0 and counted."""
+    dtype = np.dtype(header["order"] + _DTYPES[header["datatype"]])
+    nx, ny, nz = header["shape"][:3]
+    data = np.empty((nz, ny, nx), dtype=dtype)
+    target = memoryview(data.reshape(-1).view(np.uint8))
+    try:
+        with _opener(path)(path, "rb") as handle:
+            handle.read(header["offset"])
+            filled = 0
+            while filled < len(target):
+                got = handle.readinto(target[filled : filled + _CHUNK])
+                if not got:
+                    break
+                filled += got
+    except (OSError, EOFError, zlib.error) as exc:
+        raise StudyError(f"{path} is corrupt or truncated ({exc}); re-export it") from exc
+    if filled < len(target):
+        raise StudyError(f"{path} is truncated ({filled} of {len(target)} voxel bytes); re-export it")
+    if not dtype.isnative:
+        data = data.astype(dtype.newbyteorder("="))
+    slope = header["slope"] if np.isfinite(header["slope"]) and header["slope"] != 0 else 1.0
+    intercept = header["intercept"] if np.isfinite(header["intercept"]) else 0.0
+    if slope != 1.0 or intercept != 0.0:  # NIfTI scl_slope / scl_inter, as ITK applies them
+        data = data.astype(np.float32) * np.float32(slope) + np.float32(intercept)
+    nans = 0
+    if data.dtype.kind == "f":
+        bad = np.isnan(data)
+        nans = int(bad.sum())
+        if nans:
+            data[bad] = 0
+    return data, nans
 
 
 _FLOAT_TYPES = {16: "f4", 64: "f8"}  # NIfTI datatype codes of float32 / float64
@@ -96,7 +185,7 @@ def check_nifti_file(path: Path) -> int:
     turns them into 0), so both are checked here on the raw bytes: the gzip trailer or file size against
     the header, and a streamed scan of float images for NaNs.
     """
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    opener = _opener(path)
     try:
         with opener(path, "rb") as handle:
             header = handle.read(352)
