@@ -275,6 +275,15 @@ def draft_findings(descriptions: dict[int, Description], sentences: dict[int, st
     return draft_paragraph(lines)
 
 
+def adopt_finding(description: Description, finding) -> Description:
+    """The description with the site and side a reader accepted (a Finding's), numbers still from the mask."""
+    site = getattr(finding, "site", "") if finding is not None else ""
+    if not site or site not in SITE_BY_KEY:
+        return description
+    side = getattr(finding, "laterality", "")
+    return description.with_site(site, side if side in ("left", "right") else None)
+
+
 def compare_description(finding, description: Description) -> tuple[bool, str]:
     """Does a sentence's site and side agree with what the lesion looks like? (ok, reason for a ⚠)."""
     problems = []

@@ -1,0 +1,344 @@
+"""Describe the lesion you point at, and draft the findings paragraph of a study.
+
+``DescribePanel(napari_viewer)``: **Describe** (key ``d``) names the lesion under the cursor — the label under
+the cursor when the active layer is a Labels layer on the PET grid, otherwise the hot spot near the cursor,
+grown into a mask (shown as the yellow "described" layer) — as an editable drafted sentence with the
+site alternatives and their probabilities; clicking an alternative redrafts the sentence. **Describe label**
+takes the selected label of the active Labels layer. **Draft findings** writes one sentence per accepted
+finding (the "findings" layer), head to feet, keeping the site and side the reader accepted and the numbers
+measured on the accepted voxels; both texts are editable and copyable. The model runs in a napari thread
+worker, loaded once (the shipped demo checkpoint unless another is set).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import (
+    QApplication,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import PetGroundError
+from ..model.describe import (
+    Description,
+    adopt_finding,
+    describe_labels,
+    draft_findings,
+    grow_from_click,
+)
+from ..study.study import Study
+from .grounding_layers import FINDINGS, role_layer, study_in
+
+if TYPE_CHECKING:
+    import napari
+
+log = logging.getLogger(__name__)
+
+DESCRIBE_KEY = "d"
+DESCRIBED = "described"
+DESCRIBED_COLOR = "#ffd60a"  # yellow contour: distinct from the cyan prediction
+RecordsProvider = Callable[[Study], list]  # study -> FindingRecord list (label, sentence, finding)
+
+
+def default_describer(checkpoint: str | None):
+    from ..model.describe import Describer
+
+    return Describer.from_checkpoint(checkpoint)
+
+
+def records_from_layer(layer) -> dict[int, Any]:
+    """Findings of a findings layer's ``segment_names`` metadata ("<id>: <sentence>"), parsed."""
+    from ..report.parse import findings_in_sentence
+
+    out: dict[int, Any] = {}
+    for label, name in (layer.metadata.get("segment_names") or {}).items():
+        text = str(name).split(":", 1)[1].strip() if ":" in str(name) else ""
+        found = findings_in_sentence(text) if text else []
+        if found:
+            out[int(label)] = found[0]
+    return out
+
+
+class DescribePanel(QWidget):
+    described = Signal(object)  # Description (also after choosing an alternative)
+    drafted = Signal(str)  # the findings paragraph
+
+    def __init__(self, napari_viewer: napari.Viewer, describer=None, *, checkpoint: str | None = None,
+                 records_provider: RecordsProvider | None = None, loader=default_describer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.checkpoint = checkpoint
+        self._describer = describer
+        self._loader = loader
+        self._records_provider = records_provider
+        self._worker = None
+        self._previous_key = None
+        self.description: Description | None = None
+
+        self.describe_button = QPushButton(f"Describe at cursor ({DESCRIBE_KEY})")
+        self.describe_button.setToolTip("Point at a hot spot (or a label) in the view and press d")
+        self.label_button = QPushButton("Describe label")
+        self.label_button.setToolTip("Describe the selected label of the active Labels layer")
+        self.status = QLabel("Point at a lesion and press d.")
+        self.status.setWordWrap(True)
+        self.sentence = QLineEdit()
+        self.sentence.setPlaceholderText("drafted sentence (editable)")
+        self.numbers = QLabel("")
+        self.alternatives = QListWidget()
+        self.alternatives.setMaximumHeight(80)
+        self.alternatives.setToolTip("Other names for this lesion; click one to redraft the sentence")
+        self.copy_button = QPushButton("Copy sentence")
+        self.draft_button = QPushButton("Draft findings")
+        self.draft_button.setToolTip("One sentence per accepted finding, head to feet")
+        self.findings_text = QPlainTextEdit()
+        self.findings_text.setPlaceholderText("findings paragraph (editable)")
+        self.copy_findings_button = QPushButton("Copy findings")
+        self._layout()
+        self.describe_button.clicked.connect(self.describe_at_cursor)
+        self.label_button.clicked.connect(self.describe_selected_label)
+        self.alternatives.itemClicked.connect(self._choose_alternative)
+        self.copy_button.clicked.connect(lambda: self._copy(self.sentence.text()))
+        self.draft_button.clicked.connect(self.draft_findings)
+        self.copy_findings_button.clicked.connect(lambda: self._copy(self.findings_text.toPlainText()))
+        self._previous_key = self.viewer.bind_key(DESCRIBE_KEY, self._key_describe, overwrite=True)
+
+    def _layout(self) -> None:
+        layout = QVBoxLayout(self)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.describe_button)
+        buttons.addWidget(self.label_button)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        lesion = QGroupBox("Lesion")
+        box = QVBoxLayout(lesion)
+        box.addWidget(self.sentence)
+        box.addWidget(self.numbers)
+        box.addWidget(QLabel("Alternatives:"))
+        box.addWidget(self.alternatives)
+        box.addWidget(self.copy_button)
+        layout.addWidget(lesion)
+        findings = QGroupBox("Findings")
+        box = QVBoxLayout(findings)
+        box.addWidget(self.draft_button)
+        box.addWidget(self.findings_text, 1)
+        box.addWidget(self.copy_findings_button)
+        layout.addWidget(findings, 1)
+        self.setMinimumWidth(320)
+
+    # -- keys and lifetime -------------------------------------------------------------------------------
+    def _key_describe(self, _viewer=None) -> None:
+        self.describe_at_cursor()
+
+    def release(self) -> None:
+        """Give the key back (when the panel is closed)."""
+        try:
+            self.viewer.bind_key(DESCRIBE_KEY, self._previous_key, overwrite=True)
+        except (KeyError, ValueError, TypeError):
+            log.debug("could not restore key %s", DESCRIBE_KEY)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.release()
+        super().closeEvent(event)
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    # -- actions -----------------------------------------------------------------------------------------
+    def describe_at_cursor(self) -> None:
+        study = self._study()
+        if study is None:
+            return
+        position = np.asarray(self.viewer.cursor.position, dtype=float)
+        if position.size < 3:
+            self._warn("Open a 3D PET/CT study first.")
+            return
+        index = np.round(study.pet.world_to_index(position[-3:])).astype(int)
+        layer = self.viewer.layers.selection.active
+        if self._is_pet_labels(layer, study) and _inside(index, study):
+            value = int(np.asarray(layer.data)[tuple(index)])
+            if value:
+                self.describe_mask(np.asarray(layer.data) == value, f"label {value} of {layer.name}")
+                return
+        if not _inside(index, study):
+            self._warn("The cursor is outside the PET; point at a lesion in the view and press d.")
+            return
+        self._run(lambda d: self._grow_and_describe(d, study, index), f"hot spot at image "
+                  f"{study.numbering.image_for_index(int(index[0]))}")
+
+    def describe_selected_label(self) -> None:
+        study = self._study()
+        if study is None:
+            return
+        layer = self.viewer.layers.selection.active
+        if not self._is_pet_labels(layer, study):
+            self._warn("Select a Labels layer on the PET grid (e.g. findings or prediction) first.")
+            return
+        label = int(layer.selected_label)
+        mask = np.asarray(layer.data) == label
+        if not mask.any():
+            self._warn(f"Label {label} of {layer.name} has no voxels; pick a label that is painted.")
+            return
+        self.describe_mask(mask, f"label {label} of {layer.name}")
+
+    def describe_mask(self, mask: np.ndarray, what: str = "mask") -> None:
+        study = self._study()
+        if study is not None:
+            self._run(lambda d: (d.describe(study, mask), None), what)
+
+    def draft_findings(self) -> None:
+        study = self._study()
+        if study is None:
+            return
+        layer = role_layer(self.viewer, study, FINDINGS)
+        labels = None if layer is None else np.asarray(layer.data)
+        if labels is None or not labels.any():
+            self._warn("There are no accepted findings yet; accept a grounding first.")
+            return
+        findings = self._accepted_findings(study, layer)
+
+        def job(describer):
+            descriptions = describe_labels(describer, study, labels)
+            adopted = {k: adopt_finding(d, findings.get(k)) for k, d in descriptions.items()}
+            return draft_findings(adopted)
+
+        self._run(job, "accepted findings", on_done=self._show_paragraph)
+
+    # -- worker ------------------------------------------------------------------------------------------
+    def _describer_now(self):
+        if self._describer is None:
+            self._describer = self._loader(self.checkpoint)
+        return self._describer
+
+    @staticmethod
+    def _grow_and_describe(describer, study: Study, index) -> tuple[Description, np.ndarray]:
+        grown = grow_from_click(study, index)
+        return describer.describe(study, grown.mask), grown.mask
+
+    def _run(self, job, what: str, on_done=None) -> None:
+        from napari.qt.threading import create_worker
+
+        if self._worker is not None:
+            self.status.setText("Still describing; wait a moment.")
+            return
+        self.status.setText(f"Describing {what}…" if on_done is None else f"Drafting {what}…")
+        self._set_enabled(False)
+        worker = create_worker(lambda: job(self._describer_now()), _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(on_done or self._show_description)
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        worker.start()
+
+    def _on_finished(self) -> None:
+        self._worker = None
+        self._set_enabled(True)
+
+    def _on_error(self, exc: BaseException) -> None:
+        message = str(exc) if isinstance(exc, PetGroundError) else f"Describing failed: {exc}"
+        if not isinstance(exc, PetGroundError):
+            log.exception("describe failed", exc_info=exc)
+        self.status.setText(message)
+        self._warn(message)
+
+    def _set_enabled(self, on: bool) -> None:
+        for button in (self.describe_button, self.label_button, self.draft_button):
+            button.setEnabled(on)
+
+    # -- results -----------------------------------------------------------------------------------------
+    def _show_description(self, result) -> None:
+        description, grown = result
+        study = self._study(quiet=True)
+        if grown is not None and study is not None:
+            self._show_grown(study, grown)
+        self.set_description(description)
+
+    def set_description(self, description: Description) -> None:
+        self.description = description
+        self.sentence.setText(description.sentence)
+        side = {"left": "left of the midline", "right": "right of the midline"}.get(description.body_side,
+                                                                                     "on the midline")
+        self.numbers.setText(f"SUVmax {description.suvmax:.1f} · image {description.image_number} · "
+                             f"{description.volume_ml:.2f} ml · {side}")
+        self.alternatives.clear()
+        for alt in description.alternatives:
+            item = QListWidgetItem(f"{alt.score:5.0%}  {alt.phrase}")
+            item.setData(Qt.ItemDataRole.UserRole, (alt.site, alt.side))
+            self.alternatives.addItem(item)
+        self.status.setText(description.note or "Edit the sentence if needed, then copy it.")
+        self.described.emit(description)
+
+    def _choose_alternative(self, item: QListWidgetItem) -> None:
+        if self.description is None:
+            return
+        site, side = item.data(Qt.ItemDataRole.UserRole)
+        chosen = self.description.with_site(site, side or None)
+        self.description = chosen
+        self.sentence.setText(chosen.sentence)
+        self.described.emit(chosen)
+
+    def _show_paragraph(self, text: str) -> None:
+        self.findings_text.setPlainText(text)
+        self.status.setText("Findings drafted head to feet; edit and copy.")
+        self.drafted.emit(text)
+
+    def _show_grown(self, study: Study, mask: np.ndarray) -> None:
+        from napari.utils.colormaps import DirectLabelColormap
+
+        layer = role_layer(self.viewer, study, DESCRIBED)
+        data = np.asarray(mask, dtype=np.uint8)
+        if layer is None:
+            colormap = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", 1: DESCRIBED_COLOR})
+            layer = self.viewer.add_labels(data, name=DESCRIBED, colormap=colormap, opacity=0.9,
+                                           scale=study.pet.spacing, translate=study.pet.origin,
+                                           metadata={"petground": {"study": study, "role": DESCRIBED}})
+            layer.contour = 1
+        else:
+            layer.data = data
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    def _study(self, quiet: bool = False) -> Study | None:
+        study = study_in(self.viewer)
+        if study is None and not quiet:
+            self._warn("Open a PET/CT study first (File > Open, or the demo sample).")
+        return study
+
+    def _accepted_findings(self, study: Study, layer) -> dict[int, Any]:
+        if self._records_provider is not None:
+            return {r.label: r.finding for r in self._records_provider(study) if r.finding is not None}
+        return records_from_layer(layer)
+
+    @staticmethod
+    def _is_pet_labels(layer, study: Study) -> bool:
+        from napari.layers import Labels
+
+        role = (getattr(layer, "metadata", {}).get("petground") or {}).get("role")
+        return isinstance(layer, Labels) and role != DESCRIBED and tuple(layer.data.shape) == tuple(study.pet.shape)
+
+    def _copy(self, text: str) -> None:
+        QApplication.clipboard().setText(text)
+        self.status.setText("Copied.")
+
+    def _warn(self, message: str) -> None:
+        from napari.utils.notifications import show_warning
+
+        self.status.setText(message)
+        show_warning(message)
+
+
+def _inside(index: np.ndarray, study: Study) -> bool:
+    return bool(np.all(index >= 0) and np.all(index < np.asarray(study.pet.shape)))
