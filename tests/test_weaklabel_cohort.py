@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ import pytest
 
 from napari_petground.cli import main
 from napari_petground.dataset import Dataset
-from napari_petground.study.export import export_nifti
+from napari_petground.study import load_study
+from napari_petground.study.export import export_dicom, export_nifti
 from napari_petground.study.synthetic import HOT_SUV, synthetic_study
 from napari_petground.weaklabel.cohort import SUMMARY_FILE, run_cohort
 from napari_petground.weaklabel.funnel import STATUSES
@@ -48,12 +50,28 @@ def _write_csv(path: Path, rows: list[tuple[str, str, str]]) -> None:
         writer.writerows(rows)
 
 
-@pytest.fixture()
-def cohort(tmp_path: Path) -> dict:
-    """Three good exams, one without images, one whose PET is not in SUV, one with an empty report."""
-    images = tmp_path / "images"
+@pytest.fixture(scope="module")
+def exams(tmp_path_factory) -> dict:
+    """Exam folders made once: NIfTI pairs, one DICOM exam, a PET in Bq/ml (not SUV), an unreadable file."""
+    images = tmp_path_factory.mktemp("exams")
     studies = {case: _write_exam(images, case) for case in ("EX1", "EX2", "EX3", "EMPTY")}
     _write_exam(images, "BQML", pet_scale=5000.0)  # Bq/ml-like values: not SUV
+    dicom = synthetic_study(ct_shape=CT_SHAPE, pet_shape=PET_SHAPE, name="DCM1")
+    export_dicom(dicom, images / "DCM1")
+    (images / "BROKEN").mkdir()
+    (images / "BROKEN" / "BROKEN_0001.nii.gz").write_bytes(b"\x1f\x8b not really a NIfTI")
+    loaded = load_study(images / "DCM1")  # image numbers as the DICOM's InstanceNumbers say
+    z = int(round(loaded.pet.world_to_index(dicom.extras["hot_centre_zyx_mm"])[0]))
+    return {"images": images, "studies": studies, "dicom_image": loaded.numbering.image_for_index(z)}
+
+
+@pytest.fixture()
+def cohort(tmp_path: Path, exams: dict) -> dict:
+    """Four good exams (one DICOM), one with an empty report, and three bad exams: no images, a PET that is
+    not in SUV, an unreadable file."""
+    images = tmp_path / "images"
+    shutil.copytree(exams["images"], images)
+    studies = exams["studies"]
     image = _hot_image(studies["EX1"])
     good = (f"FINDINGS: Intensely FDG-avid right lung nodule, SUVmax {HOT_SUV:.1f}, image {image}. "
             "Liver background SUVmax 2.1. No other abnormal uptake.")
@@ -62,9 +80,11 @@ def cohort(tmp_path: Path) -> dict:
         ("EX2", good + f" Right lung nodule (SUVmax {HOT_SUV:.1f} on image {image}) again noted.", ""),
         ("EX3", f"Héterogène nodule ≈ droit — SUVₘₐₓ 9999, image 100000. Right lung nodule SUVmax 12, "
                 f"image {image}.", "PSMA"),
+        ("DCM1", f"Right lung mass, SUVmax {HOT_SUV:.1f} (image {exams['dicom_image']}).", ""),
         ("EMPTY", "   ", "FDG"),
         ("BQML", good, "FDG"),
         ("NOIMG", good, "FDG"),
+        ("BROKEN", good, "FDG"),
     ]
     reports = tmp_path / "reports.csv"
     _write_csv(reports, rows)
@@ -89,10 +109,11 @@ def test_cohort_end_to_end_writes_dataset_and_isolates_bad_exams(cohort, capsys)
     assert "matched" in printed and "FDG" in printed
     out = cohort["out"]
     ds = Dataset(out)
-    assert ds.cases() == ["EMPTY", "EX1", "EX2", "EX3"]
+    assert ds.cases() == ["DCM1", "EMPTY", "EX1", "EX2", "EX3"]
     failures = {p.stem: json.loads(p.read_text())["reason"] for p in (out / "failures").glob("*.json")}
-    assert set(failures) == {"BQML", "NOIMG"}
+    assert set(failures) == {"BQML", "NOIMG", "BROKEN"}
     assert "not SUV" in failures["BQML"] and "no images" in failures["NOIMG"]
+    assert failures["BROKEN"].startswith("StudyError") and "BROKEN_0001" in failures["BROKEN"]
 
     study = cohort["studies"]["EX1"]
     truth = _hot_mask(study)
@@ -116,6 +137,12 @@ def test_cohort_end_to_end_writes_dataset_and_isolates_bad_exams(cohort, capsys)
     assert ex3[0].status in ("no_match", "rejected", "error") and ex3[0].reason
     assert truth[ds.item_mask(ex3[-1])].mean() > 0.95
 
+    # DICOM exam: SUV from the tags, image numbers from InstanceNumber, tracer from the DICOM header
+    dcm = ds.items("DCM1")
+    assert [i.status for i in dcm] == ["matched"] and dcm[0].tracer == "FDG"
+    _, dcm_pet = ds.load_images("DCM1")
+    assert dcm_pet.data[ds.item_mask(dcm[0])].max() == pytest.approx(HOT_SUV, rel=0.01)
+
     empty = ds.items("EMPTY")
     assert [i.status for i in empty] == ["error"] and "empty" in empty[0].reason
     assert not ds.load_labels("EMPTY").any()
@@ -130,18 +157,18 @@ def test_funnel_adds_up_and_matches_items(cohort):
     summary = json.loads((cohort["out"] / SUMMARY_FILE).read_text())
     total = summary["funnel"]["total"]
     assert run.funnel.consistent
-    assert total["exams"] == 6 and total["failed"] == 2
-    assert total["reports"] == 3 and total["report_errors"] == 1
+    assert total["exams"] == 8 and total["failed"] == 3
+    assert total["reports"] == 4 and total["report_errors"] == 1
     assert total["numbered"] == sum(total[s] for s in STATUSES)
     rows = [json.loads(line) for line in (cohort["out"] / "sentences.jsonl").read_text().splitlines()]
     for status in ("matched", "ambiguous", "no_match", "rejected"):
         assert total[status] == sum(r["status"] == status for r in rows)
-    assert total["matched"] == 4
+    assert total["matched"] == 5
     by_tracer = summary["funnel"]["by_tracer"]
     assert set(by_tracer) == {"FDG", "PSMA"}
-    assert by_tracer["PSMA"]["matched"] == 1 and by_tracer["FDG"]["failed"] == 2
+    assert by_tracer["PSMA"]["matched"] == 1 and by_tracer["FDG"]["failed"] == 3
     assert sum(r["exams"] for r in by_tracer.values()) == total["exams"]
-    assert summary["run"]["processed"] == 4 and summary["run"]["failed"] == 2
+    assert summary["run"]["processed"] == 5 and summary["run"]["failed"] == 3
 
 
 def test_rerun_skips_finished_exams_and_retries_failed_ones(cohort):
@@ -149,11 +176,11 @@ def test_rerun_skips_finished_exams_and_retries_failed_ones(cohort):
     before = {case: _mtimes(cohort["out"], case) for case in ("EX1", "EX2", "EX3")}
     _write_exam(cohort["images"], "NOIMG")  # the missing exam arrives
     run = run_cohort(cohort["reports"], cohort["images"], cohort["out"], scheduler="synchronous", progress=False)
-    assert run.skipped == 4 and run.processed == 1 and run.failed == 1  # BQML still fails
+    assert run.skipped == 5 and run.processed == 1 and run.failed == 2  # BQML and BROKEN still fail
     assert {case: _mtimes(cohort["out"], case) for case in before} == before
     assert Dataset(cohort["out"]).items("NOIMG")[0].status == "matched"
     assert not (cohort["out"] / "failures" / "NOIMG.json").exists()
-    assert run.funnel.total.exams == 6 and run.funnel.total.failed == 1
+    assert run.funnel.total.exams == 8 and run.funnel.total.failed == 2
 
 
 def test_killed_run_leaves_no_half_case(cohort):
@@ -166,7 +193,7 @@ def test_killed_run_leaves_no_half_case(cohort):
     leftover.write_bytes(b"partial")
     assert "EX2" not in Dataset(out).cases()
     run = run_cohort(cohort["reports"], cohort["images"], out, scheduler="synchronous", progress=False)
-    assert run.processed == 1 and run.skipped == 3
+    assert run.processed == 1 and run.skipped == 4
     assert not leftover.exists()
     assert [i.status for i in Dataset(out).items("EX2")] == ["matched", "matched"]
     assert _mtimes(out, "EX1") == kept
@@ -237,6 +264,6 @@ def test_run_interrupted_while_writing_a_case_is_completed_by_the_next_run(cohor
     kept = _mtimes(out, "EX1")
     monkeypatch.setattr(layout, "atomic_write_bytes", real_write)
     run = run_cohort(cohort["reports"], cohort["images"], out, scheduler="synchronous", progress=False)
-    assert run.skipped == 1 and run.processed == 3
-    assert Dataset(out).cases() == ["EMPTY", "EX1", "EX2", "EX3"] and _mtimes(out, "EX1") == kept
+    assert run.skipped == 1 and run.processed == 4
+    assert Dataset(out).cases() == ["DCM1", "EMPTY", "EX1", "EX2", "EX3"] and _mtimes(out, "EX1") == kept
     assert not list(out.rglob(".*.tmp")) and run.funnel.consistent
