@@ -1,0 +1,225 @@
+"""Accepted findings in the viewer: the "findings" Labels layer, its records, the table, save and load.
+
+The layer holds the voxels, a :class:`~napari_petground.findings.FindingsStore` the sentences. Every write to
+the layer (accept, load) goes through ``Labels.data_setitem``, so napari's Ctrl+Z / Ctrl+Shift+Z undo and redo
+them; the table is rebuilt from the layer whenever it changes (edits, undo, redo), so it always shows what
+the layer holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qtpy.QtCore import QTimer, Signal
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ..errors import PetGroundError
+from ..findings import FindingRecord, FindingRow, FindingsStore, lesion_stats, load_findings, save_findings
+from ..findings.io import segment_names
+from ..report.finding import Finding
+from ..study.study import Study
+from .findings_table import FindingsTable
+from .grounding_layers import FINDINGS, ensure_findings_layer, jump_to, role_layer, write_finding
+
+if TYPE_CHECKING:
+    import napari
+
+log = logging.getLogger(__name__)
+REFRESH_MS = 150  # coalesce bursts of layer events (a brush stroke, an undo) into one table rebuild
+
+
+class FindingsPanel(QWidget):
+    """Table of accepted findings with Save… / Load… for the viewer's current study."""
+
+    changed = Signal()  # the rows were rebuilt
+
+    def __init__(self, viewer: napari.Viewer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._viewer = viewer
+        self._stores: dict[int, FindingsStore] = {}  # id(study) -> store (a viewer may hold several studies)
+        self._studies: dict[int, Study] = {}
+        self._watched: set[int] = set()
+        self._rows: list[FindingRow] = []
+        self.table = FindingsTable()
+        self.table.label_activated.connect(self.go_to)
+        self.save_button = QPushButton("Save findings…")
+        self.save_button.setToolTip("NIfTI (.nii.gz) or DICOM SEG (.dcm) + a JSON sidecar with the sentences")
+        self.load_button = QPushButton("Load findings…")
+        self.save_button.clicked.connect(self._save_dialog)
+        self.load_button.clicked.connect(self._load_dialog)
+        self.summary = QLabel("No accepted findings yet.")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.load_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._study: Study | None = None
+
+    # -- model -------------------------------------------------------------------------------------------
+    def store(self, study: Study) -> FindingsStore:
+        key = id(study)
+        if key not in self._stores:
+            self._stores[key] = FindingsStore()
+            self._studies[key] = study
+        return self._stores[key]
+
+    def layer(self, study: Study | None = None):
+        study = study or self._study
+        return role_layer(self._viewer, study, FINDINGS) if study is not None else None
+
+    @property
+    def rows(self) -> list[FindingRow]:
+        return list(self._rows)
+
+    def set_study(self, study: Study | None) -> None:
+        self._study = study
+        layer = self.layer()
+        if layer is not None:
+            self._watch(layer)
+        self.refresh()
+
+    def accepted_findings(self) -> list[FindingRecord]:
+        """Records whose label is in the layer now."""
+        layer = self.layer()
+        if layer is None or self._study is None:
+            return []
+        return self.store(self._study).present(np.asarray(layer.data))
+
+    # -- actions -----------------------------------------------------------------------------------------
+    def accept(self, study: Study, mask: np.ndarray, sentence: str, finding: Finding | None, *,
+               edited: bool, agreement: dict, model: dict) -> FindingRecord | None:
+        """Write ``mask`` as a new finding (one undoable step) and record its sentence; None if nothing new."""
+        if study is not self._study:
+            self.set_study(study)
+        layer = ensure_findings_layer(self._viewer, study)
+        self._watch(layer)
+        store = self.store(study)
+        label = store.next_label(np.asarray(layer.data))
+        written, kept = write_finding(layer, mask, label)
+        if not written.any():
+            from napari.utils.notifications import show_warning
+
+            show_warning("Every voxel of this prediction already belongs to an accepted finding; nothing added.")
+            return None
+        if kept:
+            from napari.utils.notifications import show_warning
+
+            show_warning(f"{kept} voxels already belonged to an earlier finding and stay with it.")
+        record = FindingRecord(label, sentence, finding, lesion_stats(study, written), edited=edited,
+                               agreement=agreement, model=model)
+        store.add(record)
+        layer.metadata["segment_names"] = segment_names(store.records)
+        self._viewer.layers.selection.active = layer  # Ctrl+Z now takes this accept back
+        self.refresh()
+        return record
+
+    def save_to(self, path: str | Path, extra: dict | None = None) -> list[Path]:
+        """Save the current study's findings (labels file + sidecar); PetGroundError on a user mistake."""
+        study, layer = self._study, self.layer()
+        if study is None or layer is None or not np.any(layer.data):
+            raise PetGroundError("there are no accepted findings to save; accept a grounding first")
+        return save_findings(path, np.asarray(layer.data), study, self.store(study).records, extra=extra)
+
+    def load_from(self, path: str | Path) -> list[str]:
+        """Add findings saved before into the layer (one undoable step; accepted voxels are kept); notes."""
+        study = self._study
+        if study is None:
+            raise PetGroundError("open the PET/CT study the findings belong to first")
+        loaded = load_findings(path, study)
+        store = self.store(study)
+        layer = ensure_findings_layer(self._viewer, study)
+        self._watch(layer)
+        relabelled, _added = store.absorb(loaded.labels, loaded.records)
+        data = np.asarray(layer.data)
+        if relabelled.size and int(relabelled.max()) > np.iinfo(data.dtype).max:
+            raise PetGroundError(f"{Path(path).name} holds label ids too large for the findings layer")
+        target = (relabelled > 0) & (data == 0)
+        notes = list(loaded.notes)
+        clashes = int(np.count_nonzero((relabelled > 0) & (data != 0)))
+        if clashes:
+            notes.append(f"{clashes} loaded voxels overlap findings accepted here and were left to those")
+        index = np.nonzero(target)
+        layer.data_setitem(index, relabelled[index].astype(data.dtype))
+        layer.metadata["segment_names"] = segment_names(store.records)
+        self._viewer.layers.selection.active = layer
+        self.refresh()
+        return notes
+
+    def go_to(self, label: int) -> None:
+        for row in self._rows:
+            if row.label == label and self._study is not None:
+                jump_to(self._viewer, self._study, row.stats.peak_index)
+
+    # -- table -------------------------------------------------------------------------------------------
+    def _watch(self, layer) -> None:
+        if id(layer) in self._watched:
+            return
+        self._watched.add(id(layer))
+        layer.events.paint.connect(self._schedule)
+        layer.events.set_data.connect(self._schedule)
+        layer.events.data.connect(self._schedule)
+
+    def _schedule(self, *_args: Any) -> None:
+        self._timer.start()
+
+    def refresh(self) -> None:
+        """Rebuild the rows from the layer (what is in it now, with the sentences of the store)."""
+        self._timer.stop()
+        layer, study = self.layer(), self._study
+        if layer is None or study is None:
+            self._rows = []
+        else:
+            self._rows = self.store(study).rows(study, np.asarray(layer.data))
+        self.table.set_rows(self._rows)
+        count = len(self._rows)
+        self.summary.setText(f"{count} accepted finding{'s' if count != 1 else ''}." if count
+                             else "No accepted findings yet.")
+        self.save_button.setEnabled(count > 0)
+        self.changed.emit()
+
+    # -- dialogs -----------------------------------------------------------------------------------------
+    def _save_dialog(self) -> None:
+        from napari.utils.notifications import show_error, show_info
+
+        if self._study is None:
+            return
+        suggested = f"{self._study.name}_findings.nii.gz"
+        filters = "NIfTI + JSON (*.nii.gz);;DICOM SEG + JSON (*.dcm)"
+        path, chosen = QFileDialog.getSaveFileName(self, "Save findings", suggested, filters)
+        if not path:
+            return
+        if "dcm" in chosen and not path.lower().endswith(".dcm"):
+            path += ".dcm"
+        elif "nii" in chosen and not path.lower().endswith((".nii", ".nii.gz")):
+            path += ".nii.gz"
+        try:
+            written = self.save_to(path)
+        except PetGroundError as exc:
+            show_error(str(exc))
+            return
+        show_info(f"Saved {len(self._rows)} findings: " + ", ".join(p.name for p in written))
+
+    def _load_dialog(self) -> None:
+        from napari.utils.notifications import show_error, show_info, show_warning
+
+        path, _ = QFileDialog.getOpenFileName(self, "Load findings", "", "Findings (*.nii.gz *.nii *.dcm)")
+        if not path:
+            return
+        try:
+            notes = self.load_from(path)
+        except PetGroundError as exc:
+            show_error(str(exc))
+            return
+        for note in notes:
+            show_warning(note)
+        show_info(f"Loaded findings from {Path(path).name}")

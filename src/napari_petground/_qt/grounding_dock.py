@@ -1,0 +1,400 @@
+"""Ground a report finding in the viewer: type or paste, see the lesion highlighted, accept, edit or reject.
+
+``GroundingDock(napari_viewer)`` works on the study of the viewer's PET/CT layers (``metadata["petground"]``).
+The text box takes a sentence or a whole report; the report's findings are listed with their numbers
+highlighted. **Ground** (Ctrl+Enter) grounds the selected or only finding, **Ground all** queues every
+finding. The model runs in a napari thread worker (see grounding_runner: requests queue, Cancel stops the
+running one and empties the queue). Each result is shown as the cyan "prediction" Labels layer with its
+statistics; edit it with napari's paint / erase / fill tools, then **Accept** (key ``a``) to move it into the
+"findings" layer under a new label id, or **Reject** (key ``r``). Accepting is one napari undo step (Ctrl+Z on
+the findings layer).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qtpy.QtCore import QSettings, Qt, QTimer
+from qtpy.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import PetGroundError
+from ..report.finding import Finding
+from ..study.study import Study
+from .grounding_layers import PREDICTION, ensure_findings_layer, ensure_prediction_layer, role_layer, study_in
+from .grounding_report import FindingsList, SentenceEdit
+from .grounding_result import (
+    ACCEPTED,
+    FAILED,
+    NOTHING,
+    QUEUED,
+    READY,
+    RUNNING,
+    ResultEntry,
+    agreement_messages,
+    describe_failure,
+    finding_key,
+    row_status,
+)
+from .grounding_review import ACCEPT_KEY, REJECT_KEY, ReviewPane
+from .grounding_runner import GrounderLoader, GroundingRequest, GroundingRunner, overall_fraction
+from .grounding_settings import ModelPicker
+
+if TYPE_CHECKING:
+    import napari
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = ("Type a finding or paste a report, e.g.\n"
+               "Intensely FDG-avid right hilar node, SUVmax 12.3, image 145.\n"
+               "Ctrl+Enter grounds it.")
+
+
+class GroundingDock(QWidget):
+    """The grounding dock widget (npe2 widget contribution and ``petground view``)."""
+
+    def __init__(self, napari_viewer: napari.Viewer, *, settings: QSettings | None = None,
+                 loader: GrounderLoader | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.runner = GroundingRunner(loader, self)
+        self._results: dict[tuple, ResultEntry] = {}
+        self._study: Study | None = None
+        self._previous_keys: dict[str, Any] = {}
+
+        # text and findings list
+        self.text = SentenceEdit()
+        self.text.setPlaceholderText(PLACEHOLDER)
+        self.findings_list = FindingsList()
+        self.ground_button = QPushButton("Ground")
+        self.ground_button.setToolTip("Ground the selected finding, or the only one in the text (Ctrl+Enter)")
+        self.ground_all_button = QPushButton("Ground all")
+        self.ground_all_button.setToolTip("Queue every finding of the list")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running grounding and empty the queue")
+        self.cancel_button.setEnabled(False)
+        self.model_picker = ModelPicker(settings)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.stage = QLabel("Idle.")
+
+        # result, review and accepted findings
+        self.review = ReviewPane(napari_viewer)
+        self.result = self.review.result
+        self.findings_panel = self.review.findings_panel
+
+        self._layout()
+        self._parse_timer = QTimer(self)
+        self._parse_timer.setSingleShot(True)
+        self._parse_timer.setInterval(300)
+        self._parse_timer.timeout.connect(self.parse_text)
+        self._connect()
+        self._bind_keys()
+        self._sync_study()
+
+    # -- layout and wiring -------------------------------------------------------------------------------
+    def _layout(self) -> None:
+        buttons = QHBoxLayout()
+        for button in (self.ground_button, self.ground_all_button, self.cancel_button):
+            buttons.addWidget(button)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.text, 2)
+        top_layout.addLayout(buttons)
+        top_layout.addWidget(self.findings_list, 3)
+        model_box = QGroupBox("Model")
+        QVBoxLayout(model_box).addWidget(self.model_picker)
+        top_layout.addWidget(model_box)
+        top_layout.addWidget(self.progress)
+        top_layout.addWidget(self.stage)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(self.review)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self.setMinimumWidth(380)
+
+    def _connect(self) -> None:
+        self.ground_button.clicked.connect(self.ground)
+        self.ground_all_button.clicked.connect(self.ground_all)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.review.reviewed.connect(self._on_reviewed)
+        self.text.textChanged.connect(self._parse_timer.start)
+        self.findings_list.activated_row.connect(self.open_row)
+        self.text.submitted.connect(self.ground)
+        self.model_picker.changed.connect(self.runner.forget_model)
+        self.runner.started.connect(self._on_started)
+        self.runner.progressed.connect(self._on_progress)
+        self.runner.grounded.connect(self._on_grounded)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.cancelled.connect(self._on_cancelled)
+        self.runner.idle.connect(self._on_idle)
+        self.findings_panel.changed.connect(self._refresh_statuses)
+        self.viewer.layers.events.inserted.connect(self._sync_study)
+        self.viewer.layers.events.removed.connect(self._on_layer_removed)
+
+    def _bind_keys(self) -> None:
+        """Bind ``a`` / ``r`` on the viewer (run time), remembering what they did before."""
+        for key, action in ((ACCEPT_KEY, self._key_accept), (REJECT_KEY, self._key_reject)):
+            self._previous_keys[key] = self.viewer.bind_key(key, action, overwrite=True)
+
+    def release(self) -> None:
+        """Stop runs and give the keys back (when the dock is closed)."""
+        self.runner.cancel()
+        for key, previous in self._previous_keys.items():
+            try:
+                self.viewer.bind_key(key, previous, overwrite=True)
+            except (KeyError, ValueError, TypeError):
+                log.debug("could not restore key %s", key)
+        self._previous_keys.clear()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.release()
+        super().closeEvent(event)
+
+    def _key_accept(self, _viewer=None) -> None:
+        self.accept()
+
+    def _key_reject(self, _viewer=None) -> None:
+        self.reject()
+
+    # -- study and text ----------------------------------------------------------------------------------
+    @property
+    def study(self) -> Study | None:
+        return self._study
+
+    def _sync_study(self, *_args) -> None:
+        study = study_in(self.viewer)
+        if study is self._study:
+            return
+        self._study = study
+        self._results.clear()  # results belong to the study they were computed on
+        if study is not None:  # made now, not during a run: adding a layer stalls the viewer for a moment
+            ensure_prediction_layer(self.viewer, study)
+            ensure_findings_layer(self.viewer, study)
+        self.findings_panel.set_study(study)
+        if study is not None and study.report and not self.text.toPlainText().strip():
+            self.text.setPlainText(study.report)
+            self.parse_text()
+
+    def _on_layer_removed(self, event) -> None:
+        info = getattr(event.value, "metadata", {}).get("petground") or {}
+        if info.get("role") == PREDICTION and self.review.shown is not None:
+            self.review.forget("The prediction layer was removed.")
+        self._sync_study()
+        self.findings_panel.refresh()
+
+    def parse_text(self) -> list[Finding]:
+        """Findings of the text box into the list (one row per finding, numbers highlighted)."""
+        from ..report import extract_findings
+
+        self._parse_timer.stop()
+        text = self.text.toPlainText()
+        tracer = self._study.tracer if self._study is not None else ""
+        try:
+            findings = extract_findings(text, tracer=tracer) if text.strip() else []
+        except PetGroundError as exc:
+            log.info("report not parsed: %s", exc)
+            findings = []
+        if [finding_key(f) for f in findings] != [finding_key(f) for f in self.findings_list.findings]:
+            self.findings_list.set_findings(findings)
+        self._refresh_statuses()
+        return findings
+
+    # -- grounding ---------------------------------------------------------------------------------------
+    def ground(self) -> int:
+        """Ground the selected findings, or the only / first one of the text; returns how many were queued."""
+        from napari.utils.notifications import show_warning
+
+        study = self._require_study()
+        if study is None:
+            return 0
+        text = self.text.toPlainText().strip()
+        if not text:
+            show_warning("Type or paste a finding first, e.g. 'Right hilar node, SUVmax 12.3, image 145'.")
+            return 0
+        findings = self.parse_text()
+        if not findings:
+            short = text if len(text) < 80 else text[:77] + "…"
+            show_warning(f"No lesion finding in “{short}”: describe a lesion (site, side, SUVmax or image number).")
+            return 0
+        rows = self.findings_list.selected_rows() or [0]
+        return sum(self._queue_row(study, row, show=True) for row in rows)
+
+    def ground_all(self) -> int:
+        """Queue every finding of the list that has no result yet; returns how many were queued."""
+        study = self._require_study()
+        if study is None:
+            return 0
+        self.parse_text()
+        queued = 0
+        for row, finding in enumerate(self.findings_list.findings):
+            if finding_key(finding) not in self._results:
+                queued += self._queue_row(study, row, show=queued == 0 and self.review.shown is None)
+        if not queued:
+            from napari.utils.notifications import show_info
+
+            show_info("Every finding of the list has been grounded already.")
+        return queued
+
+    def open_row(self, row: int) -> None:
+        """Show a grounded row's result again, or ground it."""
+        findings = self.findings_list.findings
+        if not 0 <= row < len(findings):
+            return
+        entry = self._results.get(finding_key(findings[row]))
+        if entry is not None and entry.mask is not None:
+            self.review.display(entry, activate=True)
+        elif (study := self._require_study()) is not None:
+            self._queue_row(study, row, show=True)
+
+    def cancel(self) -> None:
+        stopped = self.runner.cancel()
+        if stopped:
+            self.stage.setText("Cancelling…")
+
+    def _require_study(self) -> Study | None:
+        from napari.utils.notifications import show_error
+
+        self._sync_study()
+        if self._study is None:
+            show_error("Open a PET/CT study first (File › Open, or File › Open Sample › Demo PET/CT).")
+        return self._study
+
+    def _queue_row(self, study: Study, row: int, *, show: bool) -> bool:
+        finding = self.findings_list.findings[row]
+        self._results.pop(finding_key(finding), None)
+        request = GroundingRequest(study, finding.sentence, finding, self.model_picker.checkpoint,
+                                   self.model_picker.device, row, show)
+        if not self.runner.submit(request):
+            return False
+        self.findings_list.set_status(row, QUEUED, "waiting for the model")
+        self._update_stage()
+        return True
+
+    def _row_of(self, request: GroundingRequest) -> int | None:
+        key = finding_key(request.finding) if request.finding is not None else None
+        for row, finding in enumerate(self.findings_list.findings):
+            if finding_key(finding) == key:
+                return row
+        return None
+
+    def _on_started(self, request: GroundingRequest) -> None:
+        self.cancel_button.setEnabled(True)
+        row = self._row_of(request)
+        if row is not None:
+            self.findings_list.set_status(row, RUNNING, "grounding…")
+        self.progress.setValue(0)
+        self._update_stage("starting")
+
+    def _on_progress(self, request: GroundingRequest, stage: str, fraction: float) -> None:
+        self.progress.setValue(int(round(1000 * overall_fraction(stage, fraction))))
+        self._update_stage(f"{stage} {fraction:.0%}")
+
+    def _update_stage(self, text: str | None = None) -> None:
+        waiting = len(self.runner.queued)
+        if text is None:
+            text = "running" if self.runner.busy else "Idle."
+        self.stage.setText(text + (f" · {waiting} queued" if waiting else ""))
+
+    def _on_grounded(self, request: GroundingRequest, grounding: Any) -> None:
+        from napari.utils.notifications import show_warning
+
+        finding = getattr(grounding, "finding", None) or request.finding
+        chosen = getattr(grounding, "chosen", None)
+        mask = np.asarray(grounding.mask, dtype=bool) if getattr(grounding, "mask", None) is not None else None
+        stats = grounding.components[chosen] if chosen is not None and grounding.components else None
+        entry = ResultEntry(request, finding, mask, stats, getattr(grounding, "agreement", None), model={
+            "checkpoint": request.checkpoint or "demo", "device": request.device,
+            "timings": dict(getattr(grounding, "timings", {}) or {}),
+        })
+        if mask is None or not mask.any() or stats is None:
+            entry.status, entry.mask = NOTHING, None
+            reasons = "; ".join(agreement_messages(entry.agreement)) or "no voxel above the threshold"
+            show_warning(f"No lesion found for “{request.sentence}”: {reasons}.")
+        if request.finding is not None:
+            self._results[finding_key(request.finding)] = entry
+        if entry.mask is not None and (request.show or self.review.shown is None):
+            self.review.display(entry, activate=True)
+        self._refresh_statuses()
+
+    def _on_failed(self, request: GroundingRequest, exc: BaseException) -> None:
+        from napari.utils.notifications import show_error
+
+        row = self._row_of(request)
+        if row is not None:
+            self.findings_list.set_status(row, FAILED, str(exc))
+        show_error(describe_failure(exc, request.device))
+        if not isinstance(exc, PetGroundError | MemoryError):
+            log.error("grounding failed", exc_info=(type(exc), exc, exc.__traceback__))
+
+    def _on_cancelled(self, request: GroundingRequest) -> None:
+        row = self._row_of(request)
+        if row is not None and self.findings_list.status(row) in (QUEUED, RUNNING):
+            self.findings_list.set_status(row, "", "cancelled")
+
+    def _on_idle(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.progress.setValue(0)
+        self._update_stage("Idle.")
+
+    def _refresh_statuses(self) -> None:
+        accepted = {finding_key(r.finding) for r in self.findings_panel.accepted_findings() if r.finding}
+        pending = [r for r in (self.runner.current, *self.runner.queued) if r is not None and r.finding]
+        running = {finding_key(r.finding) for r in pending[:1] if r is self.runner.current}
+        waiting = {finding_key(r.finding) for r in pending} - running
+        for row, finding in enumerate(self.findings_list.findings):
+            key = finding_key(finding)
+            entry = self._results.get(key)
+            if entry is not None:  # accepted (or its accept undone) follows the findings layer
+                if key in accepted:
+                    entry.status = ACCEPTED
+                elif entry.status == ACCEPTED:
+                    entry.status = READY
+            if self.findings_list.status(row) == FAILED and entry is None and key not in running | waiting:
+                continue
+            self.findings_list.set_status(row, *row_status(key, entry, accepted, running, waiting))
+
+    # -- review ------------------------------------------------------------------------------------------
+    def accept(self) -> None:
+        """Accept the shown prediction (as edited) as a finding (key ``a``)."""
+        self.review.accept()
+
+    def reject(self) -> None:
+        """Drop the shown prediction (key ``r``)."""
+        self.review.reject()
+
+    def _on_reviewed(self, _entry: ResultEntry) -> None:
+        """After an accept or reject: update the list, show the next grounded finding waiting for review."""
+        self._refresh_statuses()
+        pending = [e for e in self._results.values() if e.status == READY and e.mask is not None]
+        if pending:
+            self.review.display(pending[0], activate=False)
+
+    # -- reading state (tests, guide) --------------------------------------------------------------------
+    @property
+    def shown(self) -> ResultEntry | None:
+        return self.review.shown
+
+    @property
+    def settled(self) -> bool:
+        return self.review.settled
+
+    def prediction_layer(self):
+        return role_layer(self.viewer, self._study, PREDICTION) if self._study is not None else None
+
+    def findings_layer(self):
+        return self.findings_panel.layer()

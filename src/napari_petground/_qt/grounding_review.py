@@ -1,0 +1,208 @@
+"""Reviewing one grounding: the cyan prediction layer, its statistics, Accept / Reject, accepted findings.
+
+The shown result is painted into the "prediction" Labels layer; the user may edit it with napari's paint /
+erase / fill tools (the statistics follow the edits). Accept writes the mask as it is now into the "findings"
+layer (one napari undo step, see findings_panel); Reject drops it. Showing a result moves the view to the
+lesion in short steps, one per event-loop turn, so the viewer never freezes for long.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qtpy.QtCore import QTimer, Signal
+from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ..findings import lesion_stats
+from .findings_panel import FindingsPanel
+from .grounding_layers import (
+    PREDICTION,
+    centre_camera,
+    ensure_prediction_layer,
+    role_layer,
+    show_mask,
+    slice_point,
+)
+from .grounding_result import (
+    ACCEPTED,
+    REJECTED,
+    ResultEntry,
+    ResultPanel,
+    agreement_dict,
+    agreement_messages,
+    result_rows,
+)
+
+if TYPE_CHECKING:
+    import napari
+
+ACCEPT_KEY, REJECT_KEY = "a", "r"
+EDIT_REFRESH_MS = 200
+
+
+class ReviewPane(QWidget):
+    """Result, Accept / Reject and the accepted findings; ``reviewed`` (entry) after an accept or reject."""
+
+    reviewed = Signal(object)
+
+    def __init__(self, viewer: napari.Viewer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = viewer
+        self._shown: ResultEntry | None = None
+        self._watched: set[int] = set()
+        self._steps: deque[Callable[[], Any]] = deque()
+        self.result = ResultPanel()
+        self.accept_button = QPushButton(f"Accept ({ACCEPT_KEY})")
+        self.reject_button = QPushButton(f"Reject ({REJECT_KEY})")
+        self.edit_hint = QLabel("Edit the cyan prediction with the paint / erase / fill tools, then accept.")
+        self.edit_hint.setWordWrap(True)
+        self.findings_panel = FindingsPanel(viewer)
+
+        decide = QHBoxLayout()
+        decide.addWidget(self.accept_button)
+        decide.addWidget(self.reject_button)
+        accepted = QGroupBox("Accepted findings")
+        QVBoxLayout(accepted).addWidget(self.findings_panel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.result)
+        layout.addWidget(self.edit_hint)
+        layout.addLayout(decide)
+        layout.addWidget(accepted, 1)
+
+        self.accept_button.clicked.connect(self.accept)
+        self.reject_button.clicked.connect(self.reject)
+        self._step_timer = self._timer(0, self._run_step)
+        self._edit_timer = self._timer(EDIT_REFRESH_MS, self._prediction_edited)
+        self._set_enabled(False)
+
+    def _timer(self, interval: int, slot: Callable[[], Any]) -> QTimer:
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(interval)
+        timer.timeout.connect(slot)
+        return timer
+
+    # -- state -------------------------------------------------------------------------------------------
+    @property
+    def shown(self) -> ResultEntry | None:
+        return self._shown
+
+    @property
+    def settled(self) -> bool:
+        """No display step waiting (the view shows the current result)."""
+        return not self._steps
+
+    def forget(self, message: str) -> None:
+        """The shown result is gone (its layer was deleted)."""
+        self._shown = None
+        self._set_enabled(False)
+        self.result.clear(message)
+
+    # -- display -----------------------------------------------------------------------------------------
+    def display(self, entry: ResultEntry, *, activate: bool) -> None:
+        """Show ``entry`` as the prediction; select that layer (``activate``) and go to the lesion."""
+        study = entry.request.study
+        layer = ensure_prediction_layer(self.viewer, study)
+        if id(layer) not in self._watched:
+            self._watched.add(id(layer))
+            layer.events.paint.connect(lambda *_: self._edit_timer.start())
+        show_mask(layer, entry.mask)
+        self._shown = entry
+        self._show_stats(entry, entry.stats, entry.agreement)
+        self._set_enabled(True)
+        if activate:
+            self._later(lambda: self._activate(entry, layer))
+        # a slice change re-slices every layer (napari's own cost); the camera follows in the next turn
+        peak = entry.stats.peak_index
+        self._later(lambda: self._go_to_slice(entry, peak))
+        self._later(lambda: self._shown is entry and centre_camera(self.viewer, study, peak))
+
+    def _activate(self, entry: ResultEntry, layer) -> None:
+        if self._shown is entry and self.viewer.layers.selection.active is not layer:
+            self.viewer.layers.selection.active = layer
+
+    def _go_to_slice(self, entry: ResultEntry, peak) -> None:
+        if self._shown is entry and self.viewer.dims.ndim >= 3:
+            axes, values = slice_point(self.viewer, entry.request.study, peak)
+            if axes and not np.allclose([self.viewer.dims.point[a] for a in axes], values):
+                self.viewer.dims.set_point(axes, values)
+
+    def _later(self, step: Callable[[], Any]) -> None:
+        """Run ``step`` in a coming event-loop turn, one step per turn, so no turn takes long."""
+        self._steps.append(step)
+        self._step_timer.start()
+
+    def _run_step(self) -> None:
+        if self._steps:
+            self._steps.popleft()()
+        if self._steps:
+            self._step_timer.start()
+
+    def _show_stats(self, entry: ResultEntry, stats: Any, agreement: Any, note: str = "") -> None:
+        rows = result_rows(stats, entry.finding, agreement)
+        self.result.show_result(f"<b>{entry.request.sentence}</b>", rows, agreement_messages(agreement), note)
+
+    def _prediction_layer(self):
+        return role_layer(self.viewer, self._shown.request.study, PREDICTION) if self._shown else None
+
+    def _prediction_edited(self) -> None:
+        """Statistics of the prediction as painted now; the model's agreement marks no longer apply."""
+        entry, layer = self._shown, self._prediction_layer()
+        if entry is None or layer is None:
+            return
+        mask = np.asarray(layer.data) > 0
+        if not mask.any():
+            self.result.clear("The prediction is empty: paint the lesion or reject.")
+            return
+        self._show_stats(entry, lesion_stats(entry.request.study, mask), None,
+                         note="Edited: statistics of your mask.")
+
+    # -- decisions ---------------------------------------------------------------------------------------
+    def accept(self) -> None:
+        """Move the shown prediction (as edited) into the findings layer under a new label id."""
+        from napari.utils.notifications import show_info, show_warning
+
+        entry, layer = self._shown, self._prediction_layer()
+        if entry is None or layer is None:
+            show_info("Nothing to accept: ground a finding first.")
+            return
+        mask = np.asarray(layer.data) > 0
+        if not mask.any():
+            show_warning("The prediction is empty: paint the lesion (p) or reject it (r).")
+            return
+        edited = not np.array_equal(mask, entry.mask)
+        record = self.findings_panel.accept(
+            entry.request.study, mask, entry.request.sentence, entry.finding, edited=edited,
+            agreement={} if edited else agreement_dict(entry.agreement), model=entry.model,
+        )
+        if record is None:
+            return
+        entry.status = ACCEPTED
+        self._finish(f"Accepted as finding {record.label}. Ctrl+Z on the findings layer takes it back.")
+
+    def reject(self) -> None:
+        from napari.utils.notifications import show_info
+
+        if self._shown is None:
+            show_info("Nothing to reject: ground a finding first.")
+            return
+        self._shown.status = REJECTED
+        self._finish("Rejected.")
+
+    def _finish(self, message: str) -> None:
+        entry, layer = self._shown, self._prediction_layer()
+        if layer is not None:
+            show_mask(layer, None)
+        self._shown = None
+        self._set_enabled(False)
+        self.result.clear(message)
+        self.reviewed.emit(entry)
+
+    def _set_enabled(self, enabled: bool) -> None:
+        self.accept_button.setEnabled(enabled)
+        self.reject_button.setEnabled(enabled)
+        self.edit_hint.setVisible(enabled)

@@ -1,0 +1,190 @@
+"""Runs grounding requests off the GUI thread, one at a time, in a napari generator worker.
+
+Behaviour while a run is under way (documented in docs/user-guide.md): a new request **joins a queue** and
+runs after the ones before it, in order; the same sentence already waiting or running is not queued twice.
+**Cancel** stops the running request at its next stage boundary (the worker aborts at its next ``yield``) and
+empties the queue. The grounding model is loaded once, inside the worker, and kept for later requests until
+the checkpoint or device changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any
+
+from qtpy.QtCore import QObject, Signal
+
+from ..report.finding import Finding
+from ..study.study import Study
+
+log = logging.getLogger(__name__)
+
+LOADING = "loading model"
+# stages in the order a run goes through them; the bar fills by stage, then by the fraction inside it
+STAGES: tuple[str, ...] = (LOADING, "text", "preprocessing", "inference", "post-processing")
+
+GrounderLoader = Callable[[str | None, str], Any]
+_ids = count(1)
+
+
+def load_grounder(checkpoint: str | None, device: str) -> Any:
+    """The package's grounding model (None = the shipped demo checkpoint)."""
+    from ..model import Grounder
+
+    return Grounder.from_checkpoint(checkpoint, device=device)
+
+
+@dataclass(eq=False)
+class GroundingRequest:
+    """One sentence to ground in one study, with the checkpoint and device chosen when it was asked."""
+
+    study: Study
+    sentence: str
+    finding: Finding | None = None
+    checkpoint: str | None = None
+    device: str = "auto"
+    row: int | None = None  # row of the dock's findings list, None for typed text
+    show: bool = True  # display the result as soon as it arrives (False: wait in the list for review)
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def same_job(self, other: GroundingRequest) -> bool:
+        return self.study is other.study and self.sentence == other.sentence and self.finding == other.finding
+
+
+def overall_fraction(stage: str, fraction: float) -> float:
+    """0..1 over the whole run from a stage name and the fraction done inside it."""
+    index = STAGES.index(stage) if stage in STAGES else len(STAGES) - 1
+    return (index + min(max(float(fraction), 0.0), 1.0)) / len(STAGES)
+
+
+class GroundingRunner(QObject):
+    """A FIFO of grounding requests served by one napari thread worker at a time."""
+
+    started = Signal(object)  # request
+    progressed = Signal(object, str, float)  # request, stage, fraction inside the stage
+    grounded = Signal(object, object)  # request, Grounding
+    failed = Signal(object, object)  # request, exception
+    cancelled = Signal(object)  # request (running or dropped from the queue)
+    idle = Signal()  # nothing running, nothing queued
+
+    def __init__(self, loader: GrounderLoader | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._loader = loader or load_grounder
+        self._queue: deque[GroundingRequest] = deque()
+        self._current: GroundingRequest | None = None
+        self._worker = None
+        self._grounder = None
+        self._grounder_key: tuple[str, str] | None = None
+        self._cancelling = False
+
+    # -- state -------------------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._current is not None
+
+    @property
+    def current(self) -> GroundingRequest | None:
+        return self._current
+
+    @property
+    def queued(self) -> list[GroundingRequest]:
+        return list(self._queue)
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._grounder is not None
+
+    @property
+    def grounder(self) -> Any:
+        """The loaded model, or None before the first run."""
+        return self._grounder
+
+    # -- actions -----------------------------------------------------------------------------------------
+    def submit(self, request: GroundingRequest) -> bool:
+        """Queue ``request``; False when the same sentence of the same study is already waiting or running."""
+        pending = [self._current, *self._queue] if self._current else list(self._queue)
+        if any(request.same_job(other) for other in pending):
+            return False
+        self._queue.append(request)
+        if self._current is None:
+            self._start_next()
+        return True
+
+    def cancel(self) -> list[GroundingRequest]:
+        """Stop the running request at its next stage and drop the queue; returns what was stopped."""
+        dropped = list(self._queue)
+        self._queue.clear()
+        for request in dropped:
+            self.cancelled.emit(request)
+        stopped = list(dropped)
+        if self._current is not None and self._worker is not None:
+            self._cancelling = True
+            self._worker.quit()
+            stopped.insert(0, self._current)
+        return stopped
+
+    def forget_model(self) -> None:
+        """Drop the loaded model (after a checkpoint or device change it is reloaded on the next run)."""
+        if self._current is None:
+            self._grounder = None
+            self._grounder_key = None
+
+    # -- worker ------------------------------------------------------------------------------------------
+    def _start_next(self) -> None:
+        from napari.qt.threading import create_worker
+
+        if not self._queue:
+            self.idle.emit()
+            return
+        request = self._queue.popleft()
+        self._current = request
+        self._cancelling = False
+        worker = create_worker(self._run, request, _start_thread=False, _ignore_errors=True)
+        worker.yielded.connect(lambda value, r=request: self._on_yielded(r, value))
+        worker.returned.connect(lambda value, r=request: self.grounded.emit(r, value))
+        worker.errored.connect(lambda exc, r=request: self.failed.emit(r, exc))
+        worker.aborted.connect(lambda r=request: self.cancelled.emit(r))
+        worker.finished.connect(lambda r=request: self._on_finished(r))
+        self._worker = worker
+        self.started.emit(request)
+        worker.start()
+
+    def _run(self, request: GroundingRequest) -> Generator[tuple[str, float], None, Any]:
+        """Worker body (another thread): load the model if needed, then the model's own stages."""
+        key = (request.checkpoint or "", request.device)
+        if self._grounder is None or self._grounder_key != key:
+            yield LOADING, 0.0
+            grounder = self._loader(request.checkpoint, request.device)
+            self._grounder, self._grounder_key = grounder, key
+            yield LOADING, 1.0
+        return (yield from self._grounder.iter_ground(request.study, request.sentence))
+
+    def _on_yielded(self, request: GroundingRequest, value: Any) -> None:
+        try:
+            stage, fraction = value
+        except (TypeError, ValueError):
+            stage, fraction = str(value), 0.0
+        self.progressed.emit(request, str(stage), float(fraction))
+
+    def _on_finished(self, request: GroundingRequest) -> None:
+        if self._current is request:
+            self._current = None
+            self._worker = None
+            self._cancelling = False
+        self._start_next()
+
+    def wait(self, timeout_ms: int = 30_000) -> bool:
+        """Block until nothing runs (for shutdown); True when idle in time."""
+        import time
+
+        from qtpy.QtWidgets import QApplication
+
+        deadline = time.monotonic() + timeout_ms / 1000.0
+        while self._current is not None and time.monotonic() < deadline:
+            QApplication.processEvents()
+            time.sleep(0.01)
+        return self._current is None
