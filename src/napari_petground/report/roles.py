@@ -1,0 +1,291 @@
+"""The role of every number in a sentence: current SUVmax, prior SUVmax, image, series, reference, other.
+
+Roles come from a number's close context (see report.parse for the rules). All patterns run on the
+lower-cased sentence (same length as the original, so offsets agree) and are compiled without
+IGNORECASE, which is several times faster in Python's regex engine. Keywords are found once per sentence;
+each number then looks only at the keyword just before it, instead of running every context regex over a
+window per number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .lexicon import REFERENCE_PHRASES
+
+SUVKW = (
+    r"(?:suv\s*[-_]?\s*\(?(?:max(?:imum|imal)?|ₘₐₓ|peak|mean|avg|average|bw\s*max|lbm\s*max)\b\)?\.?"
+    r"|(?:max(?:imum|imal)?|peak|mean|average)\.?\s+(?:suv|standardi[sz]ed\s+uptake\s+values?)(?:\s*\(suv\))?"
+    r"|standardi[sz]ed\s+uptake\s+values?(?:\s*\(suv\s*(?:max)?\))?(?:\s*max(?:imum)?)?"
+    r"|suvs?\b)"
+)
+FILLER = (
+    r"(?:[\s:=~≈(,\[]|'s\b|\b(?:of|is|was|were|measuring|measures|measured|up\s+to|approximately|approx\.?|about|"
+    r"around|roughly|nearly|value|values|level|reaching|at|now|currently|today|an?|the|the\s+order\s+of|"
+    r"on\s+the\s+order\s+of|observed|calculated|noted|seen|max)\b)*"
+)
+_NUM = re.compile(r"(?<![\d.])(?<!\d,)\d+(?:\.\d+|,\d{1,2}(?!\d))?(?!\d)")
+_PRE_SUV = re.compile("(" + SUVKW + ")" + FILLER + r"$")
+_PRE_SLICE = re.compile(
+    r"(?:\b(?P<plane>coronal|sagittal|axial|transaxial|transverse|cor|sag|ax|mip)\.?[\s/-]*)?"
+    r"\b(?:images?|imgs?|im|slices?|sl|sections?|cuts?)\b\.?\s*(?:(?:no\.?|number|num|nr\.?)\s*)?[:#=]?\s*#?\s*$"
+    r"|\b(?P<axial>axial|transaxial)\s*[:#]?\s*$"
+)
+_PRE_SLICE_HASH = re.compile(r"(?:^|[\s(,])#\s*$")
+_PRE_SERIES = re.compile(r"\b(?:series|ser|se|sr)\b\.?\s*(?:(?:no\.?|number|#)\s*)?[:#=]?\s*$")
+_POST_PLANE = re.compile(
+    r"\s*\)?\s*(?:of|on|in|from)\s+(?:the\s+)?(?:fused\s+|pet\s+|ct\s+)?(?P<plane>coronal|sagittal|axial|"
+    r"transaxial|mip|maximum\s+intensity)"
+)
+_POST_UNIT = re.compile(
+    r"\s*(?:cm|mm|ml|mls|cc|%|x\b|×|\*\s*\d|by\s+\d|mci|mbq|gbq|min|mins|minutes|kg|lbs?|hours?|hrs?|h\b|"
+    r"years?|yrs?|yo\b|y/o|-year|days?|weeks?|wks?|months?|mos?\b|mg|g/dl|ng|hu\b|sec|seconds?|mm3|ml/)"
+)
+_PRE_UNIT = re.compile(r"(?:\b(?:x|by)|×|\*)\s*$|\d\s*/\s*$|[a-z]$|-$|\bday\s*$")
+_POST_DATE = re.compile(r"\s*/\s*\d|-\d{2}-")
+_POST_PRIOR = re.compile(
+    r"\s*\)?\s*,?\s*(?:previously|prior\b(?!\s+to\s+(?:this|the\s+current))|before\b|earlier|formerly|"
+    r"at\s+baseline|(?:on|in|at|of)\s+(?:the\s+)?(?:prior|previous|preceding|baseline|last|earlier|old|"
+    r"comparison|interim|initial|pre-?treatment)\b|(?:on|in)\s+(?:\d{1,2}/|\d{4}\b|(?:jan|feb|mar|apr|may|jun|"
+    r"jul|aug|sep|oct|nov|dec)[a-z]*))"
+)
+_PRE_PRIOR = re.compile(
+    r"\b(?:previously|previous|prior|before|earlier|baseline|formerly|vs\.?|versus|compared(?:\s+(?:to|with))?|"
+    r"(?:down|up|decreased|increased|reduced|declined|risen|rising|falling)?\s*from|was\s+previously|"
+    r"had\s+been|in\s+comparison\s+(?:to|with))"
+    r"[\s:=(,]*(?:(?:an?|the|its)\s+)?(?:" + SUVKW + r")?" + FILLER + r"$"
+)
+_PRE_CURRENT = re.compile(
+    r"\b(?:now|currently|today|presently|at\s+present|on\s+(?:the\s+)?(?:current|present)\s+(?:study|exam|scan))"
+    r"[\s:=(,]*(?:(?:an?|the|its)\s+)?(?:" + SUVKW + r")?" + FILLER + r"$"
+)
+_PRIOR_PAREN = re.compile(r"\(\s*(?:previously|previous|prior|before|baseline|was|on\s+(?:the\s+)?prior)\b")
+_PARALLEL_GAP = re.compile(r"\s*[)\]]\s*(?:,\s*and|,|and|&)\s*")
+_NUMBER_NEXT = re.compile(r"[\s:=,(]*(?:" + SUVKW + r")?[\s:=]*(?:of\s+)?\d")
+_LIST_GAP = re.compile(r"\s*(?:,\s*and|,\s*or|,|and|or|&|/|\+)\s*")
+_RANGE_GAP = re.compile(r"\s*(?:-|–|—|to|through|thru)\s*")
+_LIST_END = re.compile(r"\s*(?:[,;.)\]]|and\b|or\b|&|respectively|in\b|on\b|at\b|within\b|\(|$)")
+_CHANGE = re.compile(
+    r"(?P<a>(?<![\d.])\d+(?:\.\d+)?)\s*(?:→|->|-->|=>|⟶|➔|➝|⇒)\s*(?:" + SUVKW + r"\s*)?(?P<b>\d+(?:\.\d+)?)"
+    r"|\bfrom\s+(?:(?:an?|the)\s+)?(?:" + SUVKW + r"\s*)?(?:of\s+)?(?P<c>\d+(?:\.\d+)?)\s*"
+    r"(?:(?:on|in)\s+(?:the\s+)?(?:prior|previous|baseline)\s+(?:study|exam|scan)\s*)?"
+    r"(?:,\s*)?(?:to|→|->)\s+(?:(?:an?|the)\s+)?(?:" + SUVKW + r"\s*)?(?:of\s+)?(?P<d>\d+(?:\.\d+)?)"
+    r"|\bto\s+(?:(?:an?|the)\s+)?(?:" + SUVKW + r"\s*)?(?:of\s+)?(?P<e>\d+(?:\.\d+)?)\s*,?\s*(?:\([^)]*\)\s*)?"
+    r"(?:down\s+|up\s+)?from\s+(?:(?:an?|the)\s+)?(?:" + SUVKW + r"\s*)?(?:of\s+)?(?P<f>\d+(?:\.\d+)?)"
+)
+SUV_ANY = re.compile(SUVKW)
+_RANGING = re.compile(r"\brang(?:e|es|ed|ing)\b")
+_RANGE_SUV = re.compile(
+    r"\b(?:rang(?:e|es|ed|ing)|between)\s+(?:of\s+|from\s+)?(?P<lo>\d+(?:\.\d+)?)\s*(?:to|-|–|and)\s*(?P<hi>\d+(?:\.\d+)?)"
+)
+_SUV_OTHER = re.compile(r".*(?:peak|mean|avg|average)")
+_SHORTHAND = re.compile(
+    r"\(\s*(?:series|ser|se)?\.?\s*(?P<se>\d{1,2})\s*[/:,]\s*(?:images?|im|img)?\.?\s*(?P<im>\d{1,4})\s*\)"
+)
+_REF_WORDS = sorted({p.lower() for p in REFERENCE_PHRASES} | {
+    "blood pool", "bloodpool", "blood-pool", "background", "threshold", "cutoff",
+    "cut-off", "mean liver", "liver parenchyma", "hepatic parenchyma", "liver activity", "liver uptake",
+    "hepatic activity", "hepatic uptake", "liver reference", "liver mean", "normal hepatic", "spleen activity",
+    "physiologic", "physiological", "deauville",
+}, key=len, reverse=True)
+REF = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in _REF_WORDS) + r")\b")
+_LIVER_BEFORE = re.compile(r"\b(?:liver|hepatic)\b[\s(:]*(?:" + SUVKW + r")?" + FILLER + r"$")
+_REF_AFTER = re.compile(r"\s*\)?\s*(?:in|within|of|for|at)\s+(?:the\s+)?(?:mediastinal\s+|aortic\s+)?"
+                        r"(?:blood\s*pool|liver|aort|background|reference|normal)")
+LESION = re.compile(
+    r"\b(?:nodes?|nodal|lymphadenopathy|adenopathy|nodules?|masse?s?|lesions?|foci|focus|metasta\w*|"
+    r"tumou?rs?|deposits?|implants?|avid\w*|hypermetabolic|hypermetabolism|consolidation|thickening|"
+    r"opacity|opacities|infiltrate|recurrence|neoplasm|malignan\w*|carcinoma|lymphoma|sarcoma|adenoma|"
+    r"spiculated|expressing|concentrating|"
+    r"(?:intense|intensely|increased|focal|marked|markedly|moderate|mild|mildly|abnormal|suspicious|avid|"
+    r"elevated|high|heterogeneous|new)\s+(?:\w+\s+)?(?:uptake|activity|accumulation|disease))\b"
+)
+
+PRE_WINDOW = 48
+# cheap substring tests that skip a regex when its keywords cannot be there (lower-case text)
+_SLICE_HINTS = ("im", "sl", "sec", "cut", "ax", "#")
+_PRIOR_HINTS = ("prev", "prior", "before", "earlier", "baseline", "former", "vs", "versus", "compar", "from",
+                "had been")
+_CURRENT_HINTS = ("now", "current", "today", "present")
+REF_HINTS = ("pool", "liver", "hepat", "backg", "refer", "normal", "thresh", "cut", "physiol", "deauv", "mean")
+_CHANGE_HINTS = ("→", "->", "=>", "⟶", "➔", "➝", "⇒", "from")
+_KEPT_ROLES = frozenset(("suv", "slice", "prior", "ref", "series", "other", "suv_other"))
+
+
+@dataclass
+class Num:
+    """A number of the sentence and the role its context gives it."""
+
+    start: int
+    end: int
+    value: float
+    text: str
+    role: str = ""  # suv, suv_other, prior, slice, series, ref, other, unit, range
+    group: int = -1  # numbers of one list ("2.7 and 3.5") share a group
+    slice_value: int | None = None
+    slice_end: int = -1
+
+
+def lower(text: str) -> str:
+    """Lower-case text of the same length (for matching at the original offsets)."""
+    low = text.lower()
+    return low if len(low) == len(text) else "".join(c.lower()[:1] or c for c in text)
+
+
+def has_any(text: str, words: tuple[str, ...]) -> bool:
+    """Does ``text`` contain one of ``words``? (a plain loop: several times faster than any() on a generator)"""
+    for w in words:  # noqa: SIM110
+        if w in text:
+            return True
+    return False
+
+
+def classify(low: str) -> list[Num]:
+    """Every number of the lower-cased sentence ``low`` with its role (see report.parse)."""
+    nums = [Num(m.start(), m.end(), float(m.group().replace(",", ".")), m.group()) for m in _NUM.finditer(low)]
+    if not nums:
+        return nums
+    maybe_ref = has_any(low, REF_HINTS)
+    maybe_slice = has_any(low, _SLICE_HINTS)
+    maybe_prior = has_any(low, _PRIOR_HINTS)
+    maybe_current = has_any(low, _CURRENT_HINTS)
+    maybe_series = "se" in low or "sr" in low
+    maybe_suv = "suv" in low or "uptake value" in low
+    _preset_roles(low, nums)
+    group_id = 0
+    prev: Num | None = None
+    for i, n in enumerate(nums):
+        lo = n.start - PRE_WINDOW if n.start > PRE_WINDOW else 0
+        pre = low[lo:n.start]
+        post = low[n.end:n.end + 40]
+        slice_kw = maybe_slice and has_any(pre, _SLICE_HINTS)
+        gap = low[prev.end:n.start] if prev is not None else ""
+        if n.role:  # set by a change, range or shorthand pattern
+            pass
+        elif prev is not None and prev.role in ("slice", "other") and "." not in n.text and _RANGE_GAP.fullmatch(gap):
+            # "images 140-150": one lesion over a range; keep the middle image
+            if prev.role == "slice":
+                prev.slice_value = (int(prev.value) + int(n.value)) // 2
+                prev.slice_end = n.end
+            n.role = "range"
+        elif (pre_unit := _PRE_UNIT.search(pre[-10:])) or _POST_UNIT.match(post) or _POST_DATE.match(post):
+            n.role = "unit"
+            if slice_kw and not pre_unit and _PRE_SLICE.search(pre):
+                n.role = "slice"  # "image 145/300"
+        elif slice_kw and ((m := _PRE_SLICE.search(pre)) or _PRE_SLICE_HASH.search(pre)):
+            plane = (m.group("plane") if m else None) or ((pm := _POST_PLANE.match(post)) and pm.group("plane"))
+            n.role = "slice" if not plane or plane.startswith(("ax", "trans")) else "other"
+            if (pm := _POST_PRIOR.match(post)) and not _NUMBER_NEXT.match(post, pm.end()):
+                n.role = "other"  # "image 95 of the prior exam"
+        elif maybe_series and ("se" in pre or "sr" in pre) and _PRE_SERIES.search(pre):
+            n.role = "series"
+        elif (
+            prev is not None
+            and prev.role in _KEPT_ROLES
+            and _LIST_GAP.fullmatch(gap)
+            and ("." in n.text or _LIST_END.match(post))
+            and not (maybe_prior and has_any(pre, _PRIOR_HINTS) and _PRE_PRIOR.search(pre))
+        ):
+            n.role = prev.role
+            if prev.group < 0:
+                group_id += 1
+                prev.group = group_id
+            n.group = prev.group
+        elif (maybe_current and has_any(pre, _CURRENT_HINTS) and _PRE_CURRENT.search(pre)
+              and (prev is not None or SUV_ANY.search(low))):
+            n.role = "suv"
+            # "SUV max was 5.4, now 3.1": the value before "now" is the prior one
+            if prev is not None and prev.role == "suv" and n.start - prev.end < 24 and " and " not in gap:
+                prev.role = "prior"
+        elif (pm := _POST_PRIOR.match(post)) and not _NUMBER_NEXT.match(post, pm.end()) and (
+            "." in n.text or SUV_ANY.search(pre)
+        ):
+            n.role = "prior"
+        elif maybe_prior and has_any(pre, _PRIOR_HINTS) and _PRE_PRIOR.search(pre):
+            n.role = "prior" if ("." in n.text or SUV_ANY.search(pre)) else "other"
+        elif maybe_suv and ("suv" in pre or "uptake value" in pre) and (m := _PRE_SUV.search(pre)):
+            kw = m.group(1)
+            n.role = "suv_other" if ("peak" in kw or "mean" in kw or "avg" in kw or "average" in kw) else "suv"
+        elif (
+            prev is not None and prev.role == "slice" and _PARALLEL_GAP.fullmatch(gap)
+            and ("." in n.text or _LIST_END.match(post)) and any(p.role == "suv" for p in nums[:i] if p.end <= prev.start)
+        ):
+            n.role = "suv"  # "SUVmax 2.3 (image 300) and 3.4 (image 305)"
+        elif "." in n.text and (k := SUV_ANY.search(low, prev.end if prev else 0, n.start)) and (
+            n.start - k.end() < 48 and not _SUV_OTHER.match(k.group())
+        ):
+            n.role = "suv"  # "the SUVmax of the dominant node is 8.9"
+        else:
+            n.role = "other"
+        if (n.role in ("suv", "slice", "series") or (n.role == "other" and "." in n.text)) and _in_prior_paren(
+            low, n.start
+        ):
+            n.role = "prior" if n.role in ("suv", "other") else "other"  # "(previously 2.1 cm, SUV 9.8 on image 95)"
+        if maybe_ref and n.role in ("suv", "prior") and _is_reference(low, n, prev):
+            n.role = "ref"
+        if n.role == "slice":
+            n.slice_value = int(n.value) if "." not in n.text and "," not in n.text else None
+            n.slice_end = -1
+            if n.slice_value is None:
+                n.role = "other"
+        if n.role != "range":
+            prev = n
+    return nums
+
+
+def _preset_roles(low: str, nums: list[Num]) -> None:
+    """Roles fixed by patterns spanning two numbers: changes, SUV ranges, "(4/120)" shorthand."""
+    by_start = {n.start: n for n in nums}
+    if len(nums) < 2:
+        return
+    if has_any(low, _CHANGE_HINTS):
+        for m in _CHANGE.finditer(low):
+            a, b = ("a", "b") if m.group("a") else (("c", "d") if m.group("c") else ("f", "e"))
+            prior_n, cur_n = by_start.get(m.start(a)), by_start.get(m.start(b))
+            if prior_n is None or cur_n is None:
+                continue
+            if a == "a" and not SUV_ANY.search(low, max(0, m.start() - PRE_WINDOW), m.end()):
+                continue  # an arrow between two non-SUV numbers
+            if a != "a" and not SUV_ANY.search(low, max(0, m.start() - 2 * PRE_WINDOW), m.end()):
+                continue
+            if a == "c" and _RANGING.search(low, max(0, m.start() - 24), m.start()):
+                continue  # "SUVmax ranging from 3.1 to 5.6": a spread, not a change
+            prior_n.role, cur_n.role = "prior", "suv"
+    if "rang" in low or "between" in low:  # "SUVmax ranging from 3.1 to 5.6": the maximum is the SUVmax
+        for m in _RANGE_SUV.finditer(low):
+            lo_n, hi_n = by_start.get(m.start("lo")), by_start.get(m.start("hi"))
+            if lo_n is not None and hi_n is not None:
+                lo_n, hi_n = sorted((lo_n, hi_n), key=lambda x: x.value)
+                lo_n.role, hi_n.role = "suv_other", "suv"
+    if "(" in low:
+        for m in _SHORTHAND.finditer(low):  # "(4/120)", "(se 4: im 120)"
+            se, im = by_start.get(m.start("se")), by_start.get(m.start("im"))
+            if se is not None and im is not None:
+                se.role, im.role = "series", "slice"
+
+
+def _in_prior_paren(low: str, pos: int) -> bool:
+    """Inside a parenthesis that starts with "previously"/"prior": the whole aside is about the old exam."""
+    open_at = low.rfind("(", 0, pos)
+    if open_at < 0 or low.find(")", open_at, pos) >= 0:
+        return False
+    return bool(_PRIOR_PAREN.match(low, open_at))
+
+
+def _is_reference(low: str, n: Num, prev: Num | None) -> bool:
+    """An SUV of the blood pool, the liver background or a threshold rather than of a lesion."""
+    start = prev.end if prev is not None else 0
+    zone = low[start:n.start]
+    for sep in ",;(":
+        cut = zone.rfind(sep)
+        # a clause boundary before this number's own keyword: the reference must be in this clause
+        if cut >= 0 and not SUV_ANY.search(zone, 0, cut) and not REF.search(zone, cut) and SUV_ANY.search(zone, cut):
+            zone = zone[cut:]
+    if REF.search(zone):
+        return True
+    whole = low[start:n.start]
+    clause = whole[max(whole.rfind(","), whole.rfind(";")) + 1:]
+    if _LIVER_BEFORE.search(whole) and not LESION.search(clause):
+        return True
+    return bool(_REF_AFTER.match(low, n.end, n.end + 40))
