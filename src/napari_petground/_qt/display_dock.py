@@ -89,8 +89,8 @@ class DisplayDock(QWidget):
 
         self.window_combo = QComboBox()
         self.window_combo.addItems([*WINDOW_PRESETS, CUSTOM])
-        self.width_spin = _spin(1.0, 5000.0, 400.0, 10.0)
-        self.level_spin = _spin(-2000.0, 3000.0, 40.0, 10.0)
+        self.width_spin = _spin(1.0, 5000.0, 400.0, 10.0, decimals=0)
+        self.level_spin = _spin(-2000.0, 3000.0, 40.0, 10.0, decimals=0)
         self.suv_min = _spin(0.0, 1000.0, 0.0, 0.5)
         self.suv_max = _spin(0.1, 1000.0, 10.0, 0.5)
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
@@ -262,11 +262,11 @@ class DisplayDock(QWidget):
             self.viewer.mouse_move_callbacks.remove(self._on_mouse_move)
 
 
-def _spin(low: float, high: float, value: float, step: float) -> QDoubleSpinBox:
+def _spin(low: float, high: float, value: float, step: float, decimals: int = 1) -> QDoubleSpinBox:
     spin = QDoubleSpinBox()
     spin.setRange(low, high)
     spin.setSingleStep(step)
-    spin.setDecimals(1)
+    spin.setDecimals(decimals)
     spin.setValue(value)
     return spin
 
