@@ -236,7 +236,9 @@ class _Painter:
         lz = (apex + self.Z(250)) / 2
         for side in (-1, 1):
             q = ((z - lz) / ((apex - self.Z(250)) / 2)) ** 2 + ((x - side * self.X(78)) / self.X(92)) ** 2
-            lung = (lab == L["mediastinum"]) & (q <= 1) & (side * x > mw) & (z > self.dome(x, y))
+            v = np.clip((y - yc) / b, -1, 1)
+            spindle = mw * (0.45 + 0.75 * (1 - v**2))  # mediastinum widest in the middle, lungs meet front/back
+            lung = (lab == L["mediastinum"]) & (q <= 1) & (side * x > spindle) & (z > self.dome(x, y))
             # fissures: oblique (upper lobe anterior-superior), horizontal on the right
             oblique = z > self.Z(400) + 0.9 * (y - yc) + 0.0 * x
             if side < 0:
@@ -251,7 +253,6 @@ class _Painter:
         if top is not None:
             sub = c.labels[top]
             sub[sub == L["mediastinum"]] = L["muscle"]
-        del a, b
 
     def heart_vessels_airways(self) -> None:
         c, p = self.c, self.p
@@ -368,11 +369,11 @@ class _Painter:
         ab, bb, ycb = self.prof(zb)
         for s in (-1, 1):
             front = ycb - bb
-            if p.sex == "F":
-                c.ellipsoid(L["fat"], (zb - 15, front - p.fat, s * self.X(92)), (self.Z(70), 38 + p.fat * 0.6, 72),
-                            over=(0, L["skin"]))
-                c.ellipsoid(L["breast"], (zb - 15, front - p.fat - 12, s * self.X(92)), (self.Z(50), 28, 52),
-                            over=(L["fat"],))
+            if p.sex == "F":  # glandular tissue in a thicker anterior fat layer
+                c.ellipsoid(L["fat"], (zb - 20, front, s * self.X(85)), (self.Z(60), p.fat + 14, 75),
+                            over=(L["muscle"],))
+                c.ellipsoid(L["breast"], (zb - 20, front - 0.5 * p.fat, s * self.X(85)),
+                            (self.Z(42), 0.45 * p.fat + 6, 48), over=(L["fat"],))
             else:
                 c.ellipsoid(L["breast"], (zb - 20, front - 0.5 * p.fat, s * self.X(88)), (self.Z(28), 6, 30),
                             over=(L["fat"],))

@@ -234,6 +234,8 @@ def place_lesions(plans: list[LesionPlan], site_map: np.ndarray, grid: Grid, rng
             if pl.kind == "same_organ" and other["plan"].group == pl.group:
                 gap = max(30.0, (other["plan"].diameter_mm + pl.diameter_mm) / 2 + 12)
                 keep &= np.abs(zax[cz] - other["center"][0]) > gap
+        if pl.site == "femur":  # "proximal femur": the upper half of the thigh
+            keep &= zax[cz] > -150.0
         cz, cy, cx = cz[keep], cy[keep], cx[keep]
         allowed = _allowed(pl.site, targets)
         forbidden = _forbidden(pl.site, targets)
@@ -278,7 +280,7 @@ def place_lesions(plans: list[LesionPlan], site_map: np.ndarray, grid: Grid, rng
         if best is None:
             continue
         entry = {"plan": pl, "center": best[0], "radii": best[1]}
-        if pl.site == "vertebra":
+        if pl.site in ("vertebra", "rib"):
             entry["level"] = next((k for k, (z0, z1) in levels.items() if z0 <= best[0][0] <= z1), "")
         placed.append(entry)
         result[i] = entry

@@ -40,7 +40,7 @@ TRACER_UPTAKE: dict[str, dict[str, tuple[float, float]]] = {
     "PSMA": {
         "brain": (0.1, 0.3), "myocardium": (0.8, 1.4), "blood": (1.0, 1.6), "liver": (4.0, 7.5),
         "spleen": (2.5, 5.0), "kidney_r": (15.0, 35.0), "renal_pelvis": (20.0, 45.0), "parotid": (10.0, 20.0),
-        "submandibular": (9.0, 18.0), "small_bowel": (4.0, 12.0), "colon": (1.5, 3.0), "bladder": (10.0, 40.0),
+        "submandibular": (9.0, 18.0), "small_bowel": (2.0, 6.0), "colon": (1.5, 3.0), "bladder": (10.0, 40.0),
         "tonsil": (1.2, 2.0), "thyroid": (0.8, 1.4), "stomach": (1.5, 3.0), "pancreas": (1.0, 1.6),
         "adrenal_r": (1.5, 2.5), "prostate": (1.5, 3.0), "vertebra": (0.8, 1.3), "pelvic_bone": (0.7, 1.1),
         "sacrum": (0.8, 1.2), "muscle": (0.4, 0.6),

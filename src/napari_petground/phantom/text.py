@@ -110,6 +110,11 @@ _ADJECTIVE = {"mildly": "mild", "minimally": "minimal", "faintly": "faint", "low
               "markedly": "marked", "moderately to intensely": "moderate to intense", "very intensely": "very intense"}
 
 
+def _cap(text: str) -> str:
+    """Upper-case the first letter only ("FDG-avid" stays "FDG-avid")."""
+    return text[:1].upper() + text[1:]
+
+
 def _a(word: str) -> str:
     """Indefinite article for the word that follows."""
     w = word.lower()
@@ -131,10 +136,15 @@ def _noun(lesion: LesionTruth, rng: np.random.Generator) -> str:
     return _pick(rng, ("mass",) + _ORGAN_NOUNS if lesion.diameter_mm > 35 else _ORGAN_NOUNS)
 
 
+_ORDINALS = {f"T{i}": word for i, word in enumerate(
+    ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
+     "twelfth"), start=1)}
+
+
 def site_noun_phrase(lesion: LesionTruth, rng: np.random.Generator) -> str:
     """'left external iliac node', 'lesion in the L2 vertebral body' ... (site and side in words)."""
     template = _pick(rng, _SITE_NP[lesion.site])
-    ordinal = _pick(rng, ("fifth", "sixth", "seventh", "eighth", "posterior", "lateral"))
+    ordinal = _ORDINALS.get(lesion.level, "posterior")
     text = template.format(side=lesion.laterality, n=_noun(lesion, rng), level=lesion.level or "lumbar",
                            ordinal=ordinal)
     return " ".join(text.split())
@@ -191,11 +201,11 @@ def _lesion_sentence(lesion: LesionTruth, rng: np.random.Generator, with_numbers
     size = _size(lesion, rng)
     if not with_numbers:
         templates = [
-            f"{inten.capitalize()} {avid} {np_}.",
+            f"{_cap(inten)} {avid} {np_}.",
             f"There is {_a(inten)} {inten} {avid} {np_}" + (f" measuring {size}." if with_size else "."),
             f"{np_[0].upper() + np_[1:]} with {_ADJECTIVE[inten]} {_UPTAKE_NOUN[tracer]}.",
-            f"{_a(size).capitalize()} {size} {np_} demonstrates {inten} increased uptake.",
-            f"{inten.capitalize()} increased {_UPTAKE_NOUN[tracer]} in {_a(np_)} {np_}, concerning for metastatic disease.",
+            f"{_cap(_a(size))} {size} {np_} demonstrates {inten} increased uptake.",
+            f"{_cap(inten)} increased {_UPTAKE_NOUN[tracer]} in {_a(np_)} {np_}, concerning for metastatic disease.",
             f"Redemonstrated {avid} {np_}" + (f", {size}." if with_size else "."),
         ]
         return _pick(rng, templates), False
@@ -204,14 +214,14 @@ def _lesion_sentence(lesion: LesionTruth, rng: np.random.Generator, with_numbers
     prior = _prior_phrase(f"{prior_suvmax:.1f}", rng) if prior_suvmax is not None else ""
     prior_part = f" {prior}" if prior else ""
     templates = [
-        f"{inten.capitalize()} {avid} {np_} with {suv}{prior_part}, {img}.",
+        f"{_cap(inten)} {avid} {np_} with {suv}{prior_part}, {img}.",
         f"{np_[0].upper() + np_[1:]} with {suv}{prior_part} {img}.",
         f"There is {_a(inten)} {inten} {avid} {np_}" + (f" measuring {size}" if with_size else "")
         + f", {suv}{prior_part}, {img}.",
-        f"{avid.capitalize()} {np_} ({img.strip('()')}), {suv}{prior_part}.",
-        f"{_a(size).capitalize()} {size} {np_} demonstrates {_pick(rng, ('uptake', 'increased uptake', 'avid uptake'))} with {suv}"
+        f"{_cap(avid)} {np_} ({img.strip('()')}), {suv}{prior_part}.",
+        f"{_cap(_a(size))} {size} {np_} demonstrates {_pick(rng, ('uptake', 'increased uptake', 'avid uptake'))} with {suv}"
         f"{prior_part} {img}.",
-        f"{inten.capitalize()} increased {_UPTAKE_NOUN[tracer]} in {_a(np_)} {np_}, {suv}{prior_part} {img}.",
+        f"{_cap(inten)} increased {_UPTAKE_NOUN[tracer]} in {_a(np_)} {np_}, {suv}{prior_part} {img}.",
         f"{np_[0].upper() + np_[1:]} ({img.strip('()')} {suv}){prior_part}.",
     ]
     if prior_suvmax is not None:
@@ -316,7 +326,7 @@ def build_report(lesions: list[LesionTruth], rng: np.random.Generator, tracer: s
         tail = _pick(rng, ("consistent with metastatic disease", "suspicious for malignancy",
                            "concerning for nodal metastasis" if les.site.endswith("_node") else "compatible with metastasis",
                            "likely representing active disease"))
-        txt = f"{_intensity(les.suvmax, les.kind == 'low_uptake', rng).capitalize()} {avid} {np_}, {tail}."
+        txt = f"{_cap(_intensity(les.suvmax, les.kind == 'low_uptake', rng))} {avid} {np_}, {tail}."
         impression.append(SentenceTruth(txt, les.id, "impression", lesion_ids=[les.id]))
     if not lesions:
         impression.append(SentenceTruth(f"No {avid} disease.", None, "negative"))
