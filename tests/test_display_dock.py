@@ -118,3 +118,29 @@ def test_radiological_orientation_axial_and_mip(shown_viewer_with_study):
     dock.mip_check.setChecked(True)
     mip = viewer.screenshot(canvas_only=True, flash=False)  # gray_r: the hottest voxels are the darkest
     assert _dark_column(mip) < 0.45
+
+
+def test_view_command_opens_the_study_with_the_docks(tmp_path, monkeypatch):
+    import napari
+
+    from napari_petground import cli
+    from napari_petground.study.export import export_nifti
+
+    export_nifti(synthetic_study(ct_shape=(16, 32, 32), pet_shape=(8, 16, 16)), tmp_path / "case")
+    monkeypatch.setattr(napari, "run", lambda *args, **kwargs: None)  # do not block in the event loop
+    assert cli.main(["view", str(tmp_path / "case")]) == 0
+    viewer = napari.current_viewer()
+    try:
+        names = [layer.name for layer in viewer.layers]
+        assert names[:2] == ["case CT", "case PET"]  # docks may add their own layers above
+        assert "PET/CT display" in viewer.window.dock_widgets
+        assert "Ground findings" in viewer.window.dock_widgets
+    finally:
+        viewer.close()
+
+
+def test_view_command_needs_a_study_or_the_demo(capsys):
+    from napari_petground import cli
+
+    assert cli.main(["view"]) == 1
+    assert "--demo" in capsys.readouterr().err

@@ -21,7 +21,7 @@ class PatientInfo:
     study_date: str = ""
 
 
-@dataclass
+@dataclass(repr=False)
 class Study:
     """A PET/CT exam. ``pet`` holds SUVbw when ``pet_is_suv``; otherwise its stored units (``pet_units``)."""
 
@@ -40,6 +40,10 @@ class Study:
     report: str = ""  # report text shipped with the study (phantoms, datasets)
     extras: dict = field(default_factory=dict)  # reader-specific details (DICOM series info, phantom truth)
     title: str = ""  # display name when there is no PatientID (NIfTI case or folder name)
+
+    def __repr__(self) -> str:  # short: the study travels in layer metadata and error messages
+        return (f"Study({self.name!r}, {self.source_kind or 'memory'}, pet={self.pet!r}, ct={self.ct!r}, "
+                f"pet_units={self.pet_units!r}, tracer={self.tracer!r}, warnings={len(self.warnings)})")
 
     @property
     def name(self) -> str:

@@ -16,7 +16,7 @@ Triple = tuple[float, float, float]
 IDENTITY_DIRECTION: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
-@dataclass
+@dataclass(repr=False)
 class Volume:
     """Voxel data (z, y, x) with spacing and origin in mm, both in (z, y, x) order."""
 
@@ -31,6 +31,10 @@ class Volume:
             raise ValueError(f"a Volume is 3D, got an array of shape {self.data.shape}")
         self.spacing = tuple(float(s) for s in self.spacing)  # type: ignore[assignment]
         self.origin = tuple(float(o) for o in self.origin)  # type: ignore[assignment]
+
+    def __repr__(self) -> str:  # short: a Volume shows up in error messages and layer metadata
+        return (f"Volume(shape={self.shape}, dtype={self.data.dtype}, spacing={self.spacing}, "
+                f"origin={self.origin})")
 
     @property
     def shape(self) -> tuple[int, int, int]:
