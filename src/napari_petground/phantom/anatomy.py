@@ -167,7 +167,9 @@ class _Painter:
 
         zs = zslice((bd.a > 0) & (c.z > self.Z(-70)))
         if zs is not None:
-            self._rings(zs, slice(None), c.x[None, None, :], y - col(bd.yc, zs), col(bd.a, zs), col(bd.b, zs),
+            xi = np.flatnonzero(np.abs(c.x) <= float((bd.a[zs] + fat[zs]).max()) + 2)
+            xs = slice(int(xi[0]), int(xi[-1]) + 1) if xi.size else slice(None)
+            self._rings(zs, xs, c.x[xs][None, None, :], y - col(bd.yc, zs), col(bd.a, zs), col(bd.b, zs),
                         col(fat, zs))
         leg_a = np.interp(c.z, _LEG[:, 0] * p.h, _LEG[:, 1] * p.w, left=0, right=0).astype(np.float32)
         leg_b = np.interp(c.z, _LEG[:, 0] * p.h, _LEG[:, 2] * p.w, left=0, right=0).astype(np.float32)

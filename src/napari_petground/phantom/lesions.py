@@ -223,7 +223,9 @@ def place_lesions(plans: list[LesionPlan], site_map: np.ndarray, grid: Grid, rng
     for i in order:
         pl = plans[i]
         targets = SITE_TARGETS[pl.site][pl.laterality if pl.laterality in SITE_TARGETS[pl.site] else ""]
-        cand = np.flatnonzero(np.isin(site_map, targets))
+        target_lut = np.zeros(256, bool)
+        target_lut[list(targets)] = True
+        cand = np.flatnonzero(target_lut[site_map])
         cz, cy, cx = np.unravel_index(cand, site_map.shape)
         keep = np.ones(cand.size, bool)
         if pl.laterality == "right":

@@ -115,10 +115,14 @@ def add_noise(image: np.ndarray, rng: np.random.Generator, spacing: tuple[float,
         return image
     voxel_ml = float(np.prod(spacing)) / 1000.0
     c = 0.11 * level * (0.064 / voxel_ml) ** 0.25
-    np.maximum(image, np.float32(0), out=image)
-    noise = rng.standard_normal(image.shape, dtype=np.float32)
-    noise *= np.sqrt(image)
+    flat = image.reshape(-1)
+    idx = np.flatnonzero(flat > np.float32(1e-3))  # noise where there is signal (σ ∝ √SUV)
+    values = np.maximum(flat[idx], np.float32(0))
+    noise = rng.standard_normal(idx.size, dtype=np.float32)
+    noise *= np.sqrt(values)
     noise *= np.float32(c)
-    image += noise
-    np.maximum(image, np.float32(0), out=image)
+    values += noise
+    np.maximum(values, np.float32(0), out=values)
+    np.maximum(flat, np.float32(0), out=flat)
+    flat[idx] = values
     return image
