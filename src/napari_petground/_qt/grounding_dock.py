@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from qtpy.QtCore import QSettings, Qt, QTimer
 from qtpy.QtWidgets import (
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -114,15 +113,15 @@ class GroundingDock(QWidget):
         top_layout.addWidget(self.text, 2)
         top_layout.addLayout(buttons)
         top_layout.addWidget(self.findings_list, 3)
-        model_box = QGroupBox("Model")
-        QVBoxLayout(model_box).addWidget(self.model_picker)
-        top_layout.addWidget(model_box)
+        top_layout.addWidget(self.model_picker)
         top_layout.addWidget(self.progress)
         top_layout.addWidget(self.stage)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(self.review)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self.setMinimumWidth(380)
@@ -183,8 +182,11 @@ class GroundingDock(QWidget):
         self._study = study
         self._results.clear()  # results belong to the study they were computed on
         if study is not None:  # made now, not during a run: adding a layer stalls the viewer for a moment
+            active = self.viewer.layers.selection.active
             ensure_prediction_layer(self.viewer, study)
             ensure_findings_layer(self.viewer, study)
+            if active is not None:
+                self.viewer.layers.selection.active = active
         self.findings_panel.set_study(study)
         if study is not None and study.report and not self.text.toPlainText().strip():
             self.text.setPlainText(study.report)

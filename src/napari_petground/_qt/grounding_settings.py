@@ -12,8 +12,8 @@ from qtpy.QtCore import QSettings, Signal
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
+    QLabel,
     QMenu,
     QToolButton,
     QWidget,
@@ -32,7 +32,7 @@ def default_settings() -> QSettings:
 
 
 class ModelPicker(QWidget):
-    """Two rows: checkpoint (demo / recent / Browse…) and device (auto / cuda / cpu)."""
+    """One row: checkpoint (demo / recent / Browse…) and device (auto / cuda / cpu)."""
 
     changed = Signal()  # checkpoint or device changed
 
@@ -52,14 +52,13 @@ class ModelPicker(QWidget):
         self.device_combo.addItems(DEVICES)
         self.device_combo.setToolTip("auto: CUDA when available, otherwise CPU")
 
-        row = QHBoxLayout()
+        row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Model"))
         row.addWidget(self.checkpoint_combo, 1)
         row.addWidget(self.browse_button)
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Checkpoint", row)
-        form.addRow("Device", self.device_combo)
+        row.addWidget(QLabel("on"))
+        row.addWidget(self.device_combo)
 
         self._fill(self._setting("checkpoint", ""), self._recent())
         device = self._setting("device", "auto")

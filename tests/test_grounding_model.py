@@ -1,0 +1,108 @@
+"""End to end with the trained demo checkpoint: a report sentence of the demo study, grounded in the viewer,
+lands on the lesion it describes and not on the others (its left/right twin included), while the viewer
+stays responsive; then accept, undo, save and reload.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import napari_petground
+from test_grounding_dock import napari_slice_change_seconds, wait_idle
+
+DEMO_CHECKPOINT = Path(napari_petground.__file__).parent / "checkpoints" / "demo" / "config.json"
+
+
+def _model_missing() -> str:
+    if not DEMO_CHECKPOINT.is_file():
+        return f"the trained demo checkpoint is not shipped yet ({DEMO_CHECKPOINT.parent} has no config.json)"
+    try:
+        from napari_petground.model import Grounder  # noqa: F401
+    except ImportError as exc:
+        return f"the grounding model is not available ({exc})"
+    return ""
+
+
+pytestmark = [pytest.mark.gui, pytest.mark.slow,
+              pytest.mark.skipif(bool(_model_missing()), reason=_model_missing() or "model present")]
+
+TWIN_SENTENCE_ID = 1  # the demo's right ilium focus; lesion 2 is its left twin
+
+
+@pytest.fixture
+def viewer():
+    import napari
+
+    v = napari.Viewer(show=False)
+    yield v
+    v.close()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from qtpy.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from napari_petground.phantom.sample import demo_phantom, demo_study
+
+    return demo_phantom(), demo_study()
+
+
+def test_report_sentence_is_grounded_on_its_lesion_and_the_viewer_keeps_beating(qtbot, viewer, settings, demo,
+                                                                                  tmp_path):
+    from qtpy.QtCore import QTimer
+
+    from napari_petground._qt.grounding_dock import GroundingDock
+    from napari_petground.findings import lesion_stats
+    from napari_petground.study.layers import study_layers
+
+    phantom, study = demo
+    for data, kwargs, _kind in study_layers(study):
+        viewer.add_image(data, **kwargs)
+    dock = GroundingDock(viewer, settings=settings)
+    viewer.window.add_dock_widget(dock, area="right")
+    dock.model_picker.set_device("cpu")
+    truth = next(s for s in phantom.sentences if s.lesion_id == TWIN_SENTENCE_ID and s.kind == "numbers")
+    rows = [r for r, f in enumerate(dock.findings_list.findings) if f.sentence == truth.text]
+    assert rows, f"the demo report's sentence {truth.text!r} is not in the findings list"
+
+    bound = max(0.100, 1.5 * napari_slice_change_seconds(viewer, study))
+    beats: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
+    timer.start(10)
+    dock.findings_list.selectRow(rows[0])
+    dock.ground()
+    wait_idle(qtbot, dock, timeout=180_000)
+    timer.stop()
+
+    predicted = np.asarray(dock.prediction_layer().data) > 0
+    assert predicted.any(), "the model found nothing for a sentence of its own demo study"
+    labels = phantom.lesion_labels
+    on_target = np.count_nonzero(predicted & (labels == TWIN_SENTENCE_ID))
+    elsewhere = {int(v): int(np.count_nonzero(predicted & (labels == v)))
+                 for v in np.unique(labels) if v not in (0, TWIN_SENTENCE_ID)}
+    assert on_target > 0 and on_target >= 0.5 * np.count_nonzero(predicted & (labels > 0))
+    assert all(count == 0 for count in elsewhere.values()), f"prediction touches other lesions: {elsewhere}"
+    assert dock.result.values()["SUVmax"] == f"{lesion_stats(study, predicted).suvmax:.1f}"
+    gaps = np.diff(beats)
+    assert gaps.max() < bound, f"longest stall {gaps.max() * 1000:.0f} ms (bound {bound * 1000:.0f} ms)"
+
+    dock.accept()
+    findings = dock.findings_layer()
+    assert np.count_nonzero(findings.data == 1) == np.count_nonzero(predicted)
+    written = dock.findings_panel.save_to(tmp_path / "demo_findings.nii.gz")
+    findings.undo()
+    assert not np.any(findings.data)
+    assert dock.findings_panel.load_from(written[0]) == []
+    assert np.count_nonzero(findings.data) == np.count_nonzero(predicted)
+    dock.findings_panel.refresh()
+    assert list(dock.findings_panel.table.sentences().values()) == [truth.text]
