@@ -182,3 +182,42 @@ def test_can_read_is_cheap_and_selective(tmp_path, synth_dicom):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert not can_read(empty)
+
+
+def test_dicom_with_mirrored_rows_and_descending_slices(tmp_path, synth):
+    """PET stored with rows running to the patient's right (normal pointing to the feet) lands in LPS intact."""
+    folder = export_dicom(synth, tmp_path / "exam")
+    for path in sorted((folder / "PET").glob("*.dcm")):
+        ds = pydicom.dcmread(path)
+        pixels = ds.pixel_array[:, ::-1]
+        x0, y0, z0 = (float(v) for v in ds.ImagePositionPatient)
+        ds.ImagePositionPatient = [x0 + (ds.Columns - 1) * float(ds.PixelSpacing[1]), y0, z0]
+        ds.ImageOrientationPatient = [-1, 0, 0, 0, 1, 0]
+        ds.PixelData = np.ascontiguousarray(pixels).tobytes()
+        ds.save_as(path)
+    study = load_study(folder)
+    assert study.pet.source_direction == (-1, 0, 0, 0, 1, 0, 0, 0, -1)
+    assert study.pet.origin == pytest.approx(synth.pet.origin, abs=1e-3)
+    assert np.allclose(study.pet.data, synth.pet.data, atol=HOT_SUV / 30000)
+    assert study.numbering.image_for_index(study.pet.shape[0] - 1) == 1  # still the most superior slice
+    # labels saved as DICOM SEG line up with each source image's own pixels, and read back unchanged
+    import highdicom as hd
+
+    from napari_petground.study.writers import load_labels, write_labels
+
+    labels = (study.pet.data > 5).astype(np.uint8)
+    write_labels(tmp_path / "seg.dcm", labels, study)
+    seg = hd.seg.segread(tmp_path / "seg.dcm")
+    for path in sorted((folder / "PET").glob("*.dcm")):
+        ds = pydicom.dcmread(path)
+        frame = seg.get_pixels_by_source_instance([ds.SOPInstanceUID], combine_segments=True)[0]
+        stored = ds.pixel_array * float(ds.RescaleSlope) * 75_000 / 370e6  # SUV in the file's own layout
+        assert np.array_equal(frame > 0, stored > 5), path.name
+    assert np.array_equal(load_labels(tmp_path / "seg.dcm", study), labels)
+
+
+def test_folder_of_several_patients_asks_for_one(ibsi_dir):
+    from napari_petground.errors import StudyError
+
+    with pytest.raises(StudyError, match=r"4 PET series of 4 patients.*open one patient's folder"):
+        load_study(ibsi_dir)

@@ -36,6 +36,10 @@ def _base(study: Study, uids: dict, modality: str, volume: Volume, series_uid: s
     ds.PatientID = study.patient.patient_id or study.name
     ds.PatientName = study.patient.name or study.name
     ds.PatientSex = study.patient.sex
+    ds.PatientBirthDate = ""
+    ds.AccessionNumber = ""
+    ds.ReferringPhysicianName = ""
+    ds.StudyID = "1"
     ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = uids["date"]
     ds.StudyTime = "100000"
     ds.SeriesTime = ds.AcquisitionTime = "110000"

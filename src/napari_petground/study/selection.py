@@ -61,6 +61,12 @@ def select_pair(series: list[Series], *, pet_series: str | None = None,
         corrected = [s for s in pets if s.attenuation_corrected]
         if len(pets) > 1 and corrected:
             pets = corrected
+        patients = sorted({s.patient_id for s in pets if s.patient_id})
+        if len(patients) > 1:
+            raise StudyError(
+                f"{len(pets)} PET series of {len(patients)} patients found ({', '.join(patients[:6])}); "
+                f"open one patient's folder, or choose with pet_series=UID:\n  {_listing(pets)}"
+            )
         if len(pets) > 1:
             raise StudyError(
                 f"{len(pets)} PET series found; choose one with pet_series=UID "

@@ -22,6 +22,8 @@ from .study import Study
 
 SegmentNames = Mapping[int, str] | Sequence[str] | None
 _TRACKING = re.compile(r"^label (\d+)$")
+_TYPE2_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                 "AccessionNumber", "ReferringPhysicianName", "StudyID")
 
 
 def _labels_array(labels, study: Study) -> np.ndarray:
@@ -101,9 +103,14 @@ def _pet_headers(study: Study) -> list:
             f"{study.name} was not read from DICOM, so there is no PET series to reference; save as .nii.gz"
         )
     try:
-        return [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+        headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
     except (OSError, pydicom.errors.InvalidDicomError) as exc:
         raise WriteError(f"the source PET images are no longer readable ({exc}); save as .nii.gz") from exc
+    for ds in headers:  # the SEG copies these type 2 attributes: empty is allowed, absent is not
+        for keyword in _TYPE2_COPIED:
+            if keyword not in ds:
+                setattr(ds, keyword, "")
+    return headers
 
 
 def _write_seg(path: Path, data: np.ndarray, study: Study, names: SegmentNames) -> Path:
