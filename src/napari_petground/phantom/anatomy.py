@@ -493,6 +493,10 @@ class _Painter:
         for s in (-1, 1):
             pts = [(self.Z(540), 10.0, s * (xa - 20)), (self.Z(260), 15.0, s * xa), (self.Z(20), -5.0, s * xa),
                    (self.Z(-150), -5.0, s * xa)]
+            shoulder = (self.Z(530), 8.0, s * (xa - 38))
+            c.ellipsoid(L["skin"], shoulder, (60, 52, 58), over=(0,))
+            c.ellipsoid(L["fat"], shoulder, (58, 50, 56), over=(L["skin"],))
+            c.ellipsoid(L["muscle"], shoulder, (52, 44, 50), over=(L["fat"],))
             c.tube(L["skin"], pts, [48, 40, 31, 26], over=(0,))
             c.tube(L["fat"], pts, [46, 38, 29, 24], over=(L["skin"],))
             c.tube(L["muscle"], pts, [40, 33, 25, 20], over=(L["fat"],))
