@@ -4,7 +4,8 @@ Run: python benchmarks/bench_cohort.py [--exams 16] [--resolution 4] [--workers 
 
 1. Generates a phantom cohort (phantom.make_phantom, tracers mixed, ~4 mm grid) and writes each exam as a
    CT/PET NIfTI pair under images/<exam_id>/ with its report in reports.csv (tracer column left empty for
-   every fourth exam, so the tracer comes from the report text). Truth stays in memory.
+   every fourth exam, so the tracer comes from the report text). Truth stays in memory. Two bad exams are
+   added: one without images, one with an empty report.
 2. Runs ``run_cohort`` (the code behind ``petground weak-label``) on a fresh output with a local Dask
    cluster of 1 and of 2 single-threaded worker processes; prints exams/minute with and without the
    cluster start-up.
@@ -47,6 +48,10 @@ def make_cohort(root: Path, n: int, resolution: float) -> dict[str, Phantom]:
         write_nifti(images / case / "pet_suv.nii.gz", pet.data.astype(np.float32), pet.spacing, pet.origin)
         rows.append((case, phantom.report, "" if i % 4 == 3 else tracer))
         phantoms[case] = phantom
+    # two bad exams, to show they are recorded and the rest goes on: no images, and an empty report
+    rows.append(("MISSING", rows[0][1], rows[0][2]))
+    shutil.copytree(images / rows[0][0], images / "NOREPORT", dirs_exist_ok=True)
+    rows.append(("NOREPORT", "", rows[0][2]))
     with (root / "reports.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["exam_id", "report_text", "tracer"])
@@ -82,6 +87,8 @@ def score(out: Path, phantoms: dict[str, Phantom]) -> dict:
     dice: list[float] = []
     misses: list[str] = []
     for case in ds.cases():
+        if case not in phantoms:
+            continue
         phantom = phantoms[case]
         labels = ds.load_labels(case)
         truth_labels = phantom.lesion_labels
@@ -144,7 +151,8 @@ def main() -> None:
             run = run_cohort(root / "reports.csv", root / "images", out, workers=workers, progress=False)
             print(f"{workers} worker(s): {run.processed} exams labeled, {run.failed} failed in {run.seconds:.1f} s "
                   f"-> {run.exams_per_minute:.1f} exams/min overall, {run.labeling_exams_per_minute:.1f} exams/min "
-                  f"after the {run.startup_seconds:.1f} s cluster start-up")
+                  f"after the {run.startup_seconds:.1f} s cluster start-up; CPU per exam "
+                  f"{run.exam_cpu_seconds / max(run.processed + run.failed, 1):.2f} s")
         assert out is not None
         print()
         print(format_funnel(run.funnel))

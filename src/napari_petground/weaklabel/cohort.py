@@ -39,6 +39,7 @@ class CohortRun:
     failed: int = 0  # failed in this run
     seconds: float = 0.0
     startup_seconds: float = 0.0  # reading inputs and starting the cluster, before the first exam is sent
+    exam_cpu_seconds: float = 0.0  # CPU time the workers spent on this run's exams, summed
     workers: int = 1
     scheduler: str = "local"
     funnel: Funnel = field(default_factory=Funnel)
@@ -65,6 +66,7 @@ class CohortRun:
             "run": {"listed": self.listed, "skipped": self.skipped, "processed": self.processed,
                     "failed": self.failed, "seconds": round(self.seconds, 3),
                     "startup_seconds": round(self.startup_seconds, 3),
+                    "exam_cpu_seconds": round(self.exam_cpu_seconds, 3),
                     "exams_per_minute": round(self.exams_per_minute, 3),
                     "labeling_exams_per_minute": round(self.labeling_exams_per_minute, 3), "workers": self.workers,
                     "scheduler": self.scheduler, "rejected_rows": self.rejected_rows,
@@ -181,6 +183,7 @@ def run_cohort(reports: str | Path, images: str | Path, out: str | Path, *, work
         else:
             outcomes = _run_dask(tasks, max(1, int(workers)), scheduler, ready)
         for outcome in _progress(iter(outcomes), len(tasks), progress):
+            run.exam_cpu_seconds += outcome.cpu_seconds
             if outcome.state == "done":
                 run.processed += 1
             else:

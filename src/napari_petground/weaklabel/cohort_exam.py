@@ -52,7 +52,8 @@ class ExamOutcome:
     tracer: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     reason: str = ""
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time in the worker
+    cpu_seconds: float = 0.0  # CPU time of the worker process for this exam (load-independent cost)
 
 
 @dataclass
@@ -295,7 +296,7 @@ def _load(task: ExamTask) -> Study:
 
 def process_exam(task: ExamTask) -> ExamOutcome:
     """Label one exam and write it into the dataset; failures are recorded, never raised."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     writer = DatasetWriter(task.out)
     tracer = ""
     try:
@@ -310,12 +311,14 @@ def process_exam(task: ExamTask) -> ExamOutcome:
         write_case_counts(root, task.case, tracer, case.counts)
         writer.write_case(task.case, _ct_on_pet_grid(study), study.pet, case.labels, case.items,
                           case.candidate_masks)
-        return ExamOutcome(task.case, "done", tracer, case.counts, seconds=time.perf_counter() - start)
+        return ExamOutcome(task.case, "done", tracer, case.counts, seconds=time.perf_counter() - start,
+                           cpu_seconds=time.process_time() - cpu)
     except Exception as exc:  # one bad exam is recorded and skipped, never fatal
         reason = describe_error(exc)
         try:
             writer.write_failure(task.case, reason, {"tracer": tracer})
         except OSError as write_exc:
             reason += f" (and the failure could not be recorded: {write_exc})"
-        return ExamOutcome(task.case, "failed", tracer, reason=reason, seconds=time.perf_counter() - start)
+        return ExamOutcome(task.case, "failed", tracer, reason=reason, seconds=time.perf_counter() - start,
+                           cpu_seconds=time.process_time() - cpu)
 
