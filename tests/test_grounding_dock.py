@@ -268,21 +268,25 @@ def test_findings_are_saved_and_reloaded_with_their_sentences(qtbot, viewer, set
     written = dock.findings_panel.save_to(tmp_path / "toy_findings.nii.gz")
     assert [p.name for p in written] == ["toy_findings.nii.gz", "toy_findings.json"]
 
-    import napari
+    # a new session on the same study: the old dock is removed (its keys go back on their next use) ...
+    assert dock._key_accept in viewer.keymap.values()
+    viewer.window.remove_dock_widget(dock)
+    dock._key_accept(viewer)
+    assert dock._key_accept not in viewer.keymap.values() and dock.findings_panel.rows[-1].label == 2
+    for layer in [dock.findings_layer(), dock.prediction_layer()]:
+        viewer.layers.remove(layer)
+    from napari_petground._qt.grounding_dock import GroundingDock
 
-    other = napari.Viewer(show=False)
-    try:
-        dock2 = open_dock(other, settings, study, ScriptedGrounder(truth))
-        assert dock2.findings_panel.load_from(written[0]) == []
-        np.testing.assert_array_equal(dock2.findings_layer().data, saved)
-        dock2.findings_panel.refresh()
-        assert dock2.findings_panel.table.sentences() == {
-            1: "Right lung nodule, SUVmax 9.0, image 20.", 2: LEFT}
-        assert [dock2.findings_list.status(r) for r in range(3)] == ["✓", "✓", ""]
-        dock2.findings_layer().undo()  # loading is one undo step too
-        assert not np.any(dock2.findings_layer().data)
-    finally:
-        other.close()
+    # ... and a fresh dock makes a fresh findings layer, into which the saved findings load
+    dock2 = GroundingDock(viewer, settings=settings, loader=lambda checkpoint, device: ScriptedGrounder(truth))
+    assert not np.any(dock2.findings_layer().data)
+    assert dock2.findings_panel.load_from(written[0]) == []
+    np.testing.assert_array_equal(dock2.findings_layer().data, saved)
+    dock2.findings_panel.refresh()
+    assert dock2.findings_panel.table.sentences() == {1: "Right lung nodule, SUVmax 9.0, image 20.", 2: LEFT}
+    assert [dock2.findings_list.status(r) for r in range(3)] == ["✓", "✓", ""]
+    dock2.findings_layer().undo()  # loading is one undo step too
+    assert not np.any(dock2.findings_layer().data)
 
 
 def test_problems_are_notifications_and_the_dock_keeps_working(qtbot, viewer, settings, notes):

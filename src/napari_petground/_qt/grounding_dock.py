@@ -151,7 +151,7 @@ class GroundingDock(QWidget):
             self._previous_keys[key] = self.viewer.bind_key(key, action, overwrite=True)
 
     def release(self) -> None:
-        """Stop runs and give the keys back (when the dock is closed)."""
+        """Stop runs, give the keys back and stop following the viewer (the dock is closed or removed)."""
         self.runner.cancel()
         for key, previous in self._previous_keys.items():
             try:
@@ -159,16 +159,28 @@ class GroundingDock(QWidget):
             except (KeyError, ValueError, TypeError):
                 log.debug("could not restore key %s", key)
         self._previous_keys.clear()
+        for emitter, slot in ((self.viewer.layers.events.inserted, self._sync_study),
+                              (self.viewer.layers.events.removed, self._on_layer_removed)):
+            emitter.disconnect(slot)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         self.release()
         super().closeEvent(event)
 
+    def _detached(self) -> bool:
+        """True once napari has removed the dock (its widget is left without a parent, never shown)."""
+        if self.parent() is None and not self.isVisible() and self._previous_keys:
+            self.release()
+            return True
+        return False
+
     def _key_accept(self, _viewer=None) -> None:
-        self.accept()
+        if not self._detached():
+            self.accept()
 
     def _key_reject(self, _viewer=None) -> None:
-        self.reject()
+        if not self._detached():
+            self.reject()
 
     # -- study and text ----------------------------------------------------------------------------------
     @property
