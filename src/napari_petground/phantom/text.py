@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..report.lexicon import SITE_BY_KEY
 from .lesions import LesionTruth
 
 _AVID = {
@@ -120,6 +121,8 @@ def _a(word: str) -> str:
     w = word.lower()
     if w[:1].isdigit():
         return "an" if w.startswith("8") or w.split(".")[0].split(" ")[0] in ("11", "18") else "a"
+    if len(w) > 1 and w[0] in "fhlmnrsx" and w[1].isdigit():  # "an L5 ...", "an S1 ..."
+        return "an"
     return "an" if w[:1] in "aeiou" else "a"
 
 
@@ -347,7 +350,7 @@ def _reference_sentences(ref: dict, rng: np.random.Generator) -> list[SentenceTr
 
 def _respectively(pair: list[LesionTruth], rng: np.random.Generator, avid: str, series: int) -> SentenceTruth:
     a, b = sorted(pair, key=lambda x: x.laterality != "right")
-    noun = site_noun_phrase(a, rng).replace("right ", "").replace("left ", "")
+    noun = SITE_BY_KEY[a.site].phrase
     text = (f"Bilateral {avid} {noun}s, right and left, with SUV max of {a.suvmax:.1f} and {b.suvmax:.1f} "
             f"respectively (series {series} slice {a.image_number} and {b.image_number} respectively).")
     return SentenceTruth(text, None, "multi", lesion_ids=[a.id, b.id])
