@@ -96,8 +96,20 @@ def test_npe2_writer_finds_the_study_in_layer_metadata(sts, tmp_path):
     written = write_labels_layer(tmp_path / "out.nii.gz", labels, attributes)
     assert np.array_equal(load_labels(written[0], sts), labels)
     with pytest.raises(WriteError, match="not attached to a PET/CT study"):
-        write_labels_layer(tmp_path / "other.nii.gz", labels, {"metadata": {}})
+        write_labels_layer(tmp_path / "other.dcm", labels, {"metadata": {}})
     # overwriting keeps one complete file
     write_labels_layer(tmp_path / "out.nii.gz", np.zeros_like(labels), attributes)
     assert load_labels(tmp_path / "out.nii.gz", sts).max() == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nii.gz"]
+
+
+def test_hand_made_labels_layer_is_saved_in_world_geometry(tmp_path):
+    data = np.zeros((4, 5, 6), np.uint8)
+    data[1, 2, 3] = 2
+    attributes = {"metadata": {}, "scale": (3.0, 2.0, 2.0), "translate": (-100.0, 10.0, 20.0)}
+    (written,) = write_labels_layer(tmp_path / "hand.nii.gz", data, attributes)
+    image = sitk.ReadImage(str(written))
+    assert image.GetSpacing() == (2.0, 2.0, 3.0) and image.GetOrigin() == (20.0, 10.0, -100.0)
+    # the labelled voxel sits at the same world position napari showed it at
+    assert image.TransformIndexToPhysicalPoint((3, 2, 1)) == (26.0, 14.0, -97.0)
+    assert sitk.GetArrayFromImage(image)[1, 2, 3] == 2

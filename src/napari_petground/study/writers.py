@@ -214,14 +214,44 @@ def _load_seg(path: Path, study: Study) -> np.ndarray:
 
 
 def write_labels_layer(path: str | os.PathLike, data, attributes: dict) -> list[Path]:
-    """npe2 writer: find the study in the layer's metadata and write the labels in its geometry."""
+    """npe2 writer: labels in the geometry of the study in the layer's metadata.
+
+    A Labels layer made by hand (napari's "new labels" button) carries no study: as NIfTI it is then written
+    on its own grid in LPS world millimetres (scale and translate), which is where napari showed it.
+    """
     metadata = attributes.get("metadata") or {}
     info = metadata.get("petground") or {}
     study = info.get("study")
-    if not isinstance(study, Study):
+    if isinstance(study, Study):
+        return write_labels(path, data, study, segment_names=metadata.get("segment_names"))
+    path = Path(path)
+    if not path.name.lower().endswith((".nii", ".nii.gz")):
         raise WriteError(
-            "this Labels layer is not attached to a PET/CT study, so its geometry is unknown; "
-            "draw labels on a layer created by napari-petground (metadata['petground']['study'])"
+            "this Labels layer is not attached to a PET/CT study, so it can only be saved as NIfTI (.nii.gz); "
+            "for DICOM SEG draw on a layer created by napari-petground (metadata['petground']['study'])"
         )
-    names = metadata.get("segment_names")
-    return write_labels(path, data, study, segment_names=names)
+    return [_write_world_nifti(path, np.asarray(data), attributes)]
+
+
+def _write_world_nifti(path: Path, data: np.ndarray, attributes: dict) -> Path:
+    import SimpleITK as sitk
+
+    if data.ndim != 3:
+        raise WriteError(f"labels must be 3D (z, y, x), got shape {data.shape}")
+    if not path.parent.is_dir():
+        raise WriteError(f"folder {path.parent} does not exist; choose an existing folder")
+    scale = [float(v) for v in (attributes.get("scale") or (1.0, 1.0, 1.0))][-3:]
+    translate = [float(v) for v in (attributes.get("translate") or (0.0, 0.0, 0.0))][-3:]
+    if data.dtype == bool or not np.issubdtype(data.dtype, np.integer):
+        data = data.astype(np.uint16)
+    image = sitk.GetImageFromArray(np.ascontiguousarray(data))
+    image.SetSpacing(scale[::-1])
+    image.SetOrigin(translate[::-1])
+    temporary = _temporary(path)
+    try:
+        sitk.WriteImage(image, str(temporary), True)
+        _commit(temporary, path)
+    except (RuntimeError, OSError) as exc:
+        temporary.unlink(missing_ok=True)
+        raise WriteError(f"cannot write {path}: {exc}") from exc
+    return path
