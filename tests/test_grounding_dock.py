@@ -391,3 +391,25 @@ def test_model_choice_is_remembered(qtbot, settings, tmp_path):
     again.set_checkpoint(None)
     assert ModelPicker(settings).checkpoint is None
     assert ModelPicker(settings).checkpoint_combo.findData(str(tmp_path / "my.safetensors")) > 0  # still offered
+
+
+def test_dicom_study_findings_save_as_dicom_seg(qtbot, viewer, settings, tmp_path, ibsi_dir):
+    from napari_petground.study import load_study
+
+    study = load_study(ibsi_dir / "STS_002")
+    pet = study.pet.data
+    hot = pet >= 0.5 * pet.max()  # the sarcoma's hottest part, standing in for the model's answer
+    sentence = "Intensely FDG-avid left thigh mass, SUVmax 9.9."
+    dock = open_dock(viewer, settings, study, ScriptedGrounder({"thigh": hot}))
+    dock.text.setPlainText(sentence)
+    dock.ground()
+    wait_idle(qtbot, dock)
+    np.testing.assert_array_equal(dock.prediction_layer().data > 0, hot)
+    dock.accept()
+    written = dock.findings_panel.save_to(tmp_path / "sts002.dcm")
+    assert [p.name for p in written] == ["sts002.dcm", "sts002.json"]
+    dock.findings_layer().undo()
+    dock.findings_panel.load_from(written[0])
+    np.testing.assert_array_equal(dock.findings_layer().data > 0, hot)
+    dock.findings_panel.refresh()
+    assert list(dock.findings_panel.table.sentences().values()) == [sentence]

@@ -193,8 +193,10 @@ class FindingsPanel(QWidget):
 
         if self._study is None:
             return
-        suggested = f"{self._study.name}_findings.nii.gz"
-        filters = "NIfTI + JSON (*.nii.gz);;DICOM SEG + JSON (*.dcm)"
+        nifti, seg = "NIfTI + JSON (*.nii.gz)", "DICOM SEG + JSON (*.dcm)"
+        dicom = self._study.source_kind == "dicom"  # DICOM SEG only references a DICOM PET series
+        suggested = f"{self._study.name}_findings" + (".dcm" if dicom else ".nii.gz")
+        filters = f"{seg};;{nifti}" if dicom else nifti
         path, chosen = QFileDialog.getSaveFileName(self, "Save findings", suggested, filters)
         if not path:
             return
