@@ -251,7 +251,11 @@ class DisplayDock(QWidget):
         if study is None:
             return
         text = cursor_text(study, viewer.cursor.position)
-        self.readout.setText(text)
+        try:
+            self.readout.setText(text)
+        except RuntimeError:  # the dock was closed: stop listening
+            self._disconnect()
+            return
         viewer.text_overlay.visible = bool(text)
         viewer.text_overlay.text = text
         if text:
