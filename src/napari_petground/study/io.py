@@ -46,13 +46,16 @@ def _looks_readable(path: Path) -> bool:
         return path.suffix.lower() in (".dcm", ".ima") or has_dicom_preamble(path)
     if not path.is_dir():
         return False
-    for count, (root, _dirs, files) in enumerate(os.walk(path)):
-        for name in sorted(files)[:_PROBE_LIMIT]:
+    probed = 0  # files looked at, over the whole tree: a drop of a huge folder must not stall napari
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
             candidate = Path(root) / name
             if is_nifti(candidate) or has_dicom_preamble(candidate):
                 return True
-        if count > _PROBE_LIMIT:
-            break
+            probed += 1
+            if probed >= _PROBE_LIMIT:
+                return False
     return False
 
 
