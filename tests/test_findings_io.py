@@ -51,7 +51,7 @@ def test_nifti_round_trip_keeps_voxels_and_sentences(tmp_path):
     document = json.loads((tmp_path / "findings.json").read_text())
     assert [row["label"] for row in document["findings"]] == [2, 5]
     assert document["findings"][0]["stats"]["suvmax"] == pytest.approx(5.0)
-    assert document["findings"][1]["stats"]["voxels"] == 2 * 2 * 3
+    assert document["findings"][1]["stats"]["n_voxels"] == 2 * 2 * 3
     assert document["model"] == {"device": "cpu"} and document["labels_file"] == "findings.nii.gz"
 
     loaded = load_findings(tmp_path / "findings.nii.gz", study)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -27,7 +29,7 @@ def test_stats_of_one_lesion():
     study = two_lesion_study()
     mask = study.pet.data > 5
     stats = lesion_stats(study, mask)
-    assert stats.voxels == 36
+    assert stats.n_voxels == 36
     assert stats.suvmax == pytest.approx(9.5)
     assert stats.suvmean == pytest.approx((35 * 6.0 + 9.5) / 36)
     voxel_ml = 4 * 3 * 2 / 1000
@@ -44,12 +46,12 @@ def test_stats_of_one_lesion():
 def test_side_follows_the_body_not_the_image_centre():
     study = two_lesion_study()
     midline = body_midline_x(study)
-    assert midline == pytest.approx(ORIGIN[2] + 19.5 * SPACING[2], abs=0.5)
+    assert midline == pytest.approx(ORIGIN[2] + 19.5 * SPACING[2], abs=2.0)  # found on an 8 mm sampling
     left = lesion_stats(study, (study.pet.data > 3) & (study.pet.data < 5))
     assert left.side == "left"
     # shift the whole body to the patient's left: a lesion at the image centre is now on the right
-    shifted = np.roll(study.pet.data, 6, axis=2)
-    study.pet = Volume(shifted, SPACING, ORIGIN)
+    shifted = np.roll(study.pet.data, 10, axis=2)
+    study = Study(pet=Volume(shifted, SPACING, ORIGIN), ct=None, numbering=study.numbering)
     centre = np.zeros(shifted.shape, dtype=bool)
     centre[10, 15, 20] = True
     assert lesion_stats(study, centre).side == "right"
@@ -62,8 +64,8 @@ def test_label_stats_match_single_masks():
     labels[(study.pet.data > 3) & (study.pet.data < 5)] = 7
     table = label_stats(study, labels)
     assert sorted(table) == [3, 7]
-    assert table[3] == lesion_stats(study, labels == 3)
-    assert table[7].voxels == 12 and table[7].suvmax == pytest.approx(4.0)
+    assert dataclasses.replace(table[3], label=1) == lesion_stats(study, labels == 3)
+    assert table[7].n_voxels == 12 and table[7].suvmax == pytest.approx(4.0)
 
 
 def test_empty_or_off_grid_mask_is_refused():
@@ -76,7 +78,9 @@ def test_empty_or_off_grid_mask_is_refused():
 
 
 def test_stats_round_trip_through_dict():
-    from napari_petground.findings import LesionStats
+    import json
+
+    from napari_petground.findings import stats_from_dict
 
     stats = lesion_stats(two_lesion_study(), two_lesion_study().pet.data > 5)
-    assert LesionStats.from_dict(stats.to_dict()) == stats
+    assert stats_from_dict(json.loads(json.dumps(stats.to_dict()))) == stats

@@ -244,10 +244,13 @@ def test_edited_prediction_is_accepted_as_painted_and_reject_clears(qtbot, viewe
     extra[20, 24, 18:21] = True  # extend the right lung lesion by three voxels with napari's own editing
     prediction.data_setitem(np.nonzero(extra), 1)
     qtbot.waitUntil(lambda: "Edited" in dock.result.messages.text(), timeout=2000)
-    assert dock.result.marks()["SUVmax"] == ""  # the model's check does not apply to the edited mask
+    # the checks are rerun on the edited mask: SUVmax and image still agree with the sentence
+    assert dock.result.marks()["SUVmax"] == "✓" and dock.result.marks()["Images"] == "✓"
+    assert dock.result.values()["Volume (ml)"] == f"{(truth['right'].sum() + 3) * 0.064:.1f}"
     dock.accept()
     record = dock.findings_panel.store(study).get(1)
-    assert record.edited and record.stats.voxels == int(truth["right"].sum()) + 3
+    assert record.edited and record.stats.n_voxels == int(truth["right"].sum()) + 3
+    assert record.agreement["suv_ok"] is True and record.agreement["side_ok"] is True
     # the next grounded finding is shown for review, and "r" rejects it
     assert dock.shown.request.sentence == LEFT
     viewer.layers.selection.active = prediction

@@ -17,6 +17,7 @@ from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..findings import lesion_stats
+from ..report.finding import Finding
 from .findings_panel import FindingsPanel
 from .grounding_layers import (
     PREDICTION,
@@ -40,6 +41,13 @@ if TYPE_CHECKING:
     import napari
 
 ACCEPT_KEY, REJECT_KEY = "a", "r"
+
+
+def recheck(stats: Any, finding: Finding | None) -> Any:
+    """The number/side check of an edited mask (the rule the model's choice uses), None without a finding."""
+    from ..weaklabel.agreement import check_agreement
+
+    return check_agreement(stats, finding) if finding is not None else None
 EDIT_REFRESH_MS = 200
 
 
@@ -158,8 +166,9 @@ class ReviewPane(QWidget):
         if not mask.any():
             self.result.clear("The prediction is empty: paint the lesion or reject.")
             return
-        self._show_stats(entry, lesion_stats(entry.request.study, mask), None,
-                         note="Edited: statistics of your mask.")
+        stats = lesion_stats(entry.request.study, mask)
+        self._show_stats(entry, stats, recheck(stats, entry.finding),
+                         note="Edited: statistics and checks of your mask.")
 
     # -- decisions ---------------------------------------------------------------------------------------
     def accept(self) -> None:
@@ -175,9 +184,10 @@ class ReviewPane(QWidget):
             show_warning("The prediction is empty: paint the lesion (p) or reject it (r).")
             return
         edited = not np.array_equal(mask, entry.mask)
+        agreement = recheck(lesion_stats(entry.request.study, mask), entry.finding) if edited else entry.agreement
         record = self.findings_panel.accept(
             entry.request.study, mask, entry.request.sentence, entry.finding, edited=edited,
-            agreement={} if edited else agreement_dict(entry.agreement), model=entry.model,
+            agreement=agreement_dict(agreement), model=entry.model,
         )
         if record is None:
             return

@@ -6,7 +6,7 @@ both with :func:`save_findings` (NIfTI or DICOM SEG + JSON sidecar).
 
 from .io import LoadedFindings, load_findings, save_findings, sidecar_path
 from .records import FindingRecord, FindingRow, FindingsStore, present_labels
-from .stats import LesionStats, body_midline_x, label_stats, lesion_stats
+from .stats import LesionStats, body_midline_x, label_stats, lesion_stats, stats_from_dict
 
 __all__ = [
     "FindingRecord",
@@ -21,4 +21,5 @@ __all__ = [
     "present_labels",
     "save_findings",
     "sidecar_path",
+    "stats_from_dict",
 ]

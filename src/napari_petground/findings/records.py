@@ -15,7 +15,7 @@ import numpy as np
 
 from ..report.finding import Finding
 from ..study.study import Study
-from .stats import LesionStats, label_stats
+from .stats import LesionStats, label_stats, stats_from_dict
 
 
 def now_iso() -> str:
@@ -56,7 +56,7 @@ class FindingRecord:
             label=int(data["label"]),
             sentence=str(data.get("sentence", "")),
             finding=Finding.from_dict(finding) if finding else None,
-            stats=LesionStats.from_dict(stats) if stats else None,
+            stats=stats_from_dict(stats) if stats else None,
             edited=bool(data.get("edited", False)),
             agreement=dict(data.get("agreement") or {}),
             model=dict(data.get("model") or {}),
