@@ -1,0 +1,125 @@
+"""Checkpoints: a folder with ``weights.safetensors`` and ``config.json``; loading runs no pickle.
+
+``config.json`` is a ModelConfig (preprocessing, architecture, text encoder name, dimension and fingerprint,
+training record). Loading builds the network from the config and refuses, with CheckpointError saying why,
+weights that do not fit the architecture and encoders that are not the one the model was trained with.
+Weights may be stored as float16 to keep the shipped demo small; they are used as float32.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..dataset.layout import atomic_write_bytes
+from ..errors import CheckpointError
+from .config import ModelConfig
+
+WEIGHTS = "weights.safetensors"
+CONFIG = "config.json"
+SHIPPED = {"demo": "demo", "blind": "demo-blind"}  # names of the checkpoints shipped in the package
+
+
+def shipped_checkpoint(name: str = "demo") -> Path:
+    """Folder of a checkpoint shipped with the package ("demo" or "blind")."""
+    folder = Path(__file__).resolve().parent.parent / "checkpoints" / SHIPPED.get(name, name)
+    if not (folder / CONFIG).is_file():
+        raise CheckpointError(f"the shipped checkpoint {name!r} is missing from {folder.parent}; reinstall the package")
+    return folder
+
+
+def _unique_state(module) -> dict:
+    """State dict with one key per tensor storage (nnU-Net blocks register each conv twice)."""
+    seen: set[int] = set()
+    out = {}
+    for key, tensor in module.state_dict().items():
+        ptr = tensor.untyped_storage().data_ptr() if tensor.numel() else id(tensor)
+        if ptr in seen:
+            continue
+        seen.add(ptr)
+        out[key] = tensor
+    return out
+
+
+def save_checkpoint(folder: str | Path, network, config: ModelConfig, *, half: bool = False) -> Path:
+    """Write weights and config into ``folder`` (created), each atomically."""
+    import torch
+    from safetensors.torch import save
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {}
+    for key, tensor in _unique_state(network).items():
+        tensor = tensor.detach().cpu().contiguous()
+        if half and tensor.is_floating_point():
+            tensor = tensor.to(torch.float16)
+        state[key] = tensor
+    atomic_write_bytes(folder / WEIGHTS, save(state, metadata={"format": "napari-petground"}))
+    atomic_write_bytes(folder / CONFIG, json.dumps(config.to_dict(), indent=2).encode("utf-8"))
+    return folder
+
+
+def read_config(folder: str | Path) -> ModelConfig:
+    folder = Path(folder)
+    path = folder / CONFIG
+    if not path.is_file():
+        raise CheckpointError(f"{folder} is not a checkpoint: {CONFIG} missing (expected {CONFIG} + {WEIGHTS})")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
+    return ModelConfig.from_dict(data)
+
+
+def load_checkpoint(folder: str | Path, device: str = "cpu"):
+    """(network in eval mode, ModelConfig) from a checkpoint folder; CheckpointError when it does not fit."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .network import build_network
+
+    folder = Path(folder)
+    config = read_config(folder)
+    try:
+        network = build_network(config)
+    except (ValueError, TypeError, AssertionError) as exc:
+        raise CheckpointError(f"the architecture in {folder / CONFIG} cannot be built by this code: {exc}") from exc
+    if not (folder / WEIGHTS).is_file():
+        raise CheckpointError(f"{folder} has no {WEIGHTS}")
+    try:
+        stored = load_file(str(folder / WEIGHTS))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"cannot read {folder / WEIGHTS}: {exc}") from exc
+    expected = _unique_state(network)
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"the weights in {folder} do not fit the architecture in its config: "
+            f"{len(missing)} missing (e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]})"
+        )
+    for key, tensor in expected.items():
+        if tuple(stored[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"weight {key} in {folder} has shape {tuple(stored[key].shape)}, the architecture needs "
+                f"{tuple(tensor.shape)}"
+            )
+    with torch.no_grad():
+        for key, tensor in expected.items():
+            tensor.copy_(stored[key].to(tensor.dtype))
+    return network.to(device).eval(), config
+
+
+def check_encoder(config: ModelConfig, dim: int, fingerprint: str) -> None:
+    """Refuse an encoder whose width or weights differ from the one the checkpoint was trained with."""
+    if dim != config.text.dim or dim != config.network.text_dim:
+        raise CheckpointError(
+            f"text encoder {config.text.name!r} gives {dim}-d tokens but the checkpoint was trained on "
+            f"{config.text.dim}-d tokens; use the encoder it was trained with"
+        )
+    if config.text.fingerprint and fingerprint != config.text.fingerprint:
+        raise CheckpointError(
+            f"text encoder {config.text.name!r} (fingerprint {fingerprint}) is not the encoder the checkpoint "
+            f"was trained with (fingerprint {config.text.fingerprint}); its embeddings would mean something else"
+        )

@@ -1,0 +1,212 @@
+"""``petground ground | train | evaluate``: the model's command-line jobs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..errors import ModelError
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(",") if v.strip())
+
+
+def register(subparsers) -> None:
+    _register_ground(subparsers)
+    _register_train(subparsers)
+    _register_evaluate(subparsers)
+    try:
+        from . import describe_cli  # the lesion describer's commands
+    except ImportError:
+        return
+    hook = getattr(describe_cli, "register_describe", None) or getattr(describe_cli, "register", None)
+    if hook is not None:
+        hook(subparsers)
+
+
+def _register_ground(subparsers) -> None:
+    p = subparsers.add_parser("ground", help="segment the lesion a report sentence describes")
+    p.add_argument("study", help="PET/CT study (DICOM folder, NIfTI pair or phantom:SEED)")
+    p.add_argument("sentence", help="the report sentence")
+    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped demo)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", help="write the mask here (.nii.gz)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_ground)
+
+
+def _register_train(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train the grounding network (CPU, CUDA or torchrun DDP)")
+    src = p.add_argument_group("data")
+    src.add_argument("--dataset", help="dataset folder (napari_petground.dataset layout)")
+    src.add_argument("--val-dataset", help="separate validation dataset (default: hold out --val-cases)")
+    src.add_argument("--val-cases", type=int, default=16, help="cases held out for validation")
+    src.add_argument("--phantoms", type=int, default=0, help="generate this many phantom exams instead")
+    src.add_argument("--val-phantoms", type=int, default=16)
+    src.add_argument("--tracers", default="FDG", help="phantom tracers, cycled (e.g. FDG,FDG,PSMA,DOTATATE)")
+    src.add_argument("--resolution", type=float, default=4.0, help="phantom voxel size (mm)")
+    src.add_argument("--workers", type=int, default=2, help="processes generating phantoms")
+    p.add_argument("--out", required=True, help="run folder (resumes when it holds a run)")
+    p.add_argument("--minutes", type=float, default=0.0, help="wall-clock budget of the schedule")
+    p.add_argument("--steps", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--blind", action="store_true", help="train the text-blind variant (no sentence)")
+    net = p.add_argument_group("model")
+    net.add_argument("--encoder", default=None, help="text encoder folder (default: shipped all-MiniLM-L6-v2)")
+    net.add_argument("--backbone", default="PlainConvUNet", choices=("PlainConvUNet", "ResidualEncoderUNet"))
+    net.add_argument("--features", type=_ints, default=(16, 32, 64, 128, 256))
+    net.add_argument("--gated", type=_ints, default=(0, 1, 2), help="gated decoder stages (0 = deepest)")
+    net.add_argument("--spacing", type=float, default=8.0, help="isotropic model spacing (mm)")
+    net.add_argument("--patch", type=_ints, default=(48, 48, 64), help="network input z,y,x (voxels)")
+    net.add_argument("--coords", default="x", help="coordinate channels, e.g. x or x,z or '' for none")
+    opt = p.add_argument_group("optimisation")
+    opt.add_argument("--lr", type=float, default=2e-3)
+    opt.add_argument("--exams-per-step", type=int, default=2)
+    opt.add_argument("--sentences-per-exam", type=int, default=2)
+    opt.add_argument("--val-every", type=int, default=150)
+    opt.add_argument("--half", action="store_true", help="store checkpoints as float16")
+    opt.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    opt.add_argument("--device", default="auto")
+    p.set_defaults(func=_train)
+
+
+def _register_evaluate(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help="lesion-level F1 of a checkpoint on a dataset or phantoms")
+    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped demo)")
+    p.add_argument("--blind-checkpoint", help="text-blind checkpoint for comparison (default: shipped)")
+    p.add_argument("--dataset", help="dataset folder")
+    p.add_argument("--phantoms", type=int, default=0, help="evaluate on this many fresh phantoms instead")
+    p.add_argument("--seed", type=int, default=90000, help="first phantom seed")
+    p.add_argument("--tracers", default="FDG")
+    p.add_argument("--no-blind", action="store_true", help="skip the text-blind comparison")
+    p.add_argument("--no-weak", action="store_true", help="skip the numbers-only weak-label heuristic")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--out", help="also write the JSON result here")
+    p.set_defaults(func=_evaluate)
+
+
+def _model_config(args) -> object:
+    from .config import DEFAULT_ENCODER, ModelConfig, NetworkConfig, PreprocessConfig, TextConfig
+
+    coords = tuple(c.strip() for c in args.coords.split(",") if c.strip())
+    bad = [c for c in coords if c not in ("x", "y", "z")]
+    if bad:
+        raise ModelError(f"unknown coordinate channels {bad}: use x, y and/or z")
+    spacing = float(args.spacing)
+    return ModelConfig(
+        preprocess=PreprocessConfig(spacing_mm=(spacing,) * 3, coord_channels=coords, patch_size=tuple(args.patch)),
+        network=NetworkConfig(backbone=args.backbone, features=tuple(args.features),
+                              strides=(1,) + (2,) * (len(args.features) - 1), gated_stages=tuple(args.gated),
+                              text_attention=not args.blind),
+        text=TextConfig(name=args.encoder or DEFAULT_ENCODER),
+    )
+
+
+def _train(args) -> int:
+    import numpy as np
+
+    from .data import dataset_exams, first_sentences, phantom_exams
+    from .text import TextEncoder, precompute
+    from .train import TrainSettings, train
+
+    config = _model_config(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = out / "cache"
+    encoder = TextEncoder(config.text)
+    config.text.dim = encoder.dim
+    config.network.text_dim = encoder.dim
+    config.text.fingerprint = encoder.fingerprint()
+    total = config.network.total_stride
+    if any(p % total for p in config.preprocess.patch_size):
+        raise ModelError(f"--patch sizes must be multiples of the network's total stride {total}")
+    if args.dataset:
+        from ..dataset import Dataset
+
+        cases = Dataset(args.dataset).cases()
+        if args.val_dataset:
+            train_exams = dataset_exams(args.dataset, config, cache=cache)
+            val_exams = dataset_exams(args.val_dataset, config, cache=cache / "val")
+        else:
+            rng = np.random.default_rng(args.seed)
+            held = set(rng.choice(cases, size=min(args.val_cases, len(cases) // 5), replace=False).tolist())
+            train_exams = dataset_exams(args.dataset, config, [c for c in cases if c not in held], cache)
+            val_exams = dataset_exams(args.dataset, config, sorted(held), cache)
+        source = {"dataset": str(Path(args.dataset).resolve()), "val_dataset": args.val_dataset}
+    elif args.phantoms > 0:
+        tracers = tuple(t.strip() for t in args.tracers.split(",") if t.strip())
+        base = 10000 * (args.seed + 1)
+        print(f"generating {args.phantoms} + {args.val_phantoms} phantom exams ...", file=sys.stderr, flush=True)
+        train_exams = phantom_exams(list(range(base, base + args.phantoms)), config, tracers=tracers,
+                                    resolution_mm=args.resolution, cache=cache, workers=args.workers)
+        val_exams = phantom_exams(list(range(base + 5000, base + 5000 + args.val_phantoms)), config,
+                                  tracers=tracers, resolution_mm=args.resolution, cache=cache, workers=args.workers)
+        source = {"phantoms": args.phantoms, "val_phantoms": args.val_phantoms, "seeds_from": base,
+                  "tracers": list(tracers), "resolution_mm": args.resolution}
+    else:
+        raise ModelError("give --dataset DIR or --phantoms N")
+    val_exams = first_sentences(val_exams, per_lesion=2)
+    if config.network.text_attention:
+        precompute(encoder, [s.text for e in train_exams + val_exams for s in e.sentences])
+    settings = TrainSettings(
+        out=out, steps=args.steps, minutes=args.minutes, exams_per_step=args.exams_per_step,
+        sentences_per_exam=args.sentences_per_exam, lr=args.lr, val_every=args.val_every, seed=args.seed,
+        half=args.half, device=args.device, threads=args.threads,
+        extra={"command": " ".join(sys.argv), **source,
+               "train_exams": len(train_exams), "val_exams": len(val_exams),
+               "train_sentences": sum(len(e.sentences) for e in train_exams)},
+    )
+    print(f"training on {len(train_exams)} exams ({settings.extra['train_sentences']} sentences), "
+          f"validating on {len(val_exams)}", file=sys.stderr, flush=True)
+    final = train(config, train_exams, val_exams, settings, encoder=encoder)
+    print(f"checkpoints: {final} and {out / 'best'}")
+    return 0
+
+
+def _ground(args) -> int:
+    import numpy as np
+
+    from .grounder import Grounder
+
+    study = _load_study(args.study)
+    grounder = Grounder.from_checkpoint(args.checkpoint, device=args.device)
+    result = grounder.ground(study, args.sentence)
+    if args.out:
+        from ..dataset.layout import write_nifti
+
+        write_nifti(Path(args.out), result.mask.astype(np.uint8), study.pet.spacing, study.pet.origin)
+    if args.json:
+        print(json.dumps(result.summary(), indent=2))
+    else:
+        print(result.describe())
+    return 0
+
+
+def _load_study(text: str):
+    if text.startswith("phantom:"):
+        from ..phantom import make_phantom
+
+        return make_phantom(int(text.split(":", 1)[1])).study
+    from ..study import load_study
+
+    return load_study(text)
+
+
+def _evaluate(args) -> int:
+    from .evaluate import evaluate_cli
+
+    result = evaluate_cli(args)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).write_text(text)
+    if args.json:
+        print(text)
+    else:
+        from .evaluate import format_table
+
+        print(format_table(result))
+    return 0
+

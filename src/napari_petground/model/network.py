@@ -1,0 +1,115 @@
+"""ConTEXTual Net 3D on nnU-Net's architecture classes: a U-Net whose decoder is gated by the sentence.
+
+The encoder and decoder are the ``dynamic_network_architectures`` modules nnU-Net builds (PlainConvUNet or
+ResidualEncoderUNet). At the chosen decoder stages (paper: the three deepest), right after the up-sampling
+(transposed) convolution, a single-head cross-attention lets every voxel feature (query) read the sentence's
+tokens (keys/values projected to the stage width; padding tokens masked); the result passes tanh and
+multiplies the visual features, so the sentence switches feature channels on and off where it matters.
+The encoder runs once per exam; the decoder runs once per sentence (``decode`` takes an exam index per
+sentence), which is what makes same-image negatives cheap in training and second sentences cheap in the viewer.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig, NetworkConfig
+
+
+class TextGate(nn.Module):
+    """Single-head cross-attention from voxels to tokens, squashed by tanh and multiplied onto the features."""
+
+    def __init__(self, width: int, text_dim: int) -> None:
+        super().__init__()
+        self.query = nn.Linear(width, width)
+        self.key = nn.Linear(text_dim, width)
+        self.value = nn.Linear(text_dim, width)
+        self.out = nn.Linear(width, width)
+
+    def forward(self, features: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, c = features.shape[:2]
+        spatial = features.shape[2:]
+        q = self.query(features.flatten(2).transpose(1, 2))  # (B, N, C)
+        k = self.key(tokens)  # (B, L, C)
+        v = self.value(tokens)
+        attended = F.scaled_dot_product_attention(
+            q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), attn_mask=mask[:, None, None, :].bool()
+        ).squeeze(1)
+        gate = torch.tanh(self.out(attended)).transpose(1, 2).reshape(b, c, *spatial)
+        return features * gate
+
+
+def _backbone(config: NetworkConfig, in_channels: int) -> nn.Module:
+    from dynamic_network_architectures.architectures.unet import PlainConvUNet, ResidualEncoderUNet
+
+    n = len(config.features)
+    common = dict(
+        input_channels=in_channels, n_stages=n, features_per_stage=list(config.features), conv_op=nn.Conv3d,
+        kernel_sizes=[[config.kernel_size] * 3] * n, strides=[[s] * 3 for s in config.strides], num_classes=1,
+        n_conv_per_stage_decoder=[config.n_conv_per_stage_decoder] * (n - 1), conv_bias=True,
+        norm_op=nn.InstanceNorm3d, norm_op_kwargs={"eps": 1e-5, "affine": True}, nonlin=nn.LeakyReLU,
+        nonlin_kwargs={"inplace": True}, deep_supervision=False,
+    )
+    if config.backbone == "PlainConvUNet":
+        net = PlainConvUNet(n_conv_per_stage=[config.n_conv_per_stage] * n, **common)
+    elif config.backbone == "ResidualEncoderUNet":
+        net = ResidualEncoderUNet(n_blocks_per_stage=[config.n_conv_per_stage] * n, **common)
+    else:
+        raise ValueError(f"unknown backbone {config.backbone!r}: use PlainConvUNet or ResidualEncoderUNet")
+    net.apply(net.initialize)
+    return net
+
+
+class GroundingNet(nn.Module):
+    """U-Net (PET, CT, coordinates) -> one lesion logit map per sentence."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        net_cfg = config.network
+        self.config = config
+        backbone = _backbone(net_cfg, config.preprocess.in_channels)
+        self.encoder = backbone.encoder
+        self.decoder = backbone.decoder
+        self.decoder._modules.pop("encoder", None)  # keep one copy of the encoder in the state dict
+        n_decoder = len(self.decoder.stages)
+        bad = [s for s in net_cfg.gated_stages if not 0 <= s < n_decoder]
+        if bad:
+            raise ValueError(f"gated_stages {bad} outside the decoder's {n_decoder} stages (0 = deepest)")
+        self.gated = tuple(sorted(net_cfg.gated_stages)) if net_cfg.text_attention else ()
+        widths = self.encoder.output_channels
+        self.gates = nn.ModuleDict({str(s): TextGate(widths[-(s + 2)], net_cfg.text_dim) for s in self.gated})
+        with torch.no_grad():
+            self.decoder.seg_layers[-1].bias.fill_(net_cfg.output_bias)
+
+    @property
+    def uses_text(self) -> bool:
+        return bool(self.gated)
+
+    def encode(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """Encoder skips of (E, C, Z, Y, X) images (E exams)."""
+        return self.encoder(image)
+
+    def decode(self, skips: list[torch.Tensor], tokens: torch.Tensor | None = None,
+               mask: torch.Tensor | None = None, exam_index: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, 1, Z, Y, X) for B sentences; ``exam_index[b]`` says which exam sentence b is about."""
+        if exam_index is not None:
+            skips = [s.index_select(0, exam_index) for s in skips]
+        if self.gated and (tokens is None or mask is None):
+            raise ValueError("this network reads the sentence: pass tokens and mask")
+        x = skips[-1]
+        for s, stage in enumerate(self.decoder.stages):
+            x = self.decoder.transpconvs[s](x)
+            if str(s) in self.gates:
+                x = self.gates[str(s)](x, tokens, mask)
+            x = stage(torch.cat((x, skips[-(s + 2)]), 1))
+        return self.decoder.seg_layers[-1](x)
+
+    def forward(self, image: torch.Tensor, tokens: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None, exam_index: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.encode(image), tokens, mask, exam_index)
+
+
+def build_network(config: ModelConfig) -> GroundingNet:
+    return GroundingNet(config)

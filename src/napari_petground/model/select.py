@@ -1,0 +1,108 @@
+"""Number-aware choice of the lesion: the network proposes regions, the sentence's numbers pick one.
+
+Threshold the probability (PET grid) at 0.5 and split it into 26-connected components. Without an SUVmax or
+an image number in the sentence the network alone decides: the component with the highest mean probability
+(the paper's rule). With numbers, the components are ranked by weaklabel.rank_components (SUVmax within the
+rounding of the stated value, the stated image inside the component's image range, the stated side), the
+network's mean probability breaking ties, so the rule is the one weak labeling uses. When no component
+agrees, fainter network regions (probability > ``low_threshold``) are tried; when still none agrees and
+``fallback`` is on, the lesion is grown from the numbers alone with weaklabel.weak_label (flagged).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..report.finding import Finding
+from .metrics import components
+
+LOW_THRESHOLD = 0.2
+
+
+@dataclass
+class Selection:
+    mask: np.ndarray  # bool, PET grid: the chosen lesion (empty when nothing was found)
+    components: list  # ComponentStats of the candidate regions
+    chosen: int | None  # index into components
+    agreement: object | None  # weaklabel.Agreement of the chosen region with the finding (None without one)
+    method: str  # "network", "numbers", "numbers (faint network region)", "weak label" or "none"
+    probabilities: list[float] = field(default_factory=list)  # mean network probability per component
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def agreement_text(self) -> str:
+        messages = list(getattr(self.agreement, "messages", None) or [])
+        return "; ".join(messages)
+
+
+def uses_numbers(finding: Finding | None) -> bool:
+    return finding is not None and (finding.suvmax is not None or finding.slice is not None)
+
+
+def _regions(probability: np.ndarray, study, midline: float, threshold: float):
+    from scipy.ndimage import mean as label_mean
+
+    from ..weaklabel.components import component_stats
+
+    labels, count = components(probability, threshold)
+    if count == 0:
+        return labels, [], []
+    stats = component_stats(labels, study.pet, study.numbering, midline)
+    means = [float(v) for v in np.atleast_1d(label_mean(probability, labels, index=[s.label for s in stats]))]
+    return labels, stats, means
+
+
+def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, threshold: float = 0.5,
+                  low_threshold: float = LOW_THRESHOLD, fallback: bool = True,
+                  midline_x_mm: float | None = None) -> Selection:
+    """Choose the lesion the sentence describes among the network's regions (see module docstring)."""
+    from ..weaklabel.agreement import check_agreement, rank_components
+    from ..weaklabel.components import body_midline_x_mm
+
+    midline = body_midline_x_mm(study) if midline_x_mm is None else midline_x_mm
+    labels, stats, means = _regions(probability, study, midline, threshold)
+    empty = np.zeros(probability.shape, bool)
+    if not uses_numbers(finding):
+        if not stats:
+            return Selection(empty, [], None, None, "none", [], ["nothing above the threshold"])
+        best = int(np.argmax(means))
+        agreement = check_agreement(stats[best], finding) if finding is not None else None
+        return Selection(labels == stats[best].label, stats, best, agreement, "network", means)
+    assert finding is not None
+    if stats:
+        ranked = rank_components(stats, finding, means)
+        top, agreement, _score = ranked[0]
+        best = stats.index(top)
+        if agreement.ok:
+            return Selection(labels == top.label, stats, best, agreement, "numbers", means)
+    flags = ["no network region agrees with the stated numbers"]
+    faint_labels, faint, faint_means = _regions(probability, study, midline, low_threshold)
+    agreeing = [(s, a, sc) for s, a, sc in rank_components(faint, finding, faint_means) if a.ok] if faint else []
+    if agreeing:
+        top, agreement, _ = agreeing[0]
+        # a faint region joins the candidate list so the caller sees what was chosen
+        out_stats = [*stats, top]
+        out_means = [*means, faint_means[faint.index(top)]]
+        return Selection(faint_labels == top.label, out_stats, len(out_stats) - 1, agreement,
+                         "numbers (faint network region)", out_means, flags)
+    if fallback:
+        from ..weaklabel.components import component_stats
+        from ..weaklabel.label import weak_label
+
+        weak = weak_label(study, finding)
+        if weak.matched and weak.mask.any():
+            grown = component_stats(weak.mask.astype(np.int32), study.pet, study.numbering, midline)
+            if grown:
+                agreement = check_agreement(grown[0], finding)
+                return Selection(weak.mask.astype(bool), [*stats, grown[0]], len(stats), agreement, "weak label",
+                                 [*means, float(probability[weak.mask].mean())],
+                                 [*flags, "the network missed the stated lesion: mask grown from the numbers"])
+        flags.append(f"weak label: {weak.status} ({weak.reason})")
+    if stats:  # nothing agrees: keep the network's best guess, clearly flagged
+        best = int(np.argmax(means))
+        agreement = check_agreement(stats[best], finding)
+        return Selection(labels == stats[best].label, stats, best, agreement, "network (numbers disagree)", means,
+                         flags)
+    return Selection(empty, [], None, None, "none", [], flags)

@@ -1,0 +1,286 @@
+"""Training: Dice + BCE, AdamW, warm-up + cosine, AMP on CUDA, resume, torchrun DDP.
+
+Each step takes a few exams and several sentences of each: the encoder runs once per exam and the decoder
+once per sentence, so every step contrasts the described lesion with the other lesions of the same image
+(same-image negatives). The text-blind variant learns every described lesion of an exam at once.
+Volumes larger than ``patch_size`` are cropped around the first sentence's lesion (sometimes anywhere, so
+the network also learns to answer "not here" inside a sliding window).
+The schedule runs over a number of steps or over a wall-clock budget (``minutes``), whichever ends first.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+from .checkpoint import save_checkpoint
+from .config import ModelConfig
+from .data import Exam
+from .metrics import Counts, lesion_counts, most_confident_component
+
+
+@dataclass
+class TrainSettings:
+    out: Path
+    steps: int = 0  # 0 = no step limit (use minutes)
+    minutes: float = 0.0  # 0 = no time limit (use steps)
+    exams_per_step: int = 2
+    sentences_per_exam: int = 2
+    lr: float = 2e-3
+    weight_decay: float = 1e-5
+    warmup: int = 50
+    absent_fraction: float = 0.1  # crops that may miss the lesion (only for volumes larger than patch_size)
+    val_every: int = 100
+    save_every: int = 100
+    seed: int = 0
+    half: bool = False  # store checkpoints as float16
+    device: str = "auto"
+    threads: int = 0  # 0 = leave torch's default
+    extra: dict = field(default_factory=dict)  # recorded in the checkpoint's training info
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def lr_at(settings: TrainSettings, step: int, progress: float) -> float:
+    warm = min(1.0, (step + 1) / max(1, settings.warmup))
+    return settings.lr * warm * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def loss_fn(logits, targets):
+    """Mean over sentences of BCE + soft Dice (Dice only where the lesion is in view)."""
+    import torch
+    import torch.nn.functional as F
+
+    logits = logits.float()
+    bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).mean(1)
+    prob = torch.sigmoid(logits).flatten(1)
+    flat = targets.flatten(1)
+    inter = (prob * flat).sum(1)
+    soft_dice = 1.0 - (2.0 * inter + 1.0) / (prob.sum(1) + flat.sum(1) + 1.0)
+    present = (flat.sum(1) > 0).float()
+    return (bce + soft_dice * present).mean()
+
+
+def _crop_box(shape, patch, centre, rng) -> tuple[slice, ...]:
+    box = []
+    for n, p, c in zip(shape, patch, centre, strict=True):
+        if n <= p:
+            box.append(slice(0, n))
+            continue
+        lo = int(np.clip(c - p // 2 + rng.integers(-p // 4, p // 4 + 1), 0, n - p))
+        box.append(slice(lo, lo + p))
+    return tuple(box)
+
+
+def sample_step(exams: list[Exam], settings: TrainSettings, patch, rng, blind: bool):
+    """(images, targets, sentence texts, exam index per sentence) for one step, padded to a common shape."""
+    chosen = rng.choice(len(exams), size=min(settings.exams_per_step, len(exams)), replace=False)
+    crops, targets, texts, index = [], [], [], []
+    for e, exam_id in enumerate(chosen):
+        exam = exams[int(exam_id)]
+        order = rng.permutation(len(exam.sentences))
+        first = exam.sentences[int(order[0])]
+        shape = exam.image.shape[1:]
+        if rng.random() < settings.absent_fraction:
+            centre = [int(rng.integers(0, n)) for n in shape]
+        else:
+            where = np.argwhere(exam.targets[first.target])
+            centre = where.mean(axis=0).astype(int) if len(where) else [n // 2 for n in shape]
+        box = _crop_box(shape, patch, centre, rng)
+        crops.append(exam.image[(slice(None), *box)])
+        if blind:
+            targets.append(exam.all_lesions[box][None])
+            index.append(e)
+            continue
+        # other sentences: prefer lesions other than the first one's, visible in the crop
+        picked, used = [first], {first.target}
+        for i in order[1:]:
+            if len(picked) >= settings.sentences_per_exam:
+                break
+            s = exam.sentences[int(i)]
+            if s.target not in used and exam.targets[s.target][box].any():
+                picked.append(s)
+                used.add(s.target)
+        for s in picked:
+            targets.append(exam.targets[s.target][box][None])
+            texts.append(s.text)
+            index.append(e)
+    common = tuple(max(c.shape[1 + a] for c in crops) for a in range(3))
+    images = np.stack([_pad(c, common) for c in crops])
+    target = np.stack([_pad(t, common) for t in targets]).astype(np.float32)
+    return images, target, texts, np.asarray(index)
+
+
+def _pad(array: np.ndarray, shape) -> np.ndarray:
+    pad = [(0, 0)] * (array.ndim - 3) + [(0, s - n) for s, n in zip(shape, array.shape[-3:], strict=True)]
+    return np.pad(array, pad)
+
+
+def validate(network, exams: list[Exam], encoder, device: str, blind: bool) -> dict:
+    """Network-alone overlap and Dice>0.5 F1 on the model grid of held-out exams."""
+    import torch
+
+    counts = {"overlap": Counts(), "dice": Counts()}
+    network.eval()
+    with torch.no_grad():
+        for exam in exams:
+            image = torch.from_numpy(exam.image[None]).to(device)
+            skips = network.encode(image)
+            if blind:
+                prob = torch.sigmoid(network.decode(skips)).float().cpu().numpy()[0, 0]
+                probs = [prob] * len(exam.sentences)
+            else:
+                tokens, mask = encoder.encode_batch([s.text for s in exam.sentences])
+                index = torch.zeros(len(exam.sentences), dtype=torch.long, device=device)
+                logits = network.decode(skips, torch.from_numpy(tokens).to(device),
+                                        torch.from_numpy(mask).to(device), index)
+                probs = list(torch.sigmoid(logits).float().cpu().numpy()[:, 0])
+            for s, prob in zip(exam.sentences, probs, strict=True):
+                result = lesion_counts(most_confident_component(prob), exam.targets[s.target])
+                for name in counts:
+                    counts[name].add(result[name])
+    network.train()
+    return {f"val_{k}_f1": round(v.f1, 4) for k, v in counts.items()} | {"val_sentences": counts["overlap"].n}
+
+
+def _dist():
+    """(rank, world size) under torchrun, initialising the process group once."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        import torch
+
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+def train(config: ModelConfig, train_exams: list[Exam], val_exams: list[Exam], settings: TrainSettings,
+          encoder=None, progress: bool = True) -> Path:
+    """Train and write ``out/best``, ``out/final`` (checkpoints) and ``out/resume``; returns ``out/final``."""
+    import torch
+    import torch.distributed as dist
+    from tqdm import tqdm
+
+    from .network import build_network
+    from .resume import load_resume, save_resume
+
+    if not train_exams:
+        raise ModelError("no training exams: the dataset has no items with masks")
+    if settings.steps <= 0 and settings.minutes <= 0:
+        raise ModelError("give a number of steps or a time budget in minutes")
+    rank, world = _dist()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    device = resolve_device(settings.device)
+    if device == "cuda" and world > 1:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        torch.cuda.set_device(device)
+    blind = not config.network.text_attention
+    torch.manual_seed(settings.seed)
+    network = build_network(config).to(device).train()
+    optimizer = torch.optim.AdamW(network.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    out = Path(settings.out)
+    state = load_resume(out / "resume", network, optimizer) if (out / "resume").is_dir() else {}
+    step, elapsed0, best = int(state.get("step", 0)), float(state.get("elapsed", 0.0)), float(state.get("best", -1))
+    history: list[dict] = list(state.get("history", []))
+    model = network
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(network, device_ids=[device] if device.startswith("cuda") else None)
+    use_amp = device.startswith("cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    rng = np.random.default_rng(settings.seed * 1000 + rank + step)
+    patch = config.preprocess.patch_size
+    started = time.monotonic()
+    bar = tqdm(total=settings.steps or None, initial=step, disable=not progress or rank != 0, desc="train",
+               dynamic_ncols=True)
+    last_val: dict = history[-1] if history else {}
+    running = None
+    while True:
+        elapsed = elapsed0 + time.monotonic() - started
+        frac = max(step / settings.steps if settings.steps else 0.0,
+                   elapsed / (settings.minutes * 60) if settings.minutes else 0.0)
+        stop = torch.tensor([1.0 if frac >= 1.0 else 0.0])
+        if world > 1:
+            dist.all_reduce(stop, op=dist.ReduceOp.MAX)
+        if stop.item() > 0:
+            break
+        lr = lr_at(settings, step, frac)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        images, targets, texts, index = sample_step(train_exams, settings, patch, rng, blind)
+        images_t = torch.from_numpy(images).to(device)
+        targets_t = torch.from_numpy(targets).to(device)
+        with torch.autocast("cuda", enabled=use_amp):
+            if blind:
+                logits = model(images_t)
+            else:
+                tokens, mask = encoder.encode_batch(texts)
+                logits = model(images_t, torch.from_numpy(tokens).to(device), torch.from_numpy(mask).to(device),
+                               torch.from_numpy(index).to(device))
+            loss = loss_fn(logits, targets_t)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(network.parameters(), 12.0)
+        scaler.step(optimizer)
+        scaler.update()
+        step += 1
+        value = loss.item()
+        running = value if running is None else 0.95 * running + 0.05 * value
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.3f}", lr=f"{lr:.1e}", **{"F1": last_val.get("val_overlap_f1", "-")})
+        if rank == 0 and val_exams and step % settings.val_every == 0:
+            last_val = {"step": step, "elapsed_min": round((elapsed0 + time.monotonic() - started) / 60, 2),
+                        "loss": round(running, 4), **validate(network, val_exams, encoder, device, blind)}
+            history.append(last_val)
+            bar.write(json.dumps(last_val))
+            if last_val["val_overlap_f1"] >= best:
+                best = last_val["val_overlap_f1"]
+                _save(out / "best", network, config, settings, step, history, best)
+        if rank == 0 and step % settings.save_every == 0:
+            save_resume(out / "resume", network, optimizer,
+                        {"step": step, "elapsed": elapsed0 + time.monotonic() - started, "best": best,
+                         "history": history})
+    bar.close()
+    if rank == 0:
+        if val_exams and (not history or history[-1]["step"] != step):
+            last_val = {"step": step, "elapsed_min": round((elapsed0 + time.monotonic() - started) / 60, 2),
+                        "loss": round(running or 0.0, 4), **validate(network, val_exams, encoder, device, blind)}
+            history.append(last_val)
+            print(json.dumps(last_val), flush=True)
+            if last_val["val_overlap_f1"] >= best:
+                best = last_val["val_overlap_f1"]
+                _save(out / "best", network, config, settings, step, history, best)
+        save_resume(out / "resume", network, optimizer,
+                    {"step": step, "elapsed": elapsed0 + time.monotonic() - started, "best": best, "history": history})
+        _save(out / "final", network, config, settings, step, history, best)
+    if world > 1:
+        dist.barrier()
+    return out / "final"
+
+
+def _save(folder: Path, network, config: ModelConfig, settings: TrainSettings, step: int, history: list,
+          best: float) -> None:
+    info = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()}
+    config.training = {"settings": info, "step": step, "best_val_overlap_f1": best,
+                       "validation": history[-1] if history else {}, "history": history[-20:],
+                       "saved": time.strftime("%Y-%m-%d %H:%M:%S")}
+    save_checkpoint(folder, network, config, half=settings.half)

@@ -1,0 +1,204 @@
+"""The grounding network's parts: text encoder, gated U-Net, preprocessing and its inverse, checkpoints."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_petground.errors import CheckpointError, ModelError  # noqa: E402
+from napari_petground.model.config import ModelConfig, NetworkConfig, PreprocessConfig  # noqa: E402
+from napari_petground.study.volume import Volume  # noqa: E402
+
+
+def tiny_config(**network) -> ModelConfig:
+    cfg = ModelConfig(network=NetworkConfig(features=(8, 16, 32), strides=(1, 2, 2), gated_stages=(0, 1), **network))
+    cfg.preprocess.patch_size = (16, 16, 16)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from napari_petground.model.text import TextEncoder
+
+    return TextEncoder()
+
+
+# --- text -------------------------------------------------------------------------------------------------
+
+def test_stated_numbers_are_removed_before_encoding_but_words_stay():
+    from napari_petground.model.text import clean_sentence
+
+    text = clean_sentence("Intensely FDG-avid right hilar node, SUVmax 12.3, image 145.")
+    assert "12.3" not in text and "145" not in text
+    assert "right hilar node" in text
+    # site names with digits are not numbers the parser assigns to SUV or image
+    assert "T12" in clean_sentence("Lytic T12 vertebral lesion with SUVmax 6.1 (image 88).")
+
+
+def test_encoder_gives_token_states_and_a_mask_and_caches(encoder):
+    tokens, mask = encoder.encode("Left axillary node.")
+    assert tokens.ndim == 2 and tokens.shape[1] == encoder.dim == 384
+    assert mask.all() and len(mask) == len(tokens)
+    again = encoder.encode("Left axillary node.")
+    assert again[0] is tokens  # served from the cache
+    batch, batch_mask = encoder.encode_batch(["Left axillary node.", "Intensely avid right upper lobe nodule."])
+    assert batch.shape[0] == 2 and batch_mask[0].sum() < batch_mask[1].sum()
+    assert not batch_mask[0, batch_mask[0].sum():].any()  # padding is marked as such
+    left, right = encoder.encode("Left axillary node.")[0], encoder.encode("Right axillary node.")[0]
+    assert not np.allclose(left, right)
+
+
+def test_encoder_fingerprint_is_stable_and_a_missing_folder_is_refused(encoder, tmp_path):
+    from napari_petground.model.text import encoder_fingerprint, encoder_folder
+
+    assert encoder.fingerprint() == encoder_fingerprint(encoder.folder)
+    with pytest.raises(ModelError, match="config.json"):
+        encoder_folder(str(tmp_path / "nowhere"))
+
+
+# --- network ----------------------------------------------------------------------------------------------
+
+def test_padding_tokens_do_not_change_the_output():
+    from napari_petground.model.network import build_network
+
+    torch.manual_seed(0)
+    net = build_network(tiny_config()).eval()
+    image = torch.rand(1, 3, 16, 16, 16)
+    tokens = torch.randn(1, 5, 384)
+    mask = torch.ones(1, 5, dtype=torch.bool)
+    padded = torch.cat([tokens, torch.randn(1, 7, 384) * 10], dim=1)
+    padded_mask = torch.cat([mask, torch.zeros(1, 7, dtype=torch.bool)], dim=1)
+    with torch.no_grad():
+        a = net(image, tokens, mask)
+        b = net(image, padded, padded_mask)
+        c = net(image, padded, torch.ones(1, 12, dtype=torch.bool))
+    assert torch.allclose(a, b, atol=1e-5)
+    assert not torch.allclose(a, c, atol=1e-3)  # the padding would matter if it were not masked
+
+
+def test_sentences_change_the_output_and_the_blind_variant_ignores_them():
+    from napari_petground.model.network import build_network
+
+    torch.manual_seed(0)
+    net = build_network(tiny_config()).eval()
+    image = torch.rand(1, 3, 16, 16, 16)
+    skips = net.encode(image)
+    tokens = torch.randn(2, 4, 384)
+    mask = torch.ones(2, 4, dtype=torch.bool)
+    with torch.no_grad():
+        out = net.decode(skips, tokens, mask, torch.zeros(2, dtype=torch.long))
+    assert out.shape == (2, 1, 16, 16, 16)
+    assert not torch.allclose(out[0], out[1])
+    blind = build_network(tiny_config(text_attention=False)).eval()
+    assert not blind.uses_text and len(blind.gates) == 0
+    with torch.no_grad():
+        assert blind(image).shape == (1, 1, 16, 16, 16)
+
+
+def test_output_starts_low_not_at_one_half():
+    from napari_petground.model.network import build_network
+
+    net = build_network(tiny_config()).eval()
+    with torch.no_grad():
+        p = torch.sigmoid(net(torch.rand(1, 3, 16, 16, 16), torch.randn(1, 3, 384), torch.ones(1, 3, dtype=bool)))
+    assert float(p.mean()) < 0.1
+
+
+def test_nnunet_residual_backbone_builds():
+    from napari_petground.model.network import build_network
+
+    net = build_network(tiny_config(backbone="ResidualEncoderUNet"))
+    with torch.no_grad():
+        out = net(torch.rand(1, 3, 16, 16, 16), torch.randn(1, 3, 384), torch.ones(1, 3, dtype=bool))
+    assert out.shape == (1, 1, 16, 16, 16)
+
+
+# --- preprocessing ----------------------------------------------------------------------------------------
+
+def _body_with_lesion(spacing=(4.0, 4.0, 4.0)):
+    shape = (40, 30, 36)
+    zz, yy, xx = np.indices(shape)
+    body = ((yy - 15) / 12.0) ** 2 + ((xx - 18) / 15.0) ** 2 < 1
+    pet = np.where(body, 1.0, 0.0).astype(np.float32)
+    lesion = (zz - 20) ** 2 + (yy - 15) ** 2 + (xx - 27) ** 2 <= 9  # patient's left of the midline (x grows left)
+    pet[lesion] = 12.0
+    ct = np.where(body, 40.0, -1000.0).astype(np.float32)
+    origin = (-80.0, -60.0, -72.0)
+    return Volume(pet, spacing, origin), Volume(ct, spacing, origin), lesion
+
+
+def test_preprocess_windows_crops_pads_and_maps_back_to_the_pet_grid():
+    from napari_petground.model.preprocess import preprocess
+
+    pet, ct, lesion = _body_with_lesion()
+    prepared = preprocess(pet, ct, PreprocessConfig(), total_stride=16)
+    assert prepared.image.shape[0] == 3 and all(n % 16 == 0 for n in prepared.shape)
+    assert prepared.image[:2].min() >= 0.0 and prepared.image[:2].max() <= 1.0
+    assert prepared.image[0].max() == pytest.approx(1.0, abs=0.05) or prepared.image[0].max() > 0.3
+    # the lesion, taken to the model grid and back, lands where it was
+    back = prepared.to_pet_grid(prepared.from_pet_grid(lesion.astype(np.float32))) > 0.25
+    centre = np.argwhere(back).mean(axis=0)
+    assert np.allclose(centre, (20, 15, 27), atol=1.5)
+    # x coordinate channel: positive on the patient's left (where the lesion is)
+    peak = np.unravel_index(np.argmax(prepared.image[0]), prepared.shape)
+    assert prepared.image[2][peak] > 0
+    assert prepared.midline_x_mm == pytest.approx(pet.origin[2] + 18 * 4.0, abs=6)
+
+
+def test_ct_on_another_grid_is_resampled_onto_the_pet_grid():
+    from napari_petground.model.preprocess import preprocess
+
+    pet, ct, _ = _body_with_lesion()
+    fine = Volume(np.repeat(np.repeat(np.repeat(ct.data, 2, 0), 2, 1), 2, 2), (2.0, 2.0, 2.0),
+                  tuple(o - 1.0 for o in ct.origin))
+    same = preprocess(pet, ct, PreprocessConfig(), 16)
+    other = preprocess(pet, fine, PreprocessConfig(), 16)
+    assert same.shape == other.shape
+    assert np.abs(same.image[1] - other.image[1]).mean() < 0.05
+
+
+# --- checkpoints ------------------------------------------------------------------------------------------
+
+def test_checkpoint_round_trip_is_exact_and_uses_no_pickle(tmp_path):
+    from napari_petground.model.checkpoint import load_checkpoint, save_checkpoint
+    from napari_petground.model.network import build_network
+
+    cfg = tiny_config()
+    net = build_network(cfg).eval()
+    save_checkpoint(tmp_path / "ck", net, cfg)
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["config.json", "weights.safetensors"]
+    loaded, loaded_cfg = load_checkpoint(tmp_path / "ck")
+    assert loaded_cfg.network == cfg.network and loaded_cfg.preprocess == cfg.preprocess
+    x, t, m = torch.rand(1, 3, 16, 16, 16), torch.randn(1, 4, 384), torch.ones(1, 4, dtype=bool)
+    with torch.no_grad():
+        assert torch.equal(net(x, t, m), loaded(x, t, m))
+
+
+def test_checkpoints_that_do_not_fit_are_refused_with_a_reason(tmp_path):
+    from napari_petground.model.checkpoint import check_encoder, load_checkpoint, save_checkpoint
+    from napari_petground.model.network import build_network
+
+    cfg = tiny_config()
+    save_checkpoint(tmp_path / "ck", build_network(cfg), cfg, half=True)
+    config_path = tmp_path / "ck" / "config.json"
+    data = json.loads(config_path.read_text())
+    data["network"]["features"] = [8, 16, 64]
+    config_path.write_text(json.dumps(data))
+    with pytest.raises(CheckpointError, match="shape"):
+        load_checkpoint(tmp_path / "ck")
+    data["network"]["features"] = [8, 16, 32]
+    data["network"]["attention_heads"] = 4
+    config_path.write_text(json.dumps(data))
+    with pytest.raises(CheckpointError, match="attention_heads"):
+        load_checkpoint(tmp_path / "ck")
+    with pytest.raises(CheckpointError, match="config.json missing"):
+        load_checkpoint(tmp_path)
+    cfg.text.fingerprint = "abc"
+    with pytest.raises(CheckpointError, match="fingerprint"):
+        check_encoder(cfg, 384, "def")
+    with pytest.raises(CheckpointError, match="768-d"):
+        check_encoder(cfg, 768, "abc")

@@ -1,0 +1,131 @@
+"""Inference API on a phantom with a tiny untrained network: progress stages, PET-grid outputs, caching,
+sliding windows, number-aware choice and errors. (The trained demo checkpoint is tested in
+test_model_demo.py.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_petground.errors import ModelError  # noqa: E402
+from napari_petground.model.config import ModelConfig, NetworkConfig  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    from napari_petground.phantom import make_phantom
+
+    return make_phantom(3, resolution_mm=8.0)
+
+
+@pytest.fixture(scope="module")
+def grounder(tmp_path_factory):
+    from napari_petground.model.checkpoint import save_checkpoint
+    from napari_petground.model.grounder import Grounder
+    from napari_petground.model.network import build_network
+    from napari_petground.model.text import TextEncoder
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(network=NetworkConfig(features=(8, 16, 32), strides=(1, 2, 2), gated_stages=(0, 1)))
+    cfg.preprocess.spacing_mm = (16.0, 16.0, 16.0)
+    cfg.preprocess.patch_size = (32, 16, 32)
+    encoder = TextEncoder(cfg.text)
+    cfg.text.fingerprint = encoder.fingerprint()
+    folder = save_checkpoint(tmp_path_factory.mktemp("ck") / "tiny", build_network(cfg), cfg)
+    return Grounder.from_checkpoint(folder, device="cpu")
+
+
+def test_iter_ground_reports_every_stage_and_returns_pet_grid_outputs(grounder, phantom):
+    study = phantom.study
+    steps = []
+    generator = grounder.iter_ground(study, "Intensely FDG-avid right hilar node, SUVmax 12.3, image 45.")
+    while True:
+        try:
+            steps.append(next(generator))
+        except StopIteration as stop:
+            result = stop.value
+            break
+    stages = [s for s, _ in steps]
+    assert [s for s in dict.fromkeys(stages)] == ["text", "preprocessing", "inference", "post-processing"]
+    assert all(0.0 <= f <= 1.0 for _, f in steps)
+    assert result.probability.shape == study.pet.shape and result.probability.dtype == np.float32
+    assert result.mask.shape == study.pet.shape and result.mask.dtype == bool
+    assert result.finding is not None and result.finding.suvmax == 12.3 and result.finding.slice == 45
+    assert set(result.timings) >= {"text", "preprocessing", "inference", "post-processing", "total"}
+
+
+def test_second_sentence_reuses_the_study_features(grounder, phantom):
+    grounder.clear_cache()
+    first = grounder.ground(phantom.study, "Left axillary node.")
+    second = grounder.ground(phantom.study, "Right axillary node.")
+    assert not first.cached_study and second.cached_study
+    assert not np.allclose(first.probability, second.probability)
+
+
+def test_sliding_windows_cover_the_volume_with_gaussian_blend(grounder, phantom):
+    from napari_petground.model.grounder import gaussian_weights, window_starts
+
+    assert window_starts(10, 16, 0.5) == [0]
+    starts = window_starts(100, 32, 0.5)
+    assert starts[0] == 0 and starts[-1] == 68 and all(b - a <= 16 for a, b in zip(starts, starts[1:], strict=False))
+    w = gaussian_weights((8, 8, 8))
+    assert w[4, 4, 4] == pytest.approx(1.0) and w[0, 0, 0] < 0.1
+    grounder.clear_cache()
+    prepared, windows, _ = grounder._study_features(phantom.study)
+    assert len(windows) > 1  # the phantom is taller than the 32-voxel network input
+    covered = np.zeros(prepared.shape, bool)
+    for box, _skips in windows:
+        covered[box] = True
+    assert covered.all()
+
+
+def test_numbers_choose_the_region_that_agrees(phantom):
+    from napari_petground.model.select import select_lesion
+    from napari_petground.report import extract_findings
+
+    study = phantom.study
+    lesion = max(phantom.lesions, key=lambda les: les.suvmax)
+    other = [les for les in phantom.lesions if les.id != lesion.id]
+    # a network that is more confident about every other lesion than about the described one
+    probability = np.zeros(study.pet.shape, np.float32)
+    probability[phantom.lesion_labels == lesion.id] = 0.6
+    for les in other:
+        probability[phantom.lesion_labels == les.id] = 0.95
+    finding = extract_findings(f"Lesion with SUVmax {lesion.suvmax:.1f}, image {lesion.image_number}.")[0]
+    chosen = select_lesion(probability, study, finding)
+    assert chosen.method == "numbers"
+    assert chosen.mask[phantom.lesion_labels == lesion.id].all()
+    assert "SUVmax in mask" in chosen.agreement_text and f"include {lesion.image_number}" in chosen.agreement_text
+    if other:  # without numbers the network alone decides
+        alone = select_lesion(probability, study, extract_findings("Hypermetabolic lesion.")[0] if
+                              extract_findings("Hypermetabolic lesion.") else None)
+        assert alone.method == "network" and not alone.mask[phantom.lesion_labels == lesion.id].any()
+
+
+def test_missed_lesion_falls_back_to_growing_from_the_numbers(phantom):
+    from napari_petground.model.select import select_lesion
+    from napari_petground.report import extract_findings
+
+    study = phantom.study
+    lesion = max(phantom.lesions, key=lambda les: les.suvmax)
+    finding = extract_findings(f"Lesion with SUVmax {lesion.suvmax:.1f}, image {lesion.image_number}.")[0]
+    nothing = np.zeros(study.pet.shape, np.float32)
+    chosen = select_lesion(nothing, study, finding)
+    if chosen.method == "weak label":
+        assert chosen.mask[phantom.lesion_labels == lesion.id].any()
+        assert any("grown from the numbers" in f for f in chosen.flags)
+    else:  # the weak label itself could not decide: nothing is invented
+        assert chosen.method == "none" and not chosen.mask.any()
+    assert select_lesion(nothing, study, finding, fallback=False).method == "none"
+
+
+def test_empty_sentence_and_missing_checkpoint_are_user_errors(grounder, phantom, tmp_path):
+    from napari_petground.errors import CheckpointError
+    from napari_petground.model.grounder import Grounder
+
+    with pytest.raises(ModelError, match="empty"):
+        grounder.ground(phantom.study, "   ")
+    with pytest.raises(CheckpointError):
+        Grounder.from_checkpoint(tmp_path)
