@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -267,3 +268,55 @@ def test_run_interrupted_while_writing_a_case_is_completed_by_the_next_run(cohor
     assert run.skipped == 1 and run.processed == 4
     assert Dataset(out).cases() == ["DCM1", "EMPTY", "EX1", "EX2", "EX3"] and _mtimes(out, "EX1") == kept
     assert not list(out.rglob(".*.tmp")) and run.funnel.consistent
+
+
+def test_a_second_run_on_the_same_dataset_is_refused_and_a_dead_runs_lock_is_taken_over(cohort):
+    import socket
+    import subprocess
+    import sys
+
+    from napari_petground.errors import WeakLabelError
+    from napari_petground.weaklabel.cohort import LOCK_FILE
+
+    out = cohort["out"]
+    out.mkdir()
+    lock = out / LOCK_FILE
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))  # a live run
+    with pytest.raises(WeakLabelError, match="another weak-label run"):
+        run_cohort(cohort["reports"], cohort["images"], out, scheduler="synchronous", progress=False)
+    assert Dataset(out).cases() == []
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname()}))  # a run that died
+    run = run_cohort(cohort["reports"], cohort["images"], out, scheduler="synchronous", progress=False)
+    assert run.processed == 5 and not lock.exists()
+
+
+def _dies_on_ex2(task):
+    """Stands for an exam that takes its worker process down (a crash in a native library, out of memory)."""
+    from napari_petground.weaklabel.cohort_exam import process_exam
+
+    if task.case == "EX2":
+        os._exit(3)
+    return process_exam(task)
+
+
+def test_an_exam_that_kills_its_worker_is_recorded_and_the_rest_finishes(cohort):
+    import sys
+
+    import cloudpickle
+    import dask
+
+    from napari_petground.weaklabel.cohort import _run_dask
+    from napari_petground.weaklabel.cohort_exam import ExamTask
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
+    out = cohort["out"]
+    tasks = [ExamTask(case, f"Right lung nodule SUVmax 12.0, image {cohort['image']}.",
+                      str(cohort["images"] / case), str(out), "FDG") for case in ("EX1", "EX2", "EX3")]
+    # one retry: an exam that was merely queued on the dying worker is run again, the culprit dies twice
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        outcomes = {o.case: o for o in _run_dask(tasks, 1, None, lambda: None, exam_fn=_dies_on_ex2)}
+    assert outcomes["EX2"].state == "failed" and "worker lost" in outcomes["EX2"].reason
+    assert outcomes["EX1"].state == outcomes["EX3"].state == "done"
+    assert "worker lost" in json.loads((out / "failures" / "EX2.json").read_text())["reason"]
+    assert Dataset(out).cases() == ["EX1", "EX3"]

@@ -11,13 +11,17 @@ loses at most the exams in flight and a rerun picks up where it stopped. At the 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..dataset.layout import DatasetWriter, atomic_write_bytes
+from ..errors import WeakLabelError
 from .cohort_exam import MAX_REPORT_CHARS, ExamOutcome, ExamTask, describe_error, process_exam
 from .cohort_inputs import collect_inputs
 from .funnel import Funnel, dataset_funnel, format_funnel
@@ -114,13 +118,25 @@ def _run_synchronous(tasks: list[ExamTask], on_ready: Callable[[], None]) -> Ite
         yield process_exam(task)
 
 
-def _run_dask(tasks: list[ExamTask], workers: int, scheduler: str | None,
-              on_ready: Callable[[], None]) -> Iterator[ExamOutcome]:
+def _connect(scheduler: str):
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise WeakLabelError(
+            f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one (`dask scheduler`, then "
+            "`dask worker ADDRESS --nthreads 1`) or leave out --scheduler for a local cluster"
+        ) from exc
+
+
+def _run_dask(tasks: list[ExamTask], workers: int, scheduler: str | None, on_ready: Callable[[], None],
+              exam_fn: Callable[[ExamTask], ExamOutcome] = process_exam) -> Iterator[ExamOutcome]:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        client = _connect(scheduler)
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                env=dict(_WORKER_ENV))
@@ -128,7 +144,7 @@ def _run_dask(tasks: list[ExamTask], workers: int, scheduler: str | None,
     on_ready()
     try:
         token = uuid.uuid4().hex[:8]  # runs sharing a scheduler must not share task keys
-        futures = client.map(process_exam, tasks, pure=False, key=[f"exam-{t.case}-{token}" for t in tasks])
+        futures = client.map(exam_fn, tasks, pure=False, key=[f"exam-{t.case}-{token}" for t in tasks])
         by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
         for future in as_completed(futures):
             task = by_key[future.key]
@@ -143,6 +159,51 @@ def _run_dask(tasks: list[ExamTask], workers: int, scheduler: str | None,
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+LOCK_FILE = ".weak-label.lock"
+
+
+def _holder_alive(holder: dict) -> bool:
+    if holder.get("host") != socket.gethostname():
+        return True  # cannot tell from here: assume the other machine's run is alive
+    try:
+        os.kill(int(holder.get("pid", -1)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+@contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """One run per dataset at a time; a lock left by a run that died is taken over."""
+    path = Path(out) / LOCK_FILE
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = json.loads(path.read_text(encoding="utf-8") or "{}")
+            except (OSError, ValueError):
+                holder = {}
+            if holder and _holder_alive(holder):
+                raise WeakLabelError(
+                    f"another weak-label run (pid {holder.get('pid')} on {holder.get('host')}) is writing {out}; "
+                    f"wait for it to finish, or delete {path} if it is gone"
+                ) from None
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}, handle)
+        break
+    else:
+        raise WeakLabelError(f"cannot take the lock {path}; delete it if no run is writing {out}")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def run_cohort(reports: str | Path, images: str | Path, out: str | Path, *, workers: int = 1,
@@ -162,38 +223,39 @@ def run_cohort(reports: str | Path, images: str | Path, out: str | Path, *, work
                     scheduler=scheduler or "local", warnings=list(inputs.warnings),
                     rejected_rows=[r.__dict__ for r in inputs.rejected],
                     unreported_images=len(inputs.unreported_images))
-    for case, reason in inputs.duplicates.items():
-        writer.write_failure(case, reason)
-        run.failures[case] = reason
-        run.failed += 1
-    todo = [e for e in inputs.exams if not writer.is_done(e.case)]
-    run.skipped = len(inputs.exams) - len(todo)
-    if limit is not None:
-        todo = todo[: max(0, limit)]
-    tasks = [ExamTask(e.case, e.report, str(e.images), str(out), e.tracer, tracer_default, config,
-                      max_report_chars) for e in todo]
-    run.startup_seconds = time.perf_counter() - start
-
-    def ready() -> None:
+    with run_lock(out):
+        for case, reason in inputs.duplicates.items():
+            writer.write_failure(case, reason)
+            run.failures[case] = reason
+            run.failed += 1
+        todo = [e for e in inputs.exams if not writer.is_done(e.case)]
+        run.skipped = len(inputs.exams) - len(todo)
+        if limit is not None:
+            todo = todo[: max(0, limit)]
+        tasks = [ExamTask(e.case, e.report, str(e.images), str(out), e.tracer, tracer_default, config,
+                          max_report_chars) for e in todo]
         run.startup_seconds = time.perf_counter() - start
 
-    if tasks:
-        if scheduler == SYNCHRONOUS:
-            outcomes: Iterable[ExamOutcome] = _run_synchronous(tasks, ready)
-        else:
-            outcomes = _run_dask(tasks, max(1, int(workers)), scheduler, ready)
-        for outcome in _progress(iter(outcomes), len(tasks), progress):
-            run.exam_cpu_seconds += outcome.cpu_seconds
-            if outcome.state == "done":
-                run.processed += 1
+        def ready() -> None:
+            run.startup_seconds = time.perf_counter() - start
+
+        if tasks:
+            if scheduler == SYNCHRONOUS:
+                outcomes: Iterable[ExamOutcome] = _run_synchronous(tasks, ready)
             else:
-                run.failed += 1
-                run.failures[outcome.case] = outcome.reason
-            if on_outcome is not None:
-                on_outcome(outcome)
-    run.seconds = time.perf_counter() - start
-    run.funnel = dataset_funnel(out)
-    writer.finalize(extra={"cohort": {"reports": str(reports), "images": str(images),
-                                      "tracer_default": tracer_default}})
-    atomic_write_bytes(out / SUMMARY_FILE, json.dumps(run.to_dict(), indent=2).encode("utf-8"))
+                outcomes = _run_dask(tasks, max(1, int(workers)), scheduler, ready)
+            for outcome in _progress(iter(outcomes), len(tasks), progress):
+                run.exam_cpu_seconds += outcome.cpu_seconds
+                if outcome.state == "done":
+                    run.processed += 1
+                else:
+                    run.failed += 1
+                    run.failures[outcome.case] = outcome.reason
+                if on_outcome is not None:
+                    on_outcome(outcome)
+        run.seconds = time.perf_counter() - start
+        run.funnel = dataset_funnel(out)
+        writer.finalize(extra={"cohort": {"reports": str(reports), "images": str(images),
+                                          "tracer_default": tracer_default}})
+        atomic_write_bytes(out / SUMMARY_FILE, json.dumps(run.to_dict(), indent=2).encode("utf-8"))
     return run
