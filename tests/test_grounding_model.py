@@ -21,7 +21,7 @@ def _model_missing() -> str:
     if not DEMO_CHECKPOINT.is_file():
         return f"the trained demo checkpoint is not shipped yet ({DEMO_CHECKPOINT.parent} has no config.json)"
     try:
-        from napari_petground.model import Grounder  # noqa: F401
+        from napari_petground.model.grounder import Grounder  # noqa: F401
     except ImportError as exc:
         return f"the grounding model is not available ({exc})"
     return ""

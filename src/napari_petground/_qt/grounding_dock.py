@@ -331,13 +331,15 @@ class GroundingDock(QWidget):
         chosen = getattr(grounding, "chosen", None)
         mask = np.asarray(grounding.mask, dtype=bool) if getattr(grounding, "mask", None) is not None else None
         stats = grounding.components[chosen] if chosen is not None and grounding.components else None
+        source = getattr(self.runner.grounder, "source", None)
         entry = ResultEntry(request, finding, mask, stats, getattr(grounding, "agreement", None), model={
-            "checkpoint": request.checkpoint or "demo", "device": request.device,
+            "checkpoint": str(source or request.checkpoint or "demo"), "device": request.device,
+            "method": str(getattr(grounding, "method", "")),
             "timings": dict(getattr(grounding, "timings", {}) or {}),
-        })
+        }, flags=[str(f) for f in getattr(grounding, "flags", None) or []])
         if mask is None or not mask.any() or stats is None:
             entry.status, entry.mask = NOTHING, None
-            reasons = "; ".join(agreement_messages(entry.agreement)) or "no voxel above the threshold"
+            reasons = "; ".join(agreement_messages(entry.agreement) + entry.flags) or "no region above threshold"
             show_warning(f"No lesion found for “{request.sentence}”: {reasons}.")
         if request.finding is not None:
             self._results[finding_key(request.finding)] = entry

@@ -7,6 +7,7 @@ the edited mask when the check can be rerun.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,7 @@ class ResultEntry:
     stats: Any
     agreement: Any
     model: dict = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)  # the model's notes ("PET is not in SUV", ...)
     status: str = READY
 
 
@@ -120,6 +122,7 @@ class ResultPanel(QWidget):
         super().__init__(parent)
         self.title = QLabel("")
         self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.verticalHeader().setVisible(False)
@@ -129,6 +132,7 @@ class ResultPanel(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.messages = QLabel("")
         self.messages.setWordWrap(True)
+        self.messages.setTextFormat(Qt.TextFormat.PlainText)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -137,7 +141,7 @@ class ResultPanel(QWidget):
         self.clear()
 
     def clear(self, text: str = "") -> None:
-        self.title.setText(text)
+        self.title.setText(html.escape(text))
         self.table.setRowCount(0)
         self.messages.setText("")
         self.table.setVisible(False)

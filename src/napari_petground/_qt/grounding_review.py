@@ -8,6 +8,7 @@ lesion in short steps, one per event-loop turn, so the viewer never freezes for 
 
 from __future__ import annotations
 
+import html
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -152,7 +153,8 @@ class ReviewPane(QWidget):
 
     def _show_stats(self, entry: ResultEntry, stats: Any, agreement: Any, note: str = "") -> None:
         rows = result_rows(stats, entry.finding, agreement)
-        self.result.show_result(f"<b>{entry.request.sentence}</b>", rows, agreement_messages(agreement), note)
+        self.result.show_result(f"<b>{html.escape(entry.request.sentence)}</b>", rows,
+                                agreement_messages(agreement) + entry.flags, note)
 
     def _prediction_layer(self):
         return role_layer(self.viewer, self._shown.request.study, PREDICTION) if self._shown else None

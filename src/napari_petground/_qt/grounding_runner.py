@@ -33,7 +33,7 @@ _ids = count(1)
 
 def load_grounder(checkpoint: str | None, device: str) -> Any:
     """The package's grounding model (None = the shipped demo checkpoint)."""
-    from ..model import Grounder
+    from ..model.grounder import Grounder
 
     return Grounder.from_checkpoint(checkpoint, device=device)
 
