@@ -221,3 +221,15 @@ def test_folder_of_several_patients_asks_for_one(ibsi_dir):
 
     with pytest.raises(StudyError, match=r"4 PET series of 4 patients.*open one patient's folder"):
         load_study(ibsi_dir)
+
+
+def test_phantom_nifti_folder_opens_as_one_study_ignoring_its_label_maps(tmp_path):
+    """A saved phantom folder holds ct, pet_suv, lesions and sites NIfTIs: only the first two are images."""
+    from napari_petground.phantom import make_phantom
+    from napari_petground.phantom.io import save_phantom
+
+    phantom = make_phantom(3, resolution_mm=8.0)
+    save_phantom(phantom, tmp_path, format="nifti")
+    study = load_study(tmp_path)
+    assert study.pet.shape == phantom.study.pet.shape
+    assert abs(study.suvmax() - phantom.study.suvmax()) < 1e-3

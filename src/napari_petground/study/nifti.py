@@ -25,7 +25,7 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 MAX_PLAUSIBLE_SUV = 100.0
 _CT_NAME = re.compile(r"(^|[^a-z])(ct|ctres|ct_res)([^a-z]|$)|_0000$")
 _PET_NAME = re.compile(r"(^|[^a-z])(pet|pt|suv)([^a-z]|$)|_0001$")
-_LABEL_NAME = re.compile(r"seg|label|mask|gtv|roi")
+_LABEL_NAME = re.compile(r"seg|label|mask|gtv|roi|lesion|sites")
 
 
 def is_nifti(path: Path) -> bool:
