@@ -151,3 +151,18 @@ def pet_slice_of(profile: DepthProfile, pet_origin_z: float, pet_spacing_z: floa
     """PET z index closest to the profile's estimate (clipped to the volume)."""
     index = int(round((profile.estimate_mm() - pet_origin_z) / pet_spacing_z))
     return int(np.clip(index, 0, n_slices - 1))
+
+
+def depth_for_sentence(network, skips, tokens: np.ndarray, mask: np.ndarray, prepared, **options) -> DepthProfile:
+    """Decode one sentence over cached encoder outputs of a whole study and collapse it to a DepthProfile.
+
+    ``skips``: the encoder's outputs (torch tensors or (C, z, y, x) arrays); ``tokens`` (L, D) and ``mask``
+    (L,) from the text encoder. Used where no Grounder is at hand (benchmarks, tools).
+    """
+    import torch
+
+    skips = [s if hasattr(s, "detach") else torch.from_numpy(np.asarray(s))[None] for s in skips]
+    with torch.inference_mode():
+        logits = network.decode(skips, torch.from_numpy(np.asarray(tokens, np.float32))[None],
+                                torch.from_numpy(np.asarray(mask, bool))[None])
+    return depth_from_logits(logits, prepared, **options)

@@ -127,7 +127,7 @@ class Describer:
             self._cache.popitem(last=False)
         return encoded
 
-    def site_scores(self, study: Study, mask: np.ndarray, body_side: str) -> list[SiteScore]:
+    def site_scores(self, study: Study, mask: np.ndarray, body_side: str, box=None) -> list[SiteScore]:
         """Every vocabulary entry with its probability, best first (empty without a head)."""
         if self.head is None:
             return []
@@ -135,7 +135,7 @@ class Describer:
         from .describe_train import predict
 
         encoded = self.encoded(study)
-        model_mask = mask_on_model_grid(mask, encoded.prepared)
+        model_mask = mask_on_model_grid(mask, encoded.prepared, box)
         if not model_mask.any():
             raise ModelError("the lesion lies outside the body crop the model sees; check the mask's position")
         features = lesion_features(encoded, model_mask, self.head.config.spec)
@@ -144,22 +144,39 @@ class Describer:
         order = np.argsort(-probs)
         return [SiteScore(entries[i].site, entries[i].side, float(probs[i])) for i in order if probs[i] > 0]
 
+    @staticmethod
+    def lesion_stats(study: Study, mask: np.ndarray, box=None):
+        """weaklabel.components' statistics of the lesion (the numbers every part of the package uses),
+        measured in its bounding box only, which keeps whole-body grids fast; the side is relative to the
+        body midline (weaklabel.components.body_midline_x_mm, cached on the study)."""
+        from ..weaklabel.components import body_midline_x_mm, component_stats
+        from .describe_features import bounding_box
+
+        box = box or bounding_box(mask)
+        if box is None:
+            raise ModelError("nothing to describe: the mask is empty")
+        sub = mask[box].astype(np.uint8)
+        (stats,) = component_stats(sub, study.pet, study.numbering, body_midline_x_mm(study),
+                                   offset=tuple(s.start for s in box))
+        return stats
+
     def describe(self, study: Study, mask: np.ndarray, *, top: int = 3, tracer: str | None = None) -> Description:
         """Describe the lesion ``mask`` (PET grid, bool or nonzero)."""
-        from ..findings.stats import lesion_stats
-
         mask = np.asarray(mask)
         if mask.shape != study.pet.shape:
             raise ModelError(f"the lesion mask {mask.shape} is not on the PET grid {study.pet.shape}; "
                              "use a Labels layer on the PET grid")
-        try:
-            stats = lesion_stats(study, mask)
-        except ValueError as exc:
-            raise ModelError(f"nothing to describe: {exc}") from exc
+        from .describe_features import bounding_box
+
+        mask = mask if mask.dtype == bool else mask != 0
+        box = bounding_box(mask)
+        if box is None:
+            raise ModelError("nothing to describe: the mask is empty; paint or grow a lesion first")
+        stats = self.lesion_stats(study, mask, box)
         image = study.numbering.image_for_index(stats.peak_index[0])
-        scores = self.site_scores(study, mask, stats.side)
+        scores = self.site_scores(study, mask, stats.side, box)
         tracer = study.tracer if tracer is None else tracer
-        note = "" if scores else "this checkpoint carries no describe head: site not named"
+        note = "" if scores or self.head is not None else "this checkpoint carries no describe head: site not named"
         description = Description("", "", "", stats.suvmax, int(image), stats.volume_ml, stats.peak_index,
                                   stats.centroid_mm, stats.side, scores[:top], tracer, note)
         best = scores[0] if scores else None

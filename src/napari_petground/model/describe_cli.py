@@ -34,6 +34,7 @@ def register_describe(subparsers) -> None:
     train.add_argument("--first-seed", type=int, default=100000, help="seed of the first training phantom")
     train.add_argument("--val-phantoms", type=int, default=40, help="held-out phantom exams to measure on")
     train.add_argument("--resolution", type=float, default=4.0, help="phantom voxel size (mm)")
+    train.add_argument("--tracers", default="FDG,FDG,PSMA", help="phantom tracers, cycled over the seeds")
     train.add_argument("--dataset", default=None, help="also learn from a dataset folder's items with masks")
     train.add_argument("--steps", type=int, default=1500)
     train.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves the machine to others)")
@@ -83,52 +84,20 @@ def _describe(args) -> int:
 def _train(args) -> int:
     import torch
 
-    from ..phantom import make_phantom
-    from .checkpoint import check_encoder, load_checkpoint, shipped_checkpoint
-    from .describe_features import FeatureSpec
+    from .checkpoint import load_checkpoint, shipped_checkpoint
     from .describe_head import save_head
-    from .describe_train import (
-        HeadTrainSettings,
-        default_vocabulary,
-        embed_phrases,
-        evaluate_head,
-        samples_from_exam,
-        samples_from_phantom,
-        train_head,
-    )
-    from .text import TextEncoder
+    from .describe_train import HeadTrainSettings, fit_describe_head
 
     if args.threads:
         torch.set_num_threads(args.threads)
     folder = shipped_checkpoint() if args.checkpoint is None else Path(args.checkpoint)
     network, config = load_checkpoint(folder)
-    encoder = TextEncoder(config.text)
-    check_encoder(config, encoder.dim, encoder.fingerprint())
-    entries, phrases, owner = default_vocabulary()
-    text = embed_phrases(encoder, phrases)
-    spec = FeatureSpec(body_level=(0.2 - config.preprocess.suv_clip[0]) /
-                       (config.preprocess.suv_clip[1] - config.preprocess.suv_clip[0]))
-    samples = []
-    for k in range(args.phantoms):
-        phantom = make_phantom(args.first_seed + k, resolution_mm=args.resolution)
-        samples += samples_from_phantom(network, config, phantom, spec, entries, grown=True)
-        print(f"\rphantom {k + 1}/{args.phantoms}: {len(samples)} lesion samples", end="", flush=True)
-    print()
-    if args.dataset:
-        from .data import dataset_exams
-
-        for exam in dataset_exams(args.dataset, config):
-            samples += samples_from_exam(network, exam, config, spec, entries)
-    head = train_head(samples, entries, text, owner, phrases, spec, HeadTrainSettings(steps=args.steps),
-                      encoder.fingerprint(), log=print)
-    val = []
-    for k in range(args.val_phantoms):
-        phantom = make_phantom(args.first_seed + args.phantoms + k, resolution_mm=args.resolution)
-        val += samples_from_phantom(network, config, phantom, spec, entries)
-    metrics = evaluate_head(head, val)
-    head.config.training["validation"] = metrics
+    tracers = tuple(t.strip() for t in args.tracers.split(",") if t.strip())
+    head, metrics = fit_describe_head(
+        network, config, phantoms=args.phantoms, first_seed=args.first_seed, tracers=tracers,
+        resolution_mm=args.resolution, val_phantoms=args.val_phantoms, dataset=args.dataset,
+        settings=HeadTrainSettings(steps=args.steps), log=lambda m: print(m, flush=True))
     out = save_head(args.out or folder, head)
     print(json.dumps(metrics))
     print(f"describe head written to {out}")
     return 0
-

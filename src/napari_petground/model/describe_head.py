@@ -79,6 +79,11 @@ class DescribeHead(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(config.feature_dim))
         self.register_buffer("feature_std", torch.ones(config.feature_dim))
         self.register_buffer("phrase_text", torch.zeros(len(config.phrases), config.text_dim))
+        self._prototypes: torch.Tensor | None = None  # cached in eval mode (describing one lesion at a time)
+
+    def train(self, mode: bool = True) -> DescribeHead:
+        self._prototypes = None
+        return super().train(mode)
 
     def embed_lesions(self, features: torch.Tensor) -> torch.Tensor:
         x = (features - self.feature_mean) / self.feature_std
@@ -98,7 +103,11 @@ class DescribeHead(nn.Module):
     def entry_logits(self, features: torch.Tensor) -> torch.Tensor:
         """(N, entries) scaled cosine similarities of N lesions with every vocabulary entry."""
         scale = self.logit_scale.exp().clamp(max=100.0)
-        return scale * self.embed_lesions(features) @ self.entry_prototypes().T
+        if self.training or torch.is_grad_enabled():
+            return scale * self.embed_lesions(features) @ self.entry_prototypes().T
+        if self._prototypes is None:
+            self._prototypes = self.entry_prototypes()
+        return scale * self.embed_lesions(features) @ self._prototypes.T
 
 
 def info_nce(lesions: torch.Tensor, texts: torch.Tensor, labels: torch.Tensor, scale: torch.Tensor,

@@ -243,3 +243,61 @@ def default_vocabulary() -> tuple[tuple[VocabEntry, ...], list[str], list[int]]:
     entries = vocabulary()
     phrases, owner = phrase_table(entries)
     return entries, phrases, owner
+
+
+def body_level(config) -> float:
+    """The PET channel value of the body threshold (0.2 SUV) in the checkpoint's SUV window."""
+    lo, hi = config.preprocess.suv_clip
+    return (0.2 - lo) / (hi - lo)
+
+
+def phantom_samples(network, config, seeds: Iterable[int], spec: FeatureSpec, entries: tuple[VocabEntry, ...], *,
+                    tracers: tuple[str, ...] = ("FDG",), resolution_mm: float = 4.0, grown: bool = False,
+                    log=None) -> list[LesionSample]:
+    """Samples of the lesions of phantoms ``seeds`` (tracers cycled over the seeds)."""
+    from ..phantom import make_phantom
+
+    seeds = list(seeds)
+    out: list[LesionSample] = []
+    for k, seed in enumerate(seeds):
+        phantom = make_phantom(seed, tracer=tracers[k % len(tracers)], resolution_mm=resolution_mm)
+        out += samples_from_phantom(network, config, phantom, spec, entries, grown=grown)
+        if log is not None:
+            log(f"phantom {k + 1}/{len(seeds)}: {len(out)} lesion samples")
+    return out
+
+
+def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int = 100000,
+                      tracers: tuple[str, ...] = ("FDG", "FDG", "PSMA"), resolution_mm: float = 4.0,
+                      val_phantoms: int = 0, dataset: str | None = None,
+                      settings: HeadTrainSettings | None = None, log=None):
+    """Train a describe head for a grounding checkpoint on phantom lesions (and a dataset's items).
+
+    Returns (head, validation metrics on ``val_phantoms`` further phantoms, or {}).
+    """
+    from .checkpoint import check_encoder
+    from .text import TextEncoder
+
+    encoder = TextEncoder(config.text)
+    check_encoder(config, encoder.dim, encoder.fingerprint())
+    entries, phrases, owner = default_vocabulary()
+    text = embed_phrases(encoder, phrases)
+    spec = FeatureSpec(body_level=body_level(config))
+    samples = phantom_samples(network, config, range(first_seed, first_seed + phantoms), spec, entries,
+                              tracers=tracers, resolution_mm=resolution_mm, grown=True, log=log)
+    if dataset:
+        from .data import dataset_exams
+
+        for exam in dataset_exams(dataset, config):
+            samples += samples_from_exam(network, exam, config, spec, entries)
+    head = train_head(samples, entries, text, owner, phrases, spec, settings or HeadTrainSettings(),
+                      encoder.fingerprint(), log=log)
+    metrics: dict = {}
+    if val_phantoms:
+        start = first_seed + phantoms
+        val = phantom_samples(network, config, range(start, start + val_phantoms), spec, entries, tracers=tracers,
+                              resolution_mm=resolution_mm)
+        metrics = evaluate_head(head, val)
+    head.config.training.update({"phantoms": phantoms, "first_seed": first_seed, "tracers": list(tracers),
+                                 "resolution_mm": resolution_mm, "dataset": dataset, "validation": metrics})
+    return head, metrics
