@@ -36,8 +36,7 @@ from .places import (
     SITE,
     describe,
     mask_reference,
-    sides,
-    sites,
+    mentions,
     tracer_in,
     tracer_in_lower,
 )
@@ -194,7 +193,7 @@ def findings_in_sentence(sentence: str, *, tracer: str = "", sentence_start: int
     respectively = "respectively" in low and _RESPECTIVELY.search(low) is not None
     drafts = _pair(nums, low, respectively)
     sentence_tracer = tracer_in_lower(low) or tracer
-    side_list, site_list = sides(masked), sites(masked)
+    side_list, site_list = mentions(masked)
     out: list[Finding] = []
     for i, (d, (lo, hi)) in enumerate(zip(drafts, _regions(low, drafts), strict=True)):
         f = Finding(sentence=sentence, tracer=sentence_tracer, sentence_start=sentence_start)

@@ -64,7 +64,14 @@ def _trie_pattern(words: list[str]) -> str:
     return build(trie)
 
 
-SITE = re.compile(r"\b(?:" + _trie_pattern([s.replace(" node", _NODE) for s in _SYNONYMS]) + r")(?:e?s)?\b")
+_SITE_TRIE = _trie_pattern([s.replace(" node", _NODE) for s in _SYNONYMS])
+SITE = re.compile(r"\b(?:" + _SITE_TRIE + r")(?:e?s)?\b")
+# sites and sides in one scan: only "right middle lobe nodule" holds a side word, at its start (handled in
+# mentions); sides cannot hide a site, nor a site a side elsewhere
+_PLACE = re.compile(
+    r"\b(?:(?P<site>" + _SITE_TRIE + r")(?:e?s)?\b|(?P<side>right|left|rt|lt|bilateral|bilaterally|both|bilat)\b"
+    r"(?:-sided)?|(?P<lobe>rul|rml|rll|lul|lll)\b)"
+)
 _LYMPH = re.compile(r"\s+lymph(?=\s+node)")
 _TRACER_SYNONYMS: dict[str, str] = {syn.lower(): name for name, syns in TRACERS.items() for syn in syns}
 _TRACER = re.compile(
@@ -84,19 +91,37 @@ def mask_reference(low: str) -> str:
     return REF.sub(lambda m: " " * len(m.group()), low)
 
 
+def mentions(low: str) -> tuple[list[Side], list[SiteMention]]:
+    """Side mentions (side, start, end, lobe site) and site mentions (start, end, lexicon key), in order."""
+    side_list: list[Side] = []
+    site_list: list[SiteMention] = []
+    for m in _PLACE.finditer(low):
+        if m.group("site") is not None:
+            site_list.append((m.start(), m.end(), site_key(m.group())))
+            if (side := SIDE.match(low, m.start())) is not None:  # "right middle lobe nodule"
+                _add_side(low, side, side_list)
+        else:
+            _add_side(low, m, side_list)
+    return side_list, site_list
+
+
+def _add_side(low: str, m: re.Match, out: list[Side]) -> None:
+    lobe = m.group("lobe")
+    if lobe:
+        side, site = _LOBES[lobe]
+        out.append((side, m.start(), m.end(), site))
+        return
+    word = m.group("side")
+    if word == "both" and not _BOTH_WHAT.match(low[m.end():m.end() + 30]):
+        return
+    out.append((_SIDE_WORDS[word], m.start(), m.end(), ""))
+
+
 def sides(low: str) -> list[Side]:
     """(side, start, end, lobe site) mentions in order."""
-    out = []
+    out: list[Side] = []
     for m in SIDE.finditer(low):
-        lobe = m.group("lobe")
-        if lobe:
-            side, site = _LOBES[lobe]
-            out.append((side, m.start(), m.end(), site))
-        else:
-            word = m.group("side")
-            if word == "both" and not _BOTH_WHAT.match(low[m.end():m.end() + 30]):
-                continue
-            out.append((_SIDE_WORDS[word], m.start(), m.end(), ""))
+        _add_side(low, m, out)
     return out
 
 

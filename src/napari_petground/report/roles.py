@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import backwards as bw
 from .lexicon import REFERENCE_PHRASES
 
 SUVKW = (
@@ -26,6 +27,9 @@ FILLER = (
     r"on\s+the\s+order\s+of|observed|calculated|noted|seen|max)\b)*"
 )
 _NUM = re.compile(r"(?<![\d.])(?<!\d,)\d+(?:\.\d+|,\d{1,2}(?!\d))?(?!\d)")
+# the same numbers in ASCII text, found several times faster (a leading lookbehind defeats the regex
+# engine's fast scan); the left context that _NUM looks behind for is checked in _numbers
+_NUM_ASCII = re.compile(r"[0-9]+(?:\.[0-9]+|,[0-9]{1,2}(?![0-9]))?")
 _PRE_SUV = re.compile("(" + SUVKW + ")" + FILLER + r"$")
 _PRE_SLICE = re.compile(
     r"(?:\b(?P<plane>coronal|sagittal|axial|transaxial|transverse|cor|sag|ax|mip)\.?[\s/-]*)?"
@@ -38,12 +42,12 @@ _POST_PLANE = re.compile(
     r"\s*\)?\s*(?:of|on|in|from)\s+(?:the\s+)?(?:fused\s+|pet\s+|ct\s+)?(?P<plane>coronal|sagittal|axial|"
     r"transaxial|mip|maximum\s+intensity)"
 )
+# a unit after the number ("1.2 cm", "3 x 2", "10 mCi") or a date/fraction ("145/300", "12-03-")
 _POST_UNIT = re.compile(
     r"\s*(?:cm|mm|ml|mls|cc|%|x\b|×|\*\s*\d|by\s+\d|mci|mbq|gbq|min|mins|minutes|kg|lbs?|hours?|hrs?|h\b|"
     r"years?|yrs?|yo\b|y/o|-year|days?|weeks?|wks?|months?|mos?\b|mg|g/dl|ng|hu\b|sec|seconds?|mm3|ml/)"
+    r"|\s*/\s*\d|-\d{2}-"
 )
-_PRE_UNIT = re.compile(r"(?:\b(?:x|by)|×|\*)\s*$|\d\s*/\s*$|[a-z]$|-$|\bday\s*$")
-_POST_DATE = re.compile(r"\s*/\s*\d|-\d{2}-")
 _POST_PRIOR = re.compile(
     r"\s*\)?\s*,?\s*(?:previously|prior\b(?!\s+to\s+(?:this|the\s+current))|before\b|earlier|formerly|"
     r"at\s+baseline|(?:on|in|at|of)\s+(?:the\s+)?(?:prior|previous|preceding|baseline|last|earlier|old|"
@@ -110,6 +114,11 @@ _PRIOR_HINTS = ("prev", "prior", "before", "earlier", "baseline", "former", "vs"
 _CURRENT_HINTS = ("now", "current", "today", "present")
 REF_HINTS = ("pool", "liver", "hepat", "backg", "refer", "normal", "thresh", "cut", "physiol", "deauv", "mean")
 _CHANGE_HINTS = ("→", "->", "=>", "⟶", "➔", "➝", "⇒", "from")
+# the characters that regex \s matches (str.isspace), for str.rstrip
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+              "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_TAIL_CHARS = WHITESPACE + ".:#="
+_OTHER_SUV = ("peak", "mean", "avg", "average")
 _KEPT_ROLES = frozenset(("suv", "slice", "prior", "ref", "series", "other", "suv_other"))
 
 
@@ -141,25 +150,71 @@ def has_any(text: str, words: tuple[str, ...]) -> bool:
     return False
 
 
+def _numbers(low: str) -> list[Num]:
+    """The numbers of the sentence: "12.3", "3,8" (decimal comma); not ".5" nor the "234" of "1,234"."""
+    if not low.isascii():
+        return [Num(m.start(), m.end(), float(m.group().replace(",", ".")), m.group()) for m in _NUM.finditer(low)]
+    out = []
+    for m in _NUM_ASCII.finditer(low):
+        start = m.start()
+        if start:
+            c = low[start - 1]
+            if c == "." or "0" <= c <= "9" or (c == "," and start > 1 and "0" <= low[start - 2] <= "9"):
+                continue
+        text = m.group()
+        out.append(Num(start, m.end(), float(text.replace(",", ".")), text))
+    return out
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _unit_before(pre: str) -> bool:
+    """A measurement seen from the left: "3 x 2", "by 2", "× 2", "* 2", "145/300", "T12", "-2", "day 3".
+
+    Same answers as the regex (?:\\b(?:x|by)|×|\\*)\\s*$|\\d\\s*/\\s*$|[a-z]$|-$|\\bday\\s*$ on the last 10 characters
+    (``$`` also matches before a final newline), without running a regex per number.
+    """
+    p = pre[-10:]
+    last = p[-2:-1] if p.endswith("\n") else p[-1:]
+    if "a" <= last <= "z" or last == "-":
+        return True
+    t = p.rstrip(WHITESPACE)
+    if not t:
+        return False
+    c = t[-1]
+    if c in "×*":
+        return True
+    if c == "/":
+        before = t[:-1].rstrip(WHITESPACE)
+        return bool(before) and before[-1].isdecimal()
+    for word in ("x", "by", "day"):
+        if t.endswith(word):
+            k = len(t) - len(word)
+            return k == 0 or not _is_word(t[k - 1])
+    return False
+
+
 def classify(low: str) -> list[Num]:
     """Every number of the lower-cased sentence ``low`` with its role (see report.parse)."""
-    nums = [Num(m.start(), m.end(), float(m.group().replace(",", ".")), m.group()) for m in _NUM.finditer(low)]
+    nums = _numbers(low)
     if not nums:
         return nums
     maybe_ref = has_any(low, REF_HINTS)
     maybe_slice = has_any(low, _SLICE_HINTS)
+    maybe_series = "se" in low or "sr" in low
     maybe_prior = has_any(low, _PRIOR_HINTS)
     maybe_current = has_any(low, _CURRENT_HINTS)
-    maybe_series = "se" in low or "sr" in low
     maybe_suv = "suv" in low or "uptake value" in low
+    prior_paren = "(" in low and _PRIOR_PAREN.search(low) is not None
     _preset_roles(low, nums)
     group_id = 0
     prev: Num | None = None
     for i, n in enumerate(nums):
-        lo = n.start - PRE_WINDOW if n.start > PRE_WINDOW else 0
-        pre = low[lo:n.start]
+        pre = low[n.start - PRE_WINDOW if n.start > PRE_WINDOW else 0:n.start]
+        rev = pre[::-1]  # for the backward patterns (report.backwards)
         post = low[n.end:n.end + 40]
-        slice_kw = maybe_slice and has_any(pre, _SLICE_HINTS)
         gap = low[prev.end:n.start] if prev is not None else ""
         if n.role:  # set by a change, range or shorthand pattern
             pass
@@ -169,31 +224,31 @@ def classify(low: str) -> list[Num]:
                 prev.slice_value = (int(prev.value) + int(n.value)) // 2
                 prev.slice_end = n.end
             n.role = "range"
-        elif (pre_unit := _PRE_UNIT.search(pre[-10:])) or _POST_UNIT.match(post) or _POST_DATE.match(post):
+        elif (pre_unit := _unit_before(pre)) or _POST_UNIT.match(post):
             n.role = "unit"
-            if slice_kw and not pre_unit and _PRE_SLICE.search(pre):
+            if maybe_slice and not pre_unit and bw.PRE_SLICE.match(rev):
                 n.role = "slice"  # "image 145/300"
-        elif slice_kw and ((m := _PRE_SLICE.search(pre)) or _PRE_SLICE_HASH.search(pre)):
-            plane = (m.group("plane") if m else None) or ((pm := _POST_PLANE.match(post)) and pm.group("plane"))
+        elif maybe_slice and ((m := bw.PRE_SLICE.match(rev)) or bw.PRE_SLICE_HASH.match(rev)):
+            plane = (m.group("plane") or "")[::-1] if m else ""
+            plane = plane or ((pm := _POST_PLANE.match(post)) and pm.group("plane"))
             n.role = "slice" if not plane or plane.startswith(("ax", "trans")) else "other"
             if (pm := _POST_PRIOR.match(post)) and not _NUMBER_NEXT.match(post, pm.end()):
                 n.role = "other"  # "image 95 of the prior exam"
-        elif maybe_series and ("se" in pre or "sr" in pre) and _PRE_SERIES.search(pre):
+        elif maybe_series and bw.PRE_SERIES.match(rev):
             n.role = "series"
         elif (
             prev is not None
             and prev.role in _KEPT_ROLES
             and _LIST_GAP.fullmatch(gap)
             and ("." in n.text or _LIST_END.match(post))
-            and not (maybe_prior and has_any(pre, _PRIOR_HINTS) and _PRE_PRIOR.search(pre))
+            and not (maybe_prior and has_any(pre, _PRIOR_HINTS) and bw.PRE_PRIOR.match(rev))
         ):
             n.role = prev.role
             if prev.group < 0:
                 group_id += 1
                 prev.group = group_id
             n.group = prev.group
-        elif (maybe_current and has_any(pre, _CURRENT_HINTS) and _PRE_CURRENT.search(pre)
-              and (prev is not None or SUV_ANY.search(low))):
+        elif maybe_current and bw.PRE_CURRENT.match(rev) and (prev is not None or SUV_ANY.search(low)):
             n.role = "suv"
             # "SUV max was 5.4, now 3.1": the value before "now" is the prior one
             if prev is not None and prev.role == "suv" and n.start - prev.end < 24 and " and " not in gap:
@@ -202,11 +257,12 @@ def classify(low: str) -> list[Num]:
             "." in n.text or SUV_ANY.search(pre)
         ):
             n.role = "prior"
-        elif maybe_prior and has_any(pre, _PRIOR_HINTS) and _PRE_PRIOR.search(pre):
+        elif maybe_prior and has_any(pre, _PRIOR_HINTS) and bw.PRE_PRIOR.match(rev):
             n.role = "prior" if ("." in n.text or SUV_ANY.search(pre)) else "other"
-        elif maybe_suv and ("suv" in pre or "uptake value" in pre) and (m := _PRE_SUV.search(pre)):
-            kw = m.group(1)
-            n.role = "suv_other" if ("peak" in kw or "mean" in kw or "avg" in kw or "average" in kw) else "suv"
+        elif maybe_suv and ("suv" in pre or "uptake value" in pre) and bw.PRE_SUV.match(rev):
+            n.role = "suv"
+            if has_any(pre, _OTHER_SUV) and _other_suv_kind(_PRE_SUV.search(pre).group(1)):
+                n.role = "suv_other"  # SUVmean, SUVpeak
         elif (
             prev is not None and prev.role == "slice" and _PARALLEL_GAP.fullmatch(gap)
             and ("." in n.text or _LIST_END.match(post)) and any(p.role == "suv" for p in nums[:i] if p.end <= prev.start)
@@ -218,11 +274,11 @@ def classify(low: str) -> list[Num]:
             n.role = "suv"  # "the SUVmax of the dominant node is 8.9"
         else:
             n.role = "other"
-        if (n.role in ("suv", "slice", "series") or (n.role == "other" and "." in n.text)) and _in_prior_paren(
-            low, n.start
+        if prior_paren and (n.role in ("suv", "slice", "series") or (n.role == "other" and "." in n.text)) and (
+            _in_prior_paren(low, n.start)
         ):
             n.role = "prior" if n.role in ("suv", "other") else "other"  # "(previously 2.1 cm, SUV 9.8 on image 95)"
-        if maybe_ref and n.role in ("suv", "prior") and _is_reference(low, n, prev):
+        if maybe_ref and (n.role == "suv" or n.role == "prior") and _is_reference(low, n, prev):
             n.role = "ref"
         if n.role == "slice":
             n.slice_value = int(n.value) if "." not in n.text and "," not in n.text else None
@@ -232,6 +288,11 @@ def classify(low: str) -> list[Num]:
         if n.role != "range":
             prev = n
     return nums
+
+
+def _other_suv_kind(keyword: str) -> bool:
+    """SUVpeak / SUVmean / average SUV: not the SUVmax."""
+    return "peak" in keyword or "mean" in keyword or "avg" in keyword or "average" in keyword
 
 
 def _preset_roles(low: str, nums: list[Num]) -> None:
@@ -286,6 +347,6 @@ def _is_reference(low: str, n: Num, prev: Num | None) -> bool:
         return True
     whole = low[start:n.start]
     clause = whole[max(whole.rfind(","), whole.rfind(";")) + 1:]
-    if _LIVER_BEFORE.search(whole) and not LESION.search(clause):
+    if bw.LIVER_BEFORE.match(whole[::-1]) and not LESION.search(clause):
         return True
     return bool(_REF_AFTER.match(low, n.end, n.end + 40))
