@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-N_POSITION = 12
+N_POSITION = 15
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class BodyFrame:
     centre_y: np.ndarray  # (Z,) mm, per slice
     half_width: np.ndarray  # (Z,) mm, per slice (x)
     half_depth: np.ndarray  # (Z,) mm, per slice (y)
+    lung_top: float | None = None  # mm of the most superior / inferior slice with lung (None without CT)
+    lung_bottom: float | None = None
 
 
 @dataclass
@@ -82,7 +84,31 @@ def body_frame(image: np.ndarray, spacing, origin, body_level: float) -> BodyFra
         centre_y[k] = (y[ys[0]] + y[ys[-1]]) / 2
         half_w[k] = max((x[xs[-1]] - x[xs[0]]) / 2 + spacing[2] / 2, 1.0)
         half_d[k] = max((y[ys[-1]] - y[ys[0]]) / 2 + spacing[1] / 2, 1.0)
-    return BodyFrame(midline, top, bottom, centre_y, half_w, half_d)
+    lung_top, lung_bottom = _lung_extent(image, body, z)
+    return BodyFrame(midline, top, bottom, centre_y, half_w, half_d, lung_top, lung_bottom)
+
+
+def _lung_extent(image: np.ndarray, body: np.ndarray, z: np.ndarray) -> tuple[float | None, float | None]:
+    """z range of the lungs: the longest run of slices where air-dense CT (the CT channel at its floor,
+    <= -150 HU) fills over 15 % of the body. A landmark that tells neck, chest and abdomen apart whatever
+    the field of view; None without a CT."""
+    if image.shape[0] < 2 or not np.any(image[1]):
+        return None, None
+    air = (image[1] <= 1e-3) & body
+    area = body.sum(axis=(1, 2)).astype(float)
+    fraction = np.divide(air.sum(axis=(1, 2)), area, out=np.zeros_like(area), where=area > 0)
+    lung = fraction > 0.15
+    best, start = (0, 0), None
+    for k, on in enumerate(np.append(lung, False)):
+        if on and start is None:
+            start = k
+        elif not on and start is not None:
+            if k - start > best[1] - best[0]:
+                best = (start, k)
+            start = None
+    if best[1] - best[0] < 2:
+        return None, None
+    return float(z[best[1] - 1]), float(z[best[0]])
 
 
 def encode_image(network, image: np.ndarray, spec: FeatureSpec, spacing, origin, prepared=None) -> EncodedStudy:
@@ -186,7 +212,7 @@ def centroid_mm(encoded: EncodedStudy, mask: np.ndarray, box: tuple[slice, ...] 
 
 
 def position_features(encoded: EncodedStudy, mask: np.ndarray, box: tuple[slice, ...] | None = None) -> np.ndarray:
-    """Normalised position and size of the lesion relative to the body (N_POSITION numbers)."""
+    """Normalised position and size of the lesion relative to the body and the lungs (N_POSITION numbers)."""
     body = encoded.body
     cz, cy, cx = centroid_mm(encoded, mask, box)
     k = int(np.clip(round((cz - encoded.origin[0]) / encoded.spacing[0]), 0, body.centre_y.size - 1))
@@ -201,6 +227,10 @@ def position_features(encoded: EncodedStudy, mask: np.ndarray, box: tuple[slice,
         body.half_width[k] / 200.0, body.half_depth[k] / 200.0,
         np.log(max(volume_ml, 1e-3)) / 3.0, height / 1000.0,
     ]
+    if body.lung_top is not None and body.lung_bottom is not None:
+        values += [(cz - body.lung_top) / 200.0, (cz - body.lung_bottom) / 200.0, 1.0]
+    else:
+        values += [0.0, 0.0, 0.0]
     return np.asarray(values, np.float32)
 
 
