@@ -320,3 +320,29 @@ def test_an_exam_that_kills_its_worker_is_recorded_and_the_rest_finishes(cohort)
     assert outcomes["EX1"].state == outcomes["EX3"].state == "done"
     assert "worker lost" in json.loads((out / "failures" / "EX2.json").read_text())["reason"]
     assert Dataset(out).cases() == ["EX1", "EX3"]
+
+
+def test_ambiguous_findings_keep_every_candidate_mask_for_review(tmp_path):
+    study = synthetic_study(ct_shape=CT_SHAPE, pet_shape=PET_SHAPE, name="TWIN")
+    study.pet.data = np.maximum(study.pet.data, study.pet.data[:, :, ::-1])  # the same nodule in both lungs
+    export_nifti(study, tmp_path / "images" / "TWIN", layout="nnunet", case="TWIN")
+    image = _hot_image(study)
+    reports = tmp_path / "reports.csv"
+    _write_csv(reports, [("TWIN", f"Lung nodule, SUVmax {HOT_SUV:.1f}, image {image}. "
+                                  f"Right lung nodule, SUVmax {HOT_SUV:.1f}, image {image}.", "FDG")])
+    run = run_cohort(reports, tmp_path / "images", tmp_path / "out", scheduler="synchronous", progress=False)
+    assert run.funnel.total.counts["ambiguous"] == 1 and run.funnel.total.counts["matched"] == 1
+    ds = Dataset(tmp_path / "out")
+    ambiguous, matched = ds.items("TWIN")
+    assert ambiguous.status == "ambiguous" and ambiguous.label is None and len(ambiguous.candidates) == 2
+    from napari_petground.dataset.layout import read_nifti
+
+    stack = read_nifti(ds.candidates_path("TWIN", ambiguous.index)).data
+    assert set(np.unique(stack)) == {0, 1, 2}
+    right = _hot_mask(study)
+    left = right[:, :, ::-1]
+    sides = {("right" if right[stack == v].all() else "left" if left[stack == v].all() else "both") for v in (1, 2)}
+    assert sides == {"right", "left"}  # one candidate per lung, each wholly inside its nodule
+    # the sentence that names the side is matched to the right lung's nodule only
+    mask = ds.item_mask(matched)
+    assert matched.status == "matched" and right[mask].mean() > 0.95 and not (mask & left).any()

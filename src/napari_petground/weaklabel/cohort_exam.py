@@ -114,13 +114,8 @@ def _as_dict(obj) -> dict:
 
 
 def _candidate_masks(result) -> list[np.ndarray]:
-    """Masks of an ambiguous result's candidates, whichever way the result carries them."""
-    masks = getattr(result, "candidate_masks", None)
-    if callable(masks):
-        masks = masks()
-    if masks is None:
-        masks = [getattr(c, "mask", None) for c in (getattr(result, "candidates", None) or [])]
-    return [np.asarray(m, bool) for m in masks if m is not None]
+    """Grown masks of an ambiguous result's candidates (those that could be grown)."""
+    return [np.asarray(c.mask, bool) for c in result.candidates if c.mask is not None]
 
 
 def _findings(text: str, tracer: str, counts: dict) -> tuple[list[Finding], list[tuple[int, str, str]]]:
@@ -193,9 +188,8 @@ def label_report(study: Study, case: str, report: str, tracer: str, config=None,
             error_item(finding.sentence, describe_error(exc), finding.to_dict())
             continue
         item = DatasetItem(case, len(items), finding.sentence, finding.to_dict(), str(result.status), None, tracer,
-                           candidates=[_as_dict(c) for c in (getattr(result, "candidates", None) or [])],
-                           flags=[str(f) for f in (getattr(result, "flags", None) or [])],
-                           reason=str(getattr(result, "reason", "") or ""))
+                           candidates=[_as_dict(c) for c in result.candidates],
+                           flags=[str(f) for f in result.flags], reason=str(result.reason or ""))
         if item.status == "matched":
             _paint(labels, np.asarray(result.mask, bool), item, items)
         elif item.status == "ambiguous":
