@@ -89,11 +89,8 @@ class FindingsPanel(QWidget):
         self.refresh()
 
     def accepted_findings(self) -> list[FindingRecord]:
-        """Records whose label is in the layer now."""
-        layer = self.layer()
-        if layer is None or self._study is None:
-            return []
-        return self.store(self._study).present(np.asarray(layer.data))
+        """Records whose label is in the layer (as of the last rebuild of the table)."""
+        return [row.record for row in self._rows if row.record is not None]
 
     # -- actions -----------------------------------------------------------------------------------------
     def accept(self, study: Study, mask: np.ndarray, sentence: str, finding: Finding | None, *,

@@ -101,6 +101,7 @@ class GroundingDock(QWidget):
         self._connect()
         self._bind_keys()
         self._sync_study()
+        self.runner.warm_up()
 
     # -- layout and wiring -------------------------------------------------------------------------------
     def _layout(self) -> None:

@@ -29,6 +29,27 @@ STAGES: tuple[str, ...] = (LOADING, "text", "preprocessing", "inference", "post-
 
 GrounderLoader = Callable[[str | None, str], Any]
 _ids = count(1)
+# modules whose import holds the GIL for long stretches (shared libraries, extension init): imported in the
+# background when the dock opens, so that a run does not freeze the viewer while they load
+WARM_MODULES: tuple[str, ...] = (
+    "torch", "safetensors.torch", "transformers", "tokenizers", "dynamic_network_architectures",
+    "transformers.models.bert.modeling_bert", "scipy.ndimage", "napari_petground.model.grounder",
+    "napari_petground.model.network", "napari_petground.model.text", "napari_petground.model.checkpoint",
+    "napari_petground.model.preprocess", "napari_petground.weaklabel.label",
+)
+
+
+def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> list[str]:
+    """Import ``modules`` (those that exist); returns the ones that could not be imported."""
+    import importlib
+
+    missing = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
 
 
 def load_grounder(checkpoint: str | None, device: str) -> Any:
@@ -80,6 +101,7 @@ class GroundingRunner(QObject):
         self._grounder = None
         self._grounder_key: tuple[str, str] | None = None
         self._cancelling = False
+        self._warming = None
 
     # -- state -------------------------------------------------------------------------------------------
     @property
@@ -93,6 +115,11 @@ class GroundingRunner(QObject):
     @property
     def queued(self) -> list[GroundingRequest]:
         return list(self._queue)
+
+    @property
+    def warming(self) -> bool:
+        """The background import of the model's libraries is still running."""
+        return self._warming is not None and self._warming.is_running
 
     @property
     def model_loaded(self) -> bool:
@@ -126,6 +153,16 @@ class GroundingRunner(QObject):
             self._worker.quit()
             stopped.insert(0, self._current)
         return stopped
+
+    def warm_up(self) -> None:
+        """Import the model's heavy libraries in a background thread (the default loader only)."""
+        from napari.qt.threading import create_worker
+
+        if self._loader is not load_grounder or self._warming is not None:
+            return
+        self._warming = create_worker(warm_imports, _start_thread=False, _ignore_errors=True)
+        self._warming.returned.connect(lambda missing: missing and log.info("not imported: %s", missing))
+        self._warming.start()
 
     def forget_model(self) -> None:
         """Drop the loaded model (after a checkpoint or device change it is reloaded on the next run)."""
