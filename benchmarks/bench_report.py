@@ -3,7 +3,10 @@
 Run: python benchmarks/bench_report.py
 Prints, per kind of sentence (hand-written, held-out hand-written, templated), the share whose findings have
 all (SUVmax, image) pairs right, side/site/prior accuracy on those, then sentences per second for
-``findings_in_sentence`` and ``extract_findings`` on a 1 MB report.
+``findings_in_sentence`` and ``extract_findings`` on a 1 MB report made of the labelled sentences (nearly all
+state numbers: the hard case) and on 1 MB of phantom reports (headers, technique, negatives, impressions as in
+real reports). Rates are per CPU second of this process (one core; other load on the machine does not count)
+with wall-clock rates beside them; the best of three runs.
 """
 
 from __future__ import annotations
@@ -47,23 +50,46 @@ def accuracy() -> None:
         print(f"  wrong: {sentence!r}\n         got {got}, expected {expected}")
 
 
+def _best_of(runs: int, work) -> tuple[float, float, object]:
+    """(CPU seconds, wall seconds, result) of the fastest of ``runs`` calls."""
+    best = (float("inf"), float("inf"), None)
+    for _ in range(runs):
+        c0, w0 = time.process_time(), time.perf_counter()
+        result = work()
+        c1, w1 = time.process_time(), time.perf_counter()
+        if c1 - c0 < best[0]:
+            best = (c1 - c0, w1 - w0, result)
+    return best
+
+
+def _report_rate(name: str, big: str) -> None:
+    n_sentences = len(split_sentences(big))
+    t_split, _, _ = _best_of(3, lambda: split_sentences(big))
+    cpu, wall, found = _best_of(3, lambda: extract_findings(big))
+    print(f"{name} ({len(big):,} chars, {n_sentences:,} sentences): split {t_split:.2f} s, extract_findings "
+          f"{cpu:.2f} CPU s = {n_sentences / cpu:,.0f} sentences/s (wall {n_sentences / wall:,.0f}/s), "
+          f"{len(found):,} findings")
+
+
+def _phantom_reports() -> str:
+    from napari_petground.phantom import make_phantom
+
+    reports = [make_phantom(seed, tracer=tracer, resolution_mm=20.0).report
+               for seed in range(3) for tracer in ("FDG", "PSMA", "DOTATATE", "FLUCICLOVINE")]
+    return "\n\n".join(reports)
+
+
 def throughput() -> None:
     rows = [json.loads(line)["sentence"] for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     sentences = rows * 40
-    t0 = time.perf_counter()
-    n_findings = sum(len(findings_in_sentence(s)) for s in sentences)
-    dt = time.perf_counter() - t0
-    print(f"findings_in_sentence: {len(sentences) / dt:,.0f} sentences/s ({n_findings} findings)")
+    cpu, wall, n_findings = _best_of(3, lambda: sum(len(findings_in_sentence(s)) for s in sentences))
+    print(f"findings_in_sentence: {len(sentences) / cpu:,.0f} sentences/s (wall {len(sentences) / wall:,.0f}/s, "
+          f"{n_findings} findings)")
     report = "FINDINGS:\n" + "\n".join(f"- {s}" for s in rows)
     big = (report + "\nÜbersicht: keine weiteren Befunde – ≥ 2 cm.\n") * (1_000_000 // len(report) + 1)
-    t0 = time.perf_counter()
-    n_sentences = len(split_sentences(big))
-    t_split = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    found = extract_findings(big)
-    dt = time.perf_counter() - t0
-    print(f"1 MB report ({len(big):,} chars, {n_sentences:,} sentences): split {t_split:.2f} s, "
-          f"extract_findings {dt:.2f} s = {n_sentences / dt:,.0f} sentences/s, {len(found):,} findings")
+    _report_rate("1 MB of labelled sentences", big)
+    reports = _phantom_reports()
+    _report_rate("1 MB of phantom reports", reports * (1_000_000 // len(reports) + 1))
 
 
 if __name__ == "__main__":

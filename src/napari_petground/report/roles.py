@@ -122,7 +122,7 @@ _OTHER_SUV = ("peak", "mean", "avg", "average")
 _KEPT_ROLES = frozenset(("suv", "slice", "prior", "ref", "series", "other", "suv_other"))
 
 
-@dataclass
+@dataclass(slots=True)
 class Num:
     """A number of the sentence and the role its context gives it."""
 

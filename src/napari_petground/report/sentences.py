@@ -43,14 +43,16 @@ _JOINING_END = re.compile(
     re.IGNORECASE,
 )
 _NEWLINES = re.compile(r"\n")
+_ALNUM = re.compile(r"[^\W_]")  # a letter or digit (str.isalnum)
 
 
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+    """(start, end) without white space at either end."""
+    part = text[start:end]
+    left = part.lstrip()
+    if not left:
+        return end, end
+    return start + len(part) - len(left), end - (len(left) - len(left.rstrip()))
 
 
 def _lines(text: str) -> list[tuple[int, int]]:
@@ -164,6 +166,6 @@ def split_sentences(text: str) -> list[tuple[int, str]]:
     for bs, be in _blocks(text):
         for s, e in _split_block(text, bs, be):
             sentence = text[s:e]
-            if any(ch.isalnum() for ch in sentence):
+            if _ALNUM.search(sentence):
                 out.append((s, sentence))
     return out
