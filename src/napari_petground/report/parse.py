@@ -217,7 +217,6 @@ def findings_in_sentence(sentence: str, *, tracer: str = "", sentence_start: int
     return out
 
 
-
 def extract_findings(text: str, *, tracer: str = "") -> list[Finding]:
     """One Finding per current lesion described in ``text`` (a sentence or a whole report)."""
     if not isinstance(text, str):

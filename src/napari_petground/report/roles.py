@@ -2,9 +2,10 @@
 
 Roles come from a number's close context (see report.parse for the rules). All patterns run on the
 lower-cased sentence (same length as the original, so offsets agree) and are compiled without
-IGNORECASE, which is several times faster in Python's regex engine. Keywords are found once per sentence;
-each number then looks only at the keyword just before it, instead of running every context regex over a
-window per number.
+IGNORECASE, which is several times faster in Python's regex engine. The left-context patterns below
+(_PRE_SUV, _PRE_SLICE, ...) are the readable definitions; classify matches their backward forms
+(report.backwards) at the number instead of searching a window before every number, and the measurement test
+on the left is plain Python (_unit_before). Tests check that both forms agree.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _NUM = re.compile(r"(?<![\d.])(?<!\d,)\d+(?:\.\d+|,\d{1,2}(?!\d))?(?!\d)")
 # the same numbers in ASCII text, found several times faster (a leading lookbehind defeats the regex
 # engine's fast scan); the left context that _NUM looks behind for is checked in _numbers
 _NUM_ASCII = re.compile(r"[0-9]+(?:\.[0-9]+|,[0-9]{1,2}(?![0-9]))?")
+# left contexts, ending at the number ($); matched backwards by classify (report.backwards)
 _PRE_SUV = re.compile("(" + SUVKW + ")" + FILLER + r"$")
 _PRE_SLICE = re.compile(
     r"(?:\b(?P<plane>coronal|sagittal|axial|transaxial|transverse|cor|sag|ax|mip)\.?[\s/-]*)?"
@@ -117,7 +119,6 @@ _CHANGE_HINTS = ("→", "->", "=>", "⟶", "➔", "➝", "⇒", "from")
 # the characters that regex \s matches (str.isspace), for str.rstrip
 WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
               "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-_TAIL_CHARS = WHITESPACE + ".:#="
 _OTHER_SUV = ("peak", "mean", "avg", "average")
 _KEPT_ROLES = frozenset(("suv", "slice", "prior", "ref", "series", "other", "suv_other"))
 
