@@ -42,14 +42,15 @@ def _tiny_dataset(root: Path) -> Path:
 
 
 def _worker(root: str, annotator: str, start, out) -> None:
-    start.wait()
     claimed = []
     try:
         with ReviewQueue(root) as q:
+            start.wait(timeout=120)  # everybody opened the queue: go at once
             while (lease := q.claim(annotator)) is not None:
                 claimed.append(lease.item_id)
                 again = q.claim(annotator)  # asking again hands back the same item and lease
                 assert (again.item_id, again.token) == (lease.item_id, lease.token)
+                time.sleep(0.002)  # looking at it
                 q.accept(lease)
     finally:
         out.put((annotator, claimed))
@@ -58,13 +59,12 @@ def _worker(root: str, annotator: str, start, out) -> None:
 def test_processes_claiming_at_once_never_share_an_item(tmp_path):
     root = _tiny_dataset(tmp_path / "ds")
     ctx = multiprocessing.get_context("spawn")
-    start, out = ctx.Event(), ctx.Queue()
     names = [f"annotator{k}" for k in range(4)]
+    start, out = ctx.Barrier(len(names) + 1), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(str(root), name, start, out)) for name in names]
     for p in procs:
         p.start()
-    time.sleep(0.5)
-    start.set()
+    start.wait(timeout=120)
     results = dict(out.get(timeout=120) for _ in procs)
     for p in procs:
         p.join(timeout=30)

@@ -69,6 +69,11 @@ def test_open_shows_the_item_with_highlighted_numbers_on_the_pet_grid(setup):
     z = int(round(viewer.dims.point[0] - pet_layer.translate[0]) / pet_layer.scale[0])
     assert weak[z].any()
     centre = pet_layer.translate[1:] + np.argwhere(weak)[:, 1:].mean(axis=0) * pet_layer.scale[1:]
+    half_view = np.asarray(viewer.canvas.size) / viewer.camera.zoom / 2
+    assert np.all(np.abs(np.asarray(viewer.camera.center[1:]) - centre) < half_view)  # on screen
+    viewer.camera.zoom *= 20  # zoomed in elsewhere: the jump pans to the lesion
+    viewer.camera.center = (0.0, -150.0, -150.0)
+    dock.layers.jump_to(weak)
     assert np.allclose(viewer.camera.center[1:], centre, atol=1e-6)
     assert "0 / 12 done" in dock.panel.progress.text()
     assert dock.settings.value("annotator") == "anna"
@@ -81,17 +86,21 @@ def test_accept_fix_reject_with_keys(setup, qtbot):
     press(viewer, qtbot, "a")
     assert [(d.action, d.annotator) for d in history(root, "demo001:0")] == [("accept", "anna")]
     assert dock.item_id == "demo001:1"
-    # paint three voxels next to the weak mask with the Labels layer's own editing call, then save with f
+    # paint three voxels with the Labels layer's own (undoable) editing call, then save with f; they lie
+    # where the next item's lesion is, so a stale undo on that item would show
     mask_layer = viewer.layers["review mask"]
     weak = mask_layer.data > 0
-    z, y, x = np.argwhere(weak)[0]
-    added = (np.array([z, z, z]), np.array([y, y, y]), np.array([x - 1, x - 2, x - 3]))
+    with ReviewQueue(root) as q:
+        next_weak = q.weak_mask(q.item("demo001:2"))
+    added = tuple(np.argwhere(next_weak)[:3].T)
     mask_layer.data_setitem(added, 1)
     assert dock.layers.edited()
     press(viewer, qtbot, "a")  # accepting would drop the painting: refused, nothing recorded
     assert history(root, "demo001:1") == [] and "painted" in dock.panel.message_label.text()
     press(viewer, qtbot, "f")
     (fix,) = history(root, "demo001:1")
+    mask_layer.undo()  # the painting belonged to the previous item: nothing to undo on this one
+    assert np.array_equal(mask_layer.data > 0, next_weak)
     assert fix.action == "fix" and fix.outcome == "boundary" and fix.annotator == "anna"
     expected = weak.copy()
     expected[added] = True
@@ -104,6 +113,7 @@ def test_accept_fix_reject_with_keys(setup, qtbot):
     (rejected,) = history(root, "demo001:2")
     assert (rejected.action, rejected.reason, rejected.note) == ("reject", "not_a_lesion", "brown fat")
     assert "3 / 12 done" in dock.panel.progress.text()
+    assert dock.panel.progress_label.text() == "you decided 3"
 
 
 def test_ambiguous_item_pick_a_candidate_with_digit_keys(setup, qtbot):

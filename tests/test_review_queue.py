@@ -104,6 +104,16 @@ def test_decisions_are_recorded_with_annotator_and_time_and_history_is_append_on
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         queue.conn.execute("DELETE FROM decisions")
     assert len(queue.history("demo001:0")) == 3
+    assert_current_cache_matches_history(queue)
+
+
+def assert_current_cache_matches_history(queue) -> None:
+    """The items' cached current decision is the latest row of the append-only table, for every item."""
+    stale = queue.conn.execute(
+        "SELECT COUNT(*) FROM items i WHERE i.cur_id IS NOT (SELECT MAX(d.id) FROM decisions d "
+        "WHERE d.item_id = i.item_id) OR i.cur_action IS NOT (SELECT d.action FROM decisions d "
+        "WHERE d.id = i.cur_id)").fetchone()[0]
+    assert stale == 0
 
 
 def test_fix_choose_and_reject_record_what_the_paper_counts(queue):
@@ -216,6 +226,7 @@ def test_a_missing_or_damaged_fix_mask_flags_the_item_and_returns_it_to_the_pool
         assert [d.action for d in queue.history(item_id)] == ["fix", "reopen"]
     assert [i.item_id for i in queue.items(ItemFilter(flag="mask_missing"))] == ["demo001:0"]
     assert queue.claim("ben").item_id == "demo001:0"
+    assert_current_cache_matches_history(queue)
 
 
 def test_cli_import_status_json(dataset, capsys):

@@ -212,21 +212,22 @@ class ReviewDock(QWidget):
             self._error(f"{exc} — reject it (images unusable) or skip it.")
             self._update_progress()
             return
-        self.layers.show_item(self.data)
-        self._bind_layer_keys()
-        target = self.data.current
-        if target is None and self.data.candidates is not None:
-            target = self.data.candidates == 1
-            self.viewer.layers.selection.active = self.layers.candidates
-        self.layers.jump_to(target)
-        self.panel.show_item(item, highlight_html(item.sentence, item.finding.get("spans", {})),
-                             self.data.problems)
-        self.panel.candidate_list.blockSignals(True)
-        self.panel.candidate_list.setCurrentRow(self.picked if self.picked is not None else -1)
-        self.panel.candidate_list.blockSignals(False)
-        self.panel.show_history(self.queue.history(item.item_id))
+        self.panel.setUpdatesEnabled(False)  # one repaint of the dock at the end, not one per label
+        try:
+            self.layers.show_item(self.data)
+            self._bind_layer_keys()
+            if self.data.current is None and self.data.candidates is not None:
+                self.viewer.layers.selection.active = self.layers.candidates  # digits pick candidates there
+            self.panel.show_item(item, highlight_html(item.sentence, item.finding.get("spans", {})),
+                                 self.data.problems)
+            self.panel.candidate_list.blockSignals(True)
+            self.panel.candidate_list.setCurrentRow(self.picked if self.picked is not None else -1)
+            self.panel.candidate_list.blockSignals(False)
+            self.panel.show_history(self.queue.history(item.item_id))
+            self._update_progress()
+        finally:
+            self.panel.setUpdatesEnabled(True)
         self.settings.setValue(self._last_key(), item.item_id)
-        self._update_progress()
         self._prefetch_next()
 
     def _prefetch_next(self) -> None:
@@ -246,7 +247,7 @@ class ReviewDock(QWidget):
         if filt != ItemFilter():
             fc = self.queue.counts(filt)
             filtered = (fc["done"], fc["total"])
-        mine = len(self.queue.annotator_trail(self.annotator))
+        mine = self.queue.decided_by(self.annotator)
         self.panel.set_progress(counts["done"], counts["total"], mine, filtered)
 
     # -- decisions ------------------------------------------------------------------------------------------

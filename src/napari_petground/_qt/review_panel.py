@@ -62,7 +62,7 @@ class ReviewPanel(QWidget):
         self.info_label = QLabel("")
         self.info_label.setWordWrap(True)
         self.candidate_list = QListWidget()
-        self.candidate_list.setMaximumHeight(110)
+        self.candidate_list.setMaximumHeight(80)
         self.candidate_box = QGroupBox("Candidates (keys 1–9)")
         box = QVBoxLayout(self.candidate_box)
         box.addWidget(self.candidate_list)

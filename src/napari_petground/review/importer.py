@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .masks import MaskProblem, check_mask
 from .records import ImportResult
-from .store import transaction
+from .store import rebuild_current, record_decision, transaction
 
 if TYPE_CHECKING:
     from .queue import ReviewQueue
@@ -89,6 +89,7 @@ def import_items(queue: ReviewQueue, include_unmatched: bool = False) -> ImportR
                 result.updated += 1
             if file_flags or "weak_label_changed" in review_flags:
                 result.flagged.append(item.item_id)
+        rebuild_current(conn)
     result.flagged.extend(item_id for item_id, _problem in reopen_broken_fixes(queue))
     return result
 
@@ -97,8 +98,8 @@ def reopen_broken_fixes(queue: ReviewQueue) -> list[tuple[str, str]]:
     """Items whose current decision is a fix with a missing or damaged mask go back to the pool, flagged."""
     conn = queue.conn
     rows = conn.execute(
-        "SELECT d.id, d.item_id, d.mask_path, d.mask_sha256 FROM decisions d WHERE d.action = 'fix' AND "
-        "d.id = (SELECT MAX(x.id) FROM decisions x WHERE x.item_id = d.item_id)").fetchall()
+        "SELECT d.id, d.item_id, d.mask_path, d.mask_sha256 FROM items i JOIN decisions d ON d.id = i.cur_id "
+        "WHERE i.cur_action = 'fix'").fetchall()
     broken = []
     for row in rows:
         try:
@@ -111,9 +112,8 @@ def reopen_broken_fixes(queue: ReviewQueue) -> list[tuple[str, str]]:
             latest = conn.execute("SELECT MAX(id) FROM decisions WHERE item_id = ?", (row["item_id"],)).fetchone()[0]
             if latest != row["id"]:
                 continue
-            conn.execute("INSERT INTO decisions (item_id, action, annotator, at, reason, note) "
-                         "VALUES (?, 'reopen', '(review queue)', ?, ?, ?)",
-                         (row["item_id"], queue.clock(), problem.kind, str(problem)))
+            record_decision(conn, row["item_id"], "reopen", "(review queue)", queue.clock(), reason=problem.kind,
+                            note=str(problem))
             flags = json.loads(conn.execute("SELECT review_flags FROM items WHERE item_id = ?",
                                             (row["item_id"],)).fetchone()[0])
             if problem.kind not in flags:

@@ -32,14 +32,16 @@ from .records import (
     Lease,
     ReviewItem,
 )
-from .store import connect, db_path, transaction
+from .store import connect, db_path, record_decision, transaction
 
 DEFAULT_LEASE_S = 15 * 60.0
-_LATEST = "LEFT JOIN decisions d ON d.id = (SELECT MAX(x.id) FROM decisions x WHERE x.item_id = i.item_id)"
+_LATEST = "LEFT JOIN decisions d ON d.id = i.cur_id"
 _FREE = "NOT EXISTS (SELECT 1 FROM leases l WHERE l.item_id = i.item_id AND l.expires > :now)"
-_PENDING = "(d.action IS NULL OR d.action IN ('skip', 'reopen'))"
-# never-decided and reopened items in dataset order, then skipped ones, longest-skipped first
-_ORDER = "ORDER BY (d.action = 'skip') IS 1, CASE WHEN d.action = 'skip' THEN d.at ELSE 0 END, i.position"
+_PENDING = "(i.cur_action IS NULL OR i.cur_action IN ('skip', 'reopen'))"
+# the order items are handed out: never-decided and reopened ones in dataset order, then skipped ones,
+# longest-skipped first (each an indexed lookup on items(cur_action, position))
+_HAND_OUT = (("i.cur_action IS NULL", "i.position"), ("i.cur_action = 'reopen'", "i.position"),
+             ("i.cur_action = 'skip'", "i.cur_at, i.position"))
 
 
 class ReviewQueue:
@@ -82,7 +84,7 @@ class ReviewQueue:
 
     def latest(self, item_id: str) -> Decision | None:
         row = self.conn.execute("SELECT * FROM decisions WHERE item_id = ? ORDER BY id DESC LIMIT 1",
-                                (item_id,)).fetchone()
+                                (item_id,)).fetchone()  # the table itself, not the cache: the truth
         return Decision.from_row(row) if row else None
 
     def history(self, item_id: str) -> list[Decision]:
@@ -118,8 +120,8 @@ class ReviewQueue:
         where, params = filt.sql()
         params["now"] = self.clock()
         rows = self.conn.execute(
-            f"SELECT d.action AS action, COUNT(*) AS n, SUM(NOT {_FREE}) AS leased FROM items i {_LATEST} "
-            f"WHERE {where} GROUP BY d.action", params).fetchall()
+            f"SELECT i.cur_action AS action, COUNT(*) AS n FROM items i WHERE {where} GROUP BY i.cur_action",
+            params).fetchall()
         out = dict.fromkeys(("total", "done", "pending", "skipped", "accepted", "fixed", "chosen", "rejected",
                              "leased"), 0)
         names = {None: "pending", "reopen": "pending", "skip": "skipped", "accept": "accepted", "fix": "fixed",
@@ -127,7 +129,9 @@ class ReviewQueue:
         for row in rows:
             out[names[row["action"]]] += row["n"]
             out["total"] += row["n"]
-            out["leased"] += row["leased"] or 0
+        out["leased"] = self.conn.execute(
+            f"SELECT COUNT(*) FROM leases l JOIN items i ON i.item_id = l.item_id WHERE l.expires > :now AND {where}",
+            params).fetchone()[0]
         out["done"] = out["accepted"] + out["fixed"] + out["chosen"] + out["rejected"]
         return out
 
@@ -147,6 +151,13 @@ class ReviewQueue:
             "GROUP BY item_id ORDER BY last", (annotator,))
         return [r["item_id"] for r in rows]
 
+    def decided_by(self, annotator: str) -> int:
+        """How many items currently stand as ``annotator`` decided them."""
+        marks = ",".join("?" * len(DONE_ACTIONS))
+        return self.conn.execute(
+            f"SELECT COUNT(*) FROM items i JOIN decisions d ON d.id = i.cur_id WHERE d.annotator = ? "
+            f"AND d.action IN ({marks})", (annotator, *DONE_ACTIONS)).fetchone()[0]
+
     def held(self, annotator: str) -> Lease | None:
         """The unexpired lease ``annotator`` holds (their item in progress), if any."""
         row = self.conn.execute(
@@ -160,11 +171,20 @@ class ReviewQueue:
         params["now"] = self.clock()
         marks = ",".join(f":x{k}" for k in range(len(exclude)))
         params.update({f"x{k}": v for k, v in enumerate(exclude)})
-        skip = f"AND i.item_id NOT IN ({marks})" if exclude else ""
-        row = self.conn.execute(
-            f"SELECT i.item_id FROM items i {_LATEST} WHERE {_PENDING} AND {_FREE} AND {where} {skip} "
-            f"{_ORDER} LIMIT 1", params).fetchone()
-        return row[0] if row else None
+        return self._next_free(f"{where} AND i.item_id NOT IN ({marks})" if exclude else where, params)
+
+    def _next_free(self, where: str, params: dict) -> str | None:
+        """The first free pending item in hand-out order (never decided or reopened, then skipped)."""
+        found = []
+        for state, order in _HAND_OUT:
+            row = self.conn.execute(
+                f"SELECT i.item_id, i.position FROM items i WHERE {state} AND {_FREE} AND {where} ORDER BY {order} "
+                "LIMIT 1", params).fetchone()
+            if row is not None:
+                found.append((row[1], row[0]))
+            if state != "i.cur_action IS NULL" and found:  # never-decided and reopened ones mix by position
+                break
+        return min(found)[1] if found else None
 
     # -- leases ---------------------------------------------------------------------------------------------
     def claim(self, annotator: str, filt: ItemFilter | None = None) -> Lease | None:
@@ -177,16 +197,13 @@ class ReviewQueue:
             self.conn.execute("DELETE FROM leases WHERE expires <= ?", (now,))
             params["me"] = annotator
             row = self.conn.execute(
-                f"SELECT i.item_id FROM leases l JOIN items i ON i.item_id = l.item_id {_LATEST} "
+                f"SELECT i.item_id FROM leases l JOIN items i ON i.item_id = l.item_id "
                 f"WHERE l.annotator = :me AND {_PENDING} AND {where} ORDER BY l.claimed_at DESC LIMIT 1",
                 params).fetchone()
-            if row is None:
-                row = self.conn.execute(
-                    f"SELECT i.item_id FROM items i {_LATEST} WHERE {_PENDING} AND {_FREE} AND {where} "
-                    f"{_ORDER} LIMIT 1", params).fetchone()
-            if row is None:
+            item_id = row[0] if row is not None else self._next_free(where, params)
+            if item_id is None:
                 return None
-            return self._grant(row[0], annotator, now)
+            return self._grant(item_id, annotator, now)
 
     def claim_item(self, item_id: str, annotator: str) -> Lease:
         """Claim one named item (to revisit an own decision or open an item from a list)."""
@@ -315,12 +332,8 @@ class ReviewQueue:
         return decision
 
     def _insert(self, item_id: str, action: str, annotator: str, at: float, **fields) -> Decision:
-        columns = ["item_id", "action", "annotator", "at", *fields]
-        values = [item_id, action, annotator, at, *fields.values()]
-        cur = self.conn.execute(f"INSERT INTO decisions ({', '.join(columns)}) VALUES "
-                                f"({', '.join('?' * len(values))})", values)
-        row = self.conn.execute("SELECT * FROM decisions WHERE id = ?", (cur.lastrowid,)).fetchone()
-        return Decision.from_row(row)
+        row_id = record_decision(self.conn, item_id, action, annotator, at, **fields)
+        return Decision.from_row(self.conn.execute("SELECT * FROM decisions WHERE id = ?", (row_id,)).fetchone())
 
     # -- masks ----------------------------------------------------------------------------------------------
     def grid(self, case: str) -> Grid:

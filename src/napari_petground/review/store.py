@@ -5,7 +5,9 @@ Tables:
 - ``items``: one row per imported dataset item (a sentence with its weak mask reference, candidates, flags).
   Re-importing updates these rows in place; they describe the input, not anybody's work.
 - ``decisions``: append-only (triggers refuse UPDATE and DELETE). An item's current state is its latest
-  decision; earlier ones stay as its history.
+  decision; earlier ones stay as its history. ``items.cur_*`` caches the latest decision's id, action and
+  time, written in the same transaction as the decision (``record_decision``) and rebuilt on every import,
+  so finding the next pending item stays an indexed lookup at cohort scale.
 - ``leases``: who is looking at which item until when. Claims and decisions run in ``BEGIN IMMEDIATE``
   transactions, so two processes never both see an item as free.
 
@@ -44,9 +46,13 @@ CREATE TABLE IF NOT EXISTS items (
     review_flags TEXT NOT NULL DEFAULT '[]',
     reason TEXT NOT NULL DEFAULT '',
     source_hash TEXT NOT NULL,
-    imported_at REAL NOT NULL
+    imported_at REAL NOT NULL,
+    cur_id INTEGER,
+    cur_action TEXT,
+    cur_at REAL
 );
 CREATE INDEX IF NOT EXISTS items_position ON items(position);
+CREATE INDEX IF NOT EXISTS items_current ON items(cur_action, position);
 CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     item_id TEXT NOT NULL REFERENCES items(item_id),
@@ -135,3 +141,24 @@ def transaction(conn: sqlite3.Connection, immediate: bool = True) -> Iterator[sq
         raise
     else:
         conn.execute("COMMIT")
+
+
+def record_decision(conn: sqlite3.Connection, item_id: str, action: str, annotator: str, at: float,
+                    **fields) -> int:
+    """Inside a transaction: append a decision and point the item's current-state cache at it."""
+    columns = ["item_id", "action", "annotator", "at", *fields]
+    values = [item_id, action, annotator, at, *fields.values()]
+    cur = conn.execute(f"INSERT INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(values))})",
+                       values)
+    conn.execute("UPDATE items SET cur_id = ?, cur_action = ?, cur_at = ? WHERE item_id = ?",
+                 (cur.lastrowid, action, at, item_id))
+    return int(cur.lastrowid)
+
+
+def rebuild_current(conn: sqlite3.Connection) -> None:
+    """Inside a transaction: recompute every item's current-state cache from the decisions table."""
+    conn.execute(
+        "UPDATE items SET cur_id = (SELECT MAX(d.id) FROM decisions d WHERE d.item_id = items.item_id)")
+    conn.execute(
+        "UPDATE items SET cur_action = (SELECT d.action FROM decisions d WHERE d.id = items.cur_id), "
+        "cur_at = (SELECT d.at FROM decisions d WHERE d.id = items.cur_id)")
