@@ -49,6 +49,7 @@ def _register_train(subparsers) -> None:
     src.add_argument("--resolution", type=float, default=4.0, help="phantom voxel size (mm)")
     src.add_argument("--workers", type=int, default=2, help="processes generating phantoms")
     p.add_argument("--out", required=True, help="run folder (resumes when it holds a run)")
+    p.add_argument("--cache", help="folder of preprocessed exams to share between runs (default: OUT/cache)")
     p.add_argument("--minutes", type=float, default=0.0, help="wall-clock budget of the schedule")
     p.add_argument("--steps", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
@@ -115,7 +116,7 @@ def _train(args) -> int:
     config = _model_config(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cache = out / "cache"
+    cache = Path(args.cache) if args.cache else out / "cache"
     encoder = TextEncoder(config.text)
     config.text.dim = encoder.dim
     config.network.text_dim = encoder.dim
@@ -123,6 +124,13 @@ def _train(args) -> int:
     total = config.network.total_stride
     if any(p % total for p in config.preprocess.patch_size):
         raise ModelError(f"--patch sizes must be multiples of the network's total stride {total}")
+    from .train import _dist
+
+    rank, world = _dist()
+    if world > 1 and rank != 0:  # under torchrun, rank 0 prepares (and caches) the exams first
+        import torch.distributed as dist
+
+        dist.barrier()
     if args.dataset:
         from ..dataset import Dataset
 
@@ -139,7 +147,8 @@ def _train(args) -> int:
     elif args.phantoms > 0:
         tracers = tuple(t.strip() for t in args.tracers.split(",") if t.strip())
         base = 10000 * (args.seed + 1)
-        print(f"generating {args.phantoms} + {args.val_phantoms} phantom exams ...", file=sys.stderr, flush=True)
+        if rank == 0:
+            print(f"generating {args.phantoms} + {args.val_phantoms} phantom exams ...", file=sys.stderr, flush=True)
         train_exams = phantom_exams(list(range(base, base + args.phantoms)), config, tracers=tracers,
                                     resolution_mm=args.resolution, cache=cache, workers=args.workers)
         val_exams = phantom_exams(list(range(base + 5000, base + 5000 + args.val_phantoms)), config,
@@ -148,6 +157,10 @@ def _train(args) -> int:
                   "tracers": list(tracers), "resolution_mm": args.resolution}
     else:
         raise ModelError("give --dataset DIR or --phantoms N")
+    if world > 1 and rank == 0:
+        import torch.distributed as dist
+
+        dist.barrier()
     val_exams = first_sentences(val_exams, per_lesion=2)
     if config.network.text_attention:
         precompute(encoder, [s.text for e in train_exams + val_exams for s in e.sentences])
@@ -159,10 +172,12 @@ def _train(args) -> int:
                "train_exams": len(train_exams), "val_exams": len(val_exams),
                "train_sentences": sum(len(e.sentences) for e in train_exams)},
     )
-    print(f"training on {len(train_exams)} exams ({settings.extra['train_sentences']} sentences), "
+    if rank == 0:
+        print(f"training on {len(train_exams)} exams ({settings.extra['train_sentences']} sentences), "
           f"validating on {len(val_exams)}", file=sys.stderr, flush=True)
     final = train(config, train_exams, val_exams, settings, encoder=encoder)
-    print(f"checkpoints: {final} and {out / 'best'}")
+    if rank == 0:
+        print(f"checkpoints: {final} and {out / 'best'}")
     return 0
 
 

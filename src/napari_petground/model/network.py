@@ -82,6 +82,8 @@ class GroundingNet(nn.Module):
         self.gates = nn.ModuleDict({str(s): TextGate(widths[-(s + 2)], net_cfg.text_dim) for s in self.gated})
         with torch.no_grad():
             self.decoder.seg_layers[-1].bias.fill_(net_cfg.output_bias)
+        for unused in self.decoder.seg_layers[:-1]:  # deep-supervision heads nnU-Net always builds; not used here
+            unused.requires_grad_(False)
 
     @property
     def uses_text(self) -> bool:

@@ -217,10 +217,11 @@ def train(config: ModelConfig, train_exams: list[Exam], val_exams: list[Exam], s
         elapsed = elapsed0 + time.monotonic() - started
         frac = max(step / settings.steps if settings.steps else 0.0,
                    elapsed / (settings.minutes * 60) if settings.minutes else 0.0)
-        stop = torch.tensor([1.0 if frac >= 1.0 else 0.0])
-        if world > 1:
-            dist.all_reduce(stop, op=dist.ReduceOp.MAX)
-        if stop.item() > 0:
+        if world > 1:  # every rank follows the slowest clock: same learning rate, same last step
+            shared = torch.tensor([frac], dtype=torch.float64)
+            dist.all_reduce(shared, op=dist.ReduceOp.MAX)
+            frac = float(shared.item())
+        if frac >= 1.0:
             break
         lr = lr_at(settings, step, frac)
         for group in optimizer.param_groups:
