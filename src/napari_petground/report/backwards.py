@@ -28,28 +28,37 @@ FILLER_REV = (
 _ARTICLE_REV = r"(?:\s+(?:n?a|eht|sti))?"
 
 # roles._PRE_SUV: "(SUVKW)FILLER$"
-PRE_SUV = re.compile(FILLER_REV + SUVKW_REV)
+_PRE_SUV = FILLER_REV + SUVKW_REV
+PRE_SUV = re.compile(_PRE_SUV)
 # roles._PRE_PRIOR
-PRE_PRIOR = re.compile(
+_PRE_PRIOR = (
     FILLER_REV + "(?:" + SUVKW_REV + r")?" + _ARTICLE_REV + r"[\s:=(,]*"
     r"(?:ylsuoiverp|suoiverp|roirp|erofeb|reilrae|enilesab|ylremrof|\.?sv|susrev|(?:(?:ot|htiw)\s+)?derapmoc|"
     r"morf\s*(?:nwod|pu|desaerced|desaercni|decuder|denilced|nesir|gnisir|gnillaf)?|ylsuoiverp\s+saw|"
     r"neeb\s+dah|(?:ot|htiw)\s+nosirapmoc\s+ni)\b"
 )
+PRE_PRIOR = re.compile(_PRE_PRIOR)
 # roles._PRE_CURRENT
-PRE_CURRENT = re.compile(
+_PRE_CURRENT = (
     FILLER_REV + "(?:" + SUVKW_REV + r")?" + _ARTICLE_REV + r"[\s:=(,]*"
     r"(?:won|yltnerruc|yadot|yltneserp|tneserp\s+ta|(?:yduts|maxe|nacs)\s+(?:tnerruc|tneserp)(?:\s+eht)?\s+no)\b"
 )
+PRE_CURRENT = re.compile(_PRE_CURRENT)
 # roles._PRE_SLICE; group "plane" holds the plane word backwards
-PRE_SLICE = re.compile(
+_PRE_SLICE = (
     r"\s*#?\s*[:#=]?(?:\s*(?:\.?on|rebmun|mun|\.?rn))?\s*\.?\b(?:s?egami|s?gmi|mi|s?ecils|ls|s?noitces|s?tuc)\b"
     r"(?:[\s/-]*\.?(?P<plane>lanoroc|lattigas|laixa|laixasnart|esrevsnart|roc|gas|xa|pim)\b)?"
     r"|\s*[:#]?\s*(?P<axial>laixa|laixasnart)\b"
 )
+PRE_SLICE = re.compile(_PRE_SLICE)
 # roles._PRE_SLICE_HASH
-PRE_SLICE_HASH = re.compile(r"\s*#(?:\Z|[\s(,])")
+_PRE_SLICE_HASH = r"\s*#(?:\Z|[\s(,])"
+PRE_SLICE_HASH = re.compile(_PRE_SLICE_HASH)
 # roles._PRE_SERIES
-PRE_SERIES = re.compile(r"\s*[:#=]?(?:\s*(?:\.?on|rebmun|#))?\s*\.?\b(?:seires|res|es|rs)\b")
+_PRE_SERIES = r"\s*[:#=]?(?:\s*(?:\.?on|rebmun|#))?\s*\.?\b(?:seires|res|es|rs)\b"
+PRE_SERIES = re.compile(_PRE_SERIES)
+# a measurement on the left, on the last 10 characters before the number: "3 x 2", "by 2", "× 2", "* 2",
+# "145/300", "T12", "-2", "day 3" (forward: (?:\b(?:x|by)|×|\*)\s*$|\d\s*/\s*$|[a-z]$|-$|\bday\s*$)
+UNIT_BEFORE = re.compile(r"\s*(?:x\b|yb\b|[×*]|/\s*\d|yad\b)|\n?[a-z-]")
 # roles._LIVER_BEFORE
 LIVER_BEFORE = re.compile(FILLER_REV + "(?:" + SUVKW_REV + r")?[\s(:]*\b(?:revil|citapeh)\b")

@@ -4,8 +4,7 @@ Roles come from a number's close context (see report.parse for the rules). All p
 lower-cased sentence (same length as the original, so offsets agree) and are compiled without
 IGNORECASE, which is several times faster in Python's regex engine. The left-context patterns below
 (_PRE_SUV, _PRE_SLICE, ...) are the readable definitions; classify matches their backward forms
-(report.backwards) at the number instead of searching a window before every number, and the measurement test
-on the left is plain Python (_unit_before). Tests check that both forms agree.
+(report.backwards) at the number instead of searching a window before every number, Tests check that both forms agree.
 """
 
 from __future__ import annotations
@@ -116,9 +115,6 @@ _PRIOR_HINTS = ("prev", "prior", "before", "earlier", "baseline", "former", "vs"
 _CURRENT_HINTS = ("now", "current", "today", "present")
 REF_HINTS = ("pool", "liver", "hepat", "backg", "refer", "normal", "thresh", "cut", "physiol", "deauv", "mean")
 _CHANGE_HINTS = ("→", "->", "=>", "⟶", "➔", "➝", "⇒", "from")
-# the characters that regex \s matches (str.isspace), for str.rstrip
-WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-              "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 _OTHER_SUV = ("peak", "mean", "avg", "average")
 _KEPT_ROLES = frozenset(("suv", "slice", "prior", "ref", "series", "other", "suv_other"))
 
@@ -167,36 +163,6 @@ def _numbers(low: str) -> list[Num]:
     return out
 
 
-def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-
-
-def _unit_before(pre: str) -> bool:
-    """A measurement seen from the left: "3 x 2", "by 2", "× 2", "* 2", "145/300", "T12", "-2", "day 3".
-
-    Same answers as the regex (?:\\b(?:x|by)|×|\\*)\\s*$|\\d\\s*/\\s*$|[a-z]$|-$|\\bday\\s*$ on the last 10 characters
-    (``$`` also matches before a final newline), without running a regex per number.
-    """
-    p = pre[-10:]
-    last = p[-2:-1] if p.endswith("\n") else p[-1:]
-    if "a" <= last <= "z" or last == "-":
-        return True
-    t = p.rstrip(WHITESPACE)
-    if not t:
-        return False
-    c = t[-1]
-    if c in "×*":
-        return True
-    if c == "/":
-        before = t[:-1].rstrip(WHITESPACE)
-        return bool(before) and before[-1].isdecimal()
-    for word in ("x", "by", "day"):
-        if t.endswith(word):
-            k = len(t) - len(word)
-            return k == 0 or not _is_word(t[k - 1])
-    return False
-
-
 def classify(low: str) -> list[Num]:
     """Every number of the lower-cased sentence ``low`` with its role (see report.parse)."""
     nums = _numbers(low)
@@ -225,7 +191,7 @@ def classify(low: str) -> list[Num]:
                 prev.slice_value = (int(prev.value) + int(n.value)) // 2
                 prev.slice_end = n.end
             n.role = "range"
-        elif (pre_unit := _unit_before(pre)) or _POST_UNIT.match(post):
+        elif (pre_unit := bw.UNIT_BEFORE.match(rev, 0, 10)) or _POST_UNIT.match(post):
             n.role = "unit"
             if maybe_slice and not pre_unit and bw.PRE_SLICE.match(rev):
                 n.role = "slice"  # "image 145/300"
