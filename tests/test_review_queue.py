@@ -245,6 +245,11 @@ def test_cli_import_status_json(dataset, capsys):
     assert "dataset folder not found" in capsys.readouterr().err
 
 
+def test_a_folder_that_is_not_a_dataset_is_refused_with_advice(tmp_path):
+    with ReviewQueue(tmp_path) as q, pytest.raises(ReviewError, match="no items/ folder"):
+        q.import_dataset()
+
+
 def test_store_is_in_wal_mode_in_the_dataset_folder(dataset):
     with ReviewQueue(dataset) as q:
         assert q.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -341,6 +341,8 @@ class ReviewDock(QWidget):
         """Next item: forward through your earlier decisions when browsing them, else the queue's next."""
         if self.queue is None:
             return False
+        if self.layers.edited():
+            return self._error("You painted into the mask: save it (f) or undo before moving on.")
         try:
             current = self.queue.item(self.item_id) if self.item_id else None
             if current is not None and current.done:
@@ -350,8 +352,6 @@ class ReviewDock(QWidget):
                 if self.lease is not None:
                     self.queue.release(self.lease)
             elif current is not None and self.lease is not None:
-                if self.layers.edited():
-                    return self._error("You painted into the mask: save it (f) or undo before moving on.")
                 return self._decide("skipped for later", lambda lease: self.queue.skip(lease))
             self.lease = None
             self._claim_next()

@@ -39,6 +39,8 @@ LESIONS = (
 )
 # a hot spot no sentence describes (bowel uptake) where one weak mask wrongly lands
 DISTRACTOR = DemoLesion("", (0.28, 0.40, 0.50), 7.0, 5.2)
+# the mirror image of the left adrenal nodule (same SUVmax, same slices): only the side tells them apart
+TWIN = DemoLesion("", (0.50, 0.58, 0.38), 8.0, 4.1)
 
 
 def _sphere(shape, spacing, centre_idx, radius_mm) -> np.ndarray:
@@ -48,7 +50,7 @@ def _sphere(shape, spacing, centre_idx, radius_mm) -> np.ndarray:
 
 
 def demo_case(seed: int, shape=DEMO_SHAPE, spacing=DEMO_SPACING, tracer: str = "FDG"):
-    """(CT, PET, masks of LESIONS + DISTRACTOR, LESIONS) of one synthetic case."""
+    """(CT, PET, masks of LESIONS + DISTRACTOR + TWIN, LESIONS) of one synthetic case."""
     rng = np.random.default_rng(seed)
     origin = tuple(-(n * s) / 2 for n, s in zip(shape, spacing, strict=True))
     zz, yy, xx = (np.linspace(-1, 1, n, dtype=np.float32) for n in shape)
@@ -65,8 +67,9 @@ def demo_case(seed: int, shape=DEMO_SHAPE, spacing=DEMO_SPACING, tracer: str = "
     ct = np.where(body, 40, -1000).astype(np.int16)
     ct[lungs] = -850
     masks = []
-    jitter = rng.uniform(-0.02, 0.02, (len(LESIONS) + 1, 3))
-    for lesion, jit in zip((*LESIONS, DISTRACTOR), jitter, strict=True):
+    jitter = rng.uniform(-0.02, 0.02, (len(LESIONS) + 2, 3))
+    jitter[-1] = jitter[3] * (1, 1, -1)  # the twin mirrors the adrenal nodule exactly
+    for lesion, jit in zip((*LESIONS, DISTRACTOR, TWIN), jitter, strict=True):
         centre = [(c + j) * (n - 1) for c, j, n in zip(lesion.centre, jit, shape, strict=True)]
         r = _sphere(shape, spacing, centre, lesion.radius_mm)
         pet = np.maximum(pet, (lesion.suvmax * np.exp(-1.2 * r ** 2)).astype(np.float32))
@@ -104,13 +107,14 @@ def make_demo_dataset(root: str | Path, n_cases: int = 2, shape=DEMO_SHAPE, spac
                 weak = _erode(mask)
                 item.flags.append("overlap_trimmed")
             if k == 4:  # matched an undescribed hot spot of the same SUVmax: needs a move
-                weak = masks[-1].copy()
-            if k == 3 and c % 2 == 1:  # the pipeline could not tell two lesions apart
+                weak = masks[len(lesions)].copy()
+            if k == 3 and c % 2 == 1:  # the pipeline could not tell the nodule from its mirror twin
+                twin = masks[-1]
                 item.status = "ambiguous"
-                item.candidates = [{"suvmax": lesion.suvmax, "voxels": int(mask.sum())},
-                                   {"suvmax": lesions[1].suvmax, "voxels": int(masks[1].sum())}]
+                item.candidates = [{"suvmax": lesion.suvmax, "voxels": int(mask.sum()), "side": "left"},
+                                   {"suvmax": TWIN.suvmax, "voxels": int(twin.sum()), "side": "right"}]
                 item.reason = "2 components match SUVmax and image"
-                candidates[item.index] = [mask, masks[1]]
+                candidates[item.index] = [mask, twin]
                 items.append(item)
                 continue
             value = int(labels.max()) + 1

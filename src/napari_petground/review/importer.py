@@ -12,6 +12,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING
 
+from ..errors import ReviewError
 from .masks import MaskProblem, check_mask
 from .records import ImportResult
 from .store import rebuild_current, record_decision, transaction
@@ -28,6 +29,9 @@ def _row_hash(row: dict) -> str:
 
 def import_items(queue: ReviewQueue, include_unmatched: bool = False) -> ImportResult:
     ds = queue.dataset
+    if not (ds.root / "items").is_dir():
+        raise ReviewError(f"{ds.root} has no items/ folder: give a dataset folder made by `petground weak-label` "
+                          "or `petground phantom`")
     conn = queue.conn
     result = ImportResult()
     now = queue.clock()

@@ -52,7 +52,6 @@ CREATE TABLE IF NOT EXISTS items (
     cur_at REAL
 );
 CREATE INDEX IF NOT EXISTS items_position ON items(position);
-CREATE INDEX IF NOT EXISTS items_current ON items(cur_action, position);
 CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     item_id TEXT NOT NULL REFERENCES items(item_id),
@@ -102,6 +101,12 @@ def connect(path: Path) -> sqlite3.Connection:
         with transaction(conn):
             for statement in _statements(SCHEMA):
                 conn.execute(statement)
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(items)")}
+            if "cur_id" not in columns:  # a queue made before the current-state cache existed
+                for column in ("cur_id INTEGER", "cur_action TEXT", "cur_at REAL"):
+                    conn.execute(f"ALTER TABLE items ADD COLUMN {column}")
+                rebuild_current(conn)
+            conn.execute("CREATE INDEX IF NOT EXISTS items_current ON items(cur_action, position)")
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
