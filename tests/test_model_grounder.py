@@ -129,3 +129,30 @@ def test_empty_sentence_and_missing_checkpoint_are_user_errors(grounder, phantom
         grounder.ground(phantom.study, "   ")
     with pytest.raises(CheckpointError):
         Grounder.from_checkpoint(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def blind_grounder(tmp_path_factory):
+    from napari_petground.model.checkpoint import save_checkpoint
+    from napari_petground.model.grounder import Grounder
+    from napari_petground.model.network import build_network
+
+    cfg = ModelConfig(network=NetworkConfig(features=(8, 16, 32), strides=(1, 2, 2), text_attention=False))
+    cfg.preprocess.spacing_mm = (16.0, 16.0, 16.0)
+    folder = save_checkpoint(tmp_path_factory.mktemp("ck") / "blind", build_network(cfg), cfg)
+    return Grounder.from_checkpoint(folder, device="cpu")
+
+
+def test_evaluation_scores_every_single_lesion_sentence_with_each_method(grounder, blind_grounder):
+    from napari_petground.model.evaluate import evaluate_cases, phantom_cases, summarise
+
+    cases = list(phantom_cases(1, 777, ("FDG",), resolution_mm=8.0))
+    expected = len(cases[0].sentences)
+    assert expected > 0 and all(key in cases[0].masks for _, key, _ in cases[0].sentences)
+    records = evaluate_cases(cases, grounder, blind=blind_grounder, weak=True, progress=False)
+    assert len(records) == expected
+    for record in records:
+        assert {"model", "model+numbers", "blind"} <= set(record.outcome)
+        assert ("weak-label" in record.outcome) == ("with numbers" in record.groups)
+    table = summarise(records)
+    assert table["all"]["model"]["n"] == expected

@@ -117,7 +117,7 @@ def _groups(info: dict, has_numbers: bool, liver: float | None) -> list[str]:
 def _score(mask: np.ndarray, truth: np.ndarray, pet: np.ndarray) -> dict:
     counts = lesion_counts(mask, truth, pet)
     out = {k: [c.tp, c.fp, c.fn] for k, c in counts.items()}
-    out["dice"] = dice(mask, truth)
+    out["dice_value"] = dice(mask, truth)
     return out
 
 
@@ -165,7 +165,7 @@ def summarise(records: list[Record]) -> dict:
                 for variant in VARIANTS:
                     if variant in outcome:
                         cell["counts"][variant].add(Counts(*outcome[variant]))
-                cell["dice"].append(outcome["dice"])
+                cell["dice"].append(outcome["dice_value"])
     out: dict[str, dict] = {}
     for group in sorted(table, key=_group_order):
         out[group] = {}

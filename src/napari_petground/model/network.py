@@ -75,7 +75,7 @@ class GroundingNet(nn.Module):
         self.decoder._modules.pop("encoder", None)  # keep one copy of the encoder in the state dict
         n_decoder = len(self.decoder.stages)
         bad = [s for s in net_cfg.gated_stages if not 0 <= s < n_decoder]
-        if bad:
+        if bad and net_cfg.text_attention:
             raise ValueError(f"gated_stages {bad} outside the decoder's {n_decoder} stages (0 = deepest)")
         self.gated = tuple(sorted(net_cfg.gated_stages)) if net_cfg.text_attention else ()
         widths = self.encoder.output_channels
