@@ -34,11 +34,15 @@ def main() -> None:
     parser.add_argument("--phantoms", type=int, default=60, help="fresh phantoms to measure on")
     parser.add_argument("--first-seed", type=int, default=900000)
     parser.add_argument("--resolution", type=float, default=4.0)
-    parser.add_argument("--tracers", default="FDG,FDG,PSMA")
+    parser.add_argument("--tracers", default="FDG,FDG,FDG,PSMA,DOTATATE,FLUCICLOVINE")
     parser.add_argument("--train", type=int, default=0, help="train a head on this many phantoms first")
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--save", action="store_true", help="write the trained head into the checkpoint")
     parser.add_argument("--no-depth", action="store_true")
+    parser.add_argument("--no-describe", action="store_true", help="measure depth only (no head needed)")
+    parser.add_argument("--depth-path", choices=("grounder", "network"), default="grounder",
+                        help="probability maps from Grounder.probability (sliding windows, PET grid; what the "
+                             "viewer gets) or one whole-volume decode over the describer's cached encoder")
     parser.add_argument("--no-click", action="store_true", help="skip describing masks grown from a click")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
@@ -55,7 +59,7 @@ def main() -> None:
     tracers = tuple(t.strip() for t in args.tracers.split(",") if t.strip())
     results: dict = {"checkpoint": str(folder), "phantoms": args.phantoms, "first_seed": args.first_seed,
                      "resolution_mm": args.resolution, "tracers": list(tracers), "threads": args.threads}
-    if describer.head is None or args.train:
+    if not args.no_describe and (describer.head is None or args.train):
         from napari_petground.model.describe_head import save_head
         from napari_petground.model.describe_train import HeadTrainSettings, fit_describe_head
 
@@ -80,11 +84,15 @@ def measure(describer, args, tracers) -> dict:
     from napari_petground.phantom import make_phantom
     from napari_petground.report.lexicon import SITE_BY_KEY
 
-    encoder = None
+    encoder = grounder = None
     if not args.no_depth:
         from napari_petground.model.text import TextEncoder
 
         encoder = TextEncoder(describer.config.text)
+        if args.depth_path == "grounder":
+            from napari_petground.model.grounder import Grounder
+
+            grounder = Grounder(describer.network, describer.config, encoder, "cpu")
     rows = {"mask": [], "click": []}
     times, encode_times = [], []
     depth = {"no_numbers": {"peak": [], "mass": []}, "numbers_stripped": {"peak": [], "mass": []}}
@@ -96,7 +104,7 @@ def measure(describer, args, tracers) -> dict:
         t0 = time.perf_counter()
         encoded = describer.encoded(study)
         encode_times.append(time.perf_counter() - t0)
-        for lesion in phantom.lesions:
+        for lesion in [] if args.no_describe else phantom.lesions:
             truth = phantom.lesion_labels == lesion.id
             t0 = time.perf_counter()
             d = describer.describe(study, truth)
@@ -112,7 +120,7 @@ def measure(describer, args, tracers) -> dict:
                     continue
                 rows["click"].append(_row(describer.describe(study, grown), lesion, SITE_BY_KEY))
         if encoder is not None:
-            _depth(describer, encoder, encoded, phantom, depth)
+            _depth(describer, encoder, encoded, phantom, depth, grounder)
         print(f"\rphantom {k + 1}/{args.phantoms}", end="", flush=True)
     print()
     out: dict = {}
@@ -123,8 +131,9 @@ def measure(describer, args, tracers) -> dict:
                 "lesions": len(r), "fine_top1": _mean([x["fine"] for x in r]),
                 "fine_top3": _mean([x["top3"] for x in r]), "coarse_top1": _mean([x["coarse"] for x in r]),
                 "side": _mean(sides), "side_lesions": len(sides)}
-    out["ms_per_lesion"] = {"median": 1000 * float(np.median(times)), "p95": 1000 * float(np.percentile(times, 95)),
-                            "max": 1000 * float(np.max(times))}
+    if times:
+        out["ms_per_lesion"] = {"median": 1000 * float(np.median(times)),
+                                "p95": 1000 * float(np.percentile(times, 95)), "max": 1000 * float(np.max(times))}
     out["encode_seconds_per_study"] = float(np.median(encode_times))
     out["top_confusions"] = [f"{a} -> {b or '-'}: {n}" for (a, b), n in confusions.most_common(8)]
     if encoder is not None:
@@ -139,10 +148,10 @@ def _row(d, lesion, sites) -> dict:
             "coarse": d.region == str(sites[lesion.site].region), "side": (said_side == lesion.laterality) if lateral else None}
 
 
-def _depth(describer, encoder, encoded, phantom, depth) -> None:
+def _depth(describer, encoder, encoded, phantom, depth, grounder=None) -> None:
     import torch
 
-    from napari_petground.model.depth import depth_for_sentence
+    from napari_petground.model.depth import depth_for_sentence, depth_profile
 
     skips = [torch.from_numpy(level)[None] for level in encoded.levels[1:]]
     lesions = {les.id: les for les in phantom.lesions}
@@ -152,10 +161,17 @@ def _depth(describer, encoder, encoded, phantom, depth) -> None:
         kind = "no_numbers" if s.kind == "no_numbers" else "numbers_stripped" if s.kind == "numbers" else None
         if kind is None:
             continue
-        tokens, mask = encoder.encode(s.text)
         truth_z = lesions[s.lesion_id].center_mm[0]
-        for method in ("peak", "mass"):
-            profile = depth_for_sentence(describer.network, skips, tokens, mask, encoded.prepared, method=method)
+        if grounder is not None:
+            study = phantom.study
+            prob = grounder.probability(study, s.text)
+            z_mm = study.pet.origin[0] + np.arange(study.pet.shape[0]) * study.pet.spacing[0]
+            profiles = {m: depth_profile(prob, z_mm, method=m) for m in ("peak", "mass")}
+        else:
+            tokens, mask = encoder.encode(s.text)
+            profiles = {m: depth_for_sentence(describer.network, skips, tokens, mask, encoded.prepared, method=m)
+                        for m in ("peak", "mass")}
+        for method, profile in profiles.items():
             depth[kind][method].append(abs(profile.estimate_mm() - truth_z))
 
 
@@ -176,17 +192,20 @@ def print_table(r: dict) -> None:
           f"{r['resolution_mm']} mm, {'/'.join(r['tracers'])}), torch threads {r['threads']}")
     if "head_training_minutes" in r:
         print(f"describe head trained here in {r['head_training_minutes']} min")
-    print(f"{'describe':22} {'lesions':>8} {'fine top-1':>11} {'fine top-3':>11} {'coarse':>8} {'side':>8}")
+    if "describe_mask" in r:
+        print(f"{'describe':22} {'lesions':>8} {'fine top-1':>11} {'fine top-3':>11} {'coarse':>8} {'side':>8}")
     for name in ("describe_mask", "describe_click"):
         if name in r:
             x = r[name]
             label = {"describe_mask": "truth mask", "describe_click": "grown from a click"}[name]
             print(f"{label:22} {x['lesions']:8d} {x['fine_top1']:11.1%} "
                   f"{x['fine_top3']:11.1%} {x['coarse_top1']:8.1%} {x['side']:8.1%}")
-    print("targets: fine >= 85 %, coarse >= 95 %, side >= 98 %")
-    t = r["ms_per_lesion"]
-    print(f"time per lesion (encoder cached): median {t['median']:.0f} ms, p95 {t['p95']:.0f} ms, "
-          f"max {t['max']:.0f} ms (target <= 100 ms); encoder once per study {r['encode_seconds_per_study']:.2f} s")
+    if "describe_mask" in r:
+        print("targets: fine >= 85 %, coarse >= 95 %, side >= 98 %")
+    t = r.get("ms_per_lesion")
+    if t:
+        print(f"time per lesion (encoder cached): median {t['median']:.0f} ms, p95 {t['p95']:.0f} ms, max "
+              f"{t['max']:.0f} ms (target <= 100 ms); encoder once per study {r['encode_seconds_per_study']:.2f} s")
     if r.get("top_confusions"):
         print("most frequent confusions (truth -> said): " + "; ".join(r["top_confusions"]))
     if "depth" in r:

@@ -200,7 +200,7 @@ def describer_for(obj, head=None) -> Describer:
         raise ModelError(f"cannot describe with a {type(obj).__name__}: it has no grounding network")
     config = getattr(obj, "config", None) or getattr(network, "config", None)
     if head is None:
-        folder = next((getattr(obj, name) for name in ("checkpoint", "folder", "checkpoint_dir", "path")
+        folder = next((getattr(obj, name) for name in ("source", "checkpoint", "folder", "checkpoint_dir", "path")
                        if isinstance(getattr(obj, name, None), str | Path)), None)
         if folder is not None:
             from .describe_head import has_head, load_head

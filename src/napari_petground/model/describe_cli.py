@@ -34,7 +34,7 @@ def register_describe(subparsers) -> None:
     train.add_argument("--first-seed", type=int, default=100000, help="seed of the first training phantom")
     train.add_argument("--val-phantoms", type=int, default=40, help="held-out phantom exams to measure on")
     train.add_argument("--resolution", type=float, default=4.0, help="phantom voxel size (mm)")
-    train.add_argument("--tracers", default="FDG,FDG,PSMA", help="phantom tracers, cycled over the seeds")
+    train.add_argument("--tracers", default="FDG,FDG,FDG,PSMA,DOTATATE,FLUCICLOVINE", help="phantom tracers, cycled over the seeds")
     train.add_argument("--dataset", default=None, help="also learn from a dataset folder's items with masks")
     train.add_argument("--steps", type=int, default=1500)
     train.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves the machine to others)")

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-N_POSITION = 15
+N_POSITION = 16
 
 
 @dataclass(frozen=True)
@@ -228,9 +228,10 @@ def position_features(encoded: EncodedStudy, mask: np.ndarray, box: tuple[slice,
         np.log(max(volume_ml, 1e-3)) / 3.0, height / 1000.0,
     ]
     if body.lung_top is not None and body.lung_bottom is not None:
-        values += [(cz - body.lung_top) / 200.0, (cz - body.lung_bottom) / 200.0, 1.0]
+        span = max(body.lung_top - body.lung_bottom, 1.0)
+        values += [(cz - body.lung_top) / 200.0, (cz - body.lung_bottom) / 200.0, (cz - body.lung_bottom) / span, 1.0]
     else:
-        values += [0.0, 0.0, 0.0]
+        values += [0.0, 0.0, 0.0, 0.0]
     return np.asarray(values, np.float32)
 
 

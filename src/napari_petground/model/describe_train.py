@@ -268,7 +268,8 @@ def phantom_samples(network, config, seeds: Iterable[int], spec: FeatureSpec, en
 
 
 def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int = 100000,
-                      tracers: tuple[str, ...] = ("FDG", "FDG", "PSMA"), resolution_mm: float = 4.0,
+                      tracers: tuple[str, ...] = ("FDG", "FDG", "FDG", "PSMA", "DOTATATE", "FLUCICLOVINE"),
+                      resolution_mm: float = 4.0,
                       val_phantoms: int = 0, dataset: str | None = None,
                       settings: HeadTrainSettings | None = None, log=None):
     """Train a describe head for a grounding checkpoint on phantom lesions (and a dataset's items).
