@@ -190,3 +190,21 @@ def test_a_missing_fix_mask_is_flagged_in_the_dock(setup):
     dock.open_dataset(root, "anna")
     assert "went missing" in dock.panel.message_label.text()
     assert dock.item_id == "demo001:0" and "mask_missing" in dock.panel.item_label.text()
+
+
+def test_a_lapsed_lease_is_taken_back_quietly_unless_someone_else_has_the_item(setup):
+    root, _viewer, make_dock = setup
+    dock = make_dock()
+    dock.open_dataset(root, "anna")
+    first = dock.item_id
+    with ReviewQueue(root) as q:
+        q.release(dock.lease)  # as if it had expired with nobody else around
+    assert dock.accept()
+    assert [(d.action, d.annotator) for d in history(root, first)] == [("accept", "anna")]
+    second = dock.item_id
+    with ReviewQueue(root) as q:
+        q.release(dock.lease)
+        q.claim_item(second, "ben")  # ben picked it up meanwhile
+    assert not dock.accept()
+    assert "being reviewed by ben" in dock.panel.message_label.text()
+    assert history(root, second) == []
