@@ -111,7 +111,7 @@ class GroundingDock(QWidget):
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.text, 2)
+        top_layout.addWidget(self.text, 1)
         top_layout.addLayout(buttons)
         top_layout.addWidget(self.findings_list, 3)
         top_layout.addWidget(self.model_picker)
@@ -296,7 +296,7 @@ class GroundingDock(QWidget):
                                    self.model_picker.device, row, show)
         if not self.runner.submit(request):
             return False
-        self.findings_list.set_status(row, QUEUED, "waiting for the model")
+        self._refresh_statuses()
         self._update_stage()
         return True
 

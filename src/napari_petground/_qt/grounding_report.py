@@ -106,9 +106,10 @@ class FindingsList(QTableWidget):
             label.setToolTip(finding_summary(finding))
             label.setContentsMargins(4, 2, 4, 2)
             label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            item = QTableWidgetItem()  # no display text: the rich-text label draws the sentence
+            item.setData(Qt.ItemDataRole.UserRole, finding.sentence)
+            self.setItem(row, TEXT_COLUMN, item)
             self.setCellWidget(row, TEXT_COLUMN, label)
-            self.setItem(row, TEXT_COLUMN, QTableWidgetItem(finding.sentence))  # for selection and search
-            self.item(row, TEXT_COLUMN).setForeground(Qt.GlobalColor.transparent)
         self.resizeRowsToContents()
 
     def row_html(self, row: int) -> str:

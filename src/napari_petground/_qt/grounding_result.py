@@ -158,8 +158,9 @@ class ResultPanel(QWidget):
                 self.table.setItem(index, column, item)
         self.table.setVisible(True)
         self.table.resizeRowsToContents()
-        height = self.table.horizontalHeader().height() + sum(self.table.rowHeight(i) for i in range(len(rows)))
-        self.table.setFixedHeight(height + 2 * self.table.frameWidth())
+        header = max(self.table.horizontalHeader().height(), self.table.horizontalHeader().sizeHint().height())
+        height = header + self.table.verticalHeader().length() + 2 * self.table.frameWidth() + 2
+        self.table.setFixedHeight(height)
         lines = [f"• {m}" for m in messages]
         if note:
             lines.append(note)
