@@ -42,7 +42,7 @@ _JOINING_END = re.compile(
     r"series|suv|suvmax|max|than|vs|versus|compared|previously|approximately|approx\.?|up))\s*$",
     re.IGNORECASE,
 )
-_NEWLINES = re.compile(r"\n")
+_NONSPACE = re.compile(r"\S")
 _ALNUM = re.compile(r"[^\W_]")  # a letter or digit (str.isalnum)
 
 
@@ -59,10 +59,10 @@ def _lines(text: str) -> list[tuple[int, int]]:
     """(start, end) of every line, without the newline."""
     spans = []
     start = 0
-    for m in _NEWLINES.finditer(text):
-        spans.append((start, m.start()))
-        start = m.end()
-    spans.append((start, len(text)))
+    for line in text.split("\n"):
+        end = start + len(line)
+        spans.append((start, end))
+        start = end + 1
     return spans
 
 
@@ -82,7 +82,7 @@ def _blocks(text: str) -> list[tuple[int, int]]:
         start = ls
         new_block = False
         for _ in range(3):  # "IMPRESSION: 1. Liver: ..." — headers and list markers in any order
-            header = _LINE_HEADER.match(text, start, le)
+            header = _LINE_HEADER.match(text, start, le) if text.find(":", start, le) >= 0 else None
             if header and not any(ch.isdigit() for ch in header.group(1)) and len(header.group(1).split()) <= 5:
                 name = header.group(1).strip()
                 # section headers are dropped; organ headers ("Liver: 2 cm lesion ...") stay as context
@@ -112,12 +112,12 @@ def _blocks(text: str) -> list[tuple[int, int]]:
         if new_block and cur_start is not None:
             blocks.append((cur_start, cur_end))
             cur_start, depth = None, 0
+        s, e = _strip_span(text, start, le)
         if cur_start is None:
-            s, e = _strip_span(text, start, le)
             if s == e:
                 continue  # a header alone on its line
             cur_start = s
-        cur_end = _strip_span(text, start, le)[1] or cur_end
+        cur_end = e or cur_end
         depth = max(0, depth + line.count("(") - line.count(")"))
     if cur_start is not None:
         blocks.append((cur_start, cur_end))
@@ -143,7 +143,7 @@ def _split_block(text: str, start: int, end: int) -> list[tuple[int, int]]:
         depth = text.count("(", seg_start, m.start()) - text.count(")", seg_start, m.start())
         if depth > 0:
             continue
-        nxt = text[cut:end].lstrip()[:1]
+        nxt = (n := _NONSPACE.search(text, cut, end)) and n.group() or ""
         if nxt and not (nxt.isupper() or nxt.isdigit() or nxt in "\"'(•-*["):
             continue  # "SUV 5. in the ..." or lower-case continuation: not a boundary
         s, e = _strip_span(text, seg_start, cut)
