@@ -416,3 +416,16 @@ def test_dicom_study_findings_save_as_dicom_seg(qtbot, viewer, settings, tmp_pat
     np.testing.assert_array_equal(dock.findings_layer().data > 0, hot)
     dock.findings_panel.refresh()
     assert list(dock.findings_panel.table.sentences().values()) == [sentence]
+
+
+def test_petground_view_docks_the_grounding_dock(qtbot, viewer):
+    from napari_petground._qt.grounding_dock import GroundingDock
+    from napari_petground._qt.launch import add_study, dock_widgets
+
+    study, _truth = toy_study()
+    add_study(viewer, study)
+    docks = dock_widgets(viewer)  # what `petground view --demo` docks
+    grounding = [d for d in docks if isinstance(d, GroundingDock)]
+    assert len(grounding) == 1 and grounding[0].study is study
+    assert len(grounding[0].findings_list.findings) == 3  # the study's report, listed on open
+    grounding[0].release()

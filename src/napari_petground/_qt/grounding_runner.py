@@ -79,6 +79,15 @@ class GroundingRequest:
         return self.study is other.study and self.sentence == other.sentence and self.finding == other.finding
 
 
+def _accepts(function: Callable, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def overall_fraction(stage: str, fraction: float) -> float:
     """0..1 over the whole run from a stage name and the fraction done inside it."""
     index = STAGES.index(stage) if stage in STAGES else len(STAGES) - 1
@@ -201,7 +210,10 @@ class GroundingRunner(QObject):
             grounder = self._loader(request.checkpoint, request.device)
             self._grounder, self._grounder_key = grounder, key
             yield LOADING, 1.0
-        return (yield from self._grounder.iter_ground(request.study, request.sentence))
+        options = {}
+        if request.finding is not None and _accepts(self._grounder.iter_ground, "finding"):
+            options["finding"] = request.finding  # one finding of a sentence that describes several
+        return (yield from self._grounder.iter_ground(request.study, request.sentence, **options))
 
     def _on_yielded(self, request: GroundingRequest, value: Any) -> None:
         try:
