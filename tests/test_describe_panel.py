@@ -85,10 +85,10 @@ def test_key_d_describes_the_hot_spot_near_the_cursor(panel_viewer, qtbot):
     assert f"image {study.numbering.image_for_index(30)}" in panel.numbers.text()
     described = [layer for layer in viewer.layers if layer.name == "described"]
     assert described and described[0].data[30, 22, 52] == 1 and not described[0].data[6, 26, 20]
-    assert panel.sentence.text() == d.sentence and not panel.sentence.isReadOnly()
+    assert panel.sentence.toPlainText() == d.sentence and not panel.sentence.isReadOnly()
     assert panel.alternatives.count() == 3 and "70%" in panel.alternatives.item(0).text()
     panel.alternatives.itemClicked.emit(panel.alternatives.item(1))
-    assert "left supraclavicular lymph node" in panel.sentence.text()
+    assert "left supraclavicular lymph node" in panel.sentence.toPlainText()
 
 
 def test_a_label_under_the_cursor_is_described_as_painted(panel_viewer, qtbot):

@@ -23,7 +23,6 @@ from qtpy.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
@@ -95,8 +94,9 @@ class DescribePanel(QWidget):
         self.label_button.setToolTip("Describe the selected label of the active Labels layer")
         self.status = QLabel("Point at a lesion and press d.")
         self.status.setWordWrap(True)
-        self.sentence = QLineEdit()
+        self.sentence = QPlainTextEdit()
         self.sentence.setPlaceholderText("drafted sentence (editable)")
+        self.sentence.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 12)
         self.numbers = QLabel("")
         self.alternatives = QListWidget()
         self.alternatives.setMaximumHeight(80)
@@ -111,7 +111,7 @@ class DescribePanel(QWidget):
         self.describe_button.clicked.connect(self.describe_at_cursor)
         self.label_button.clicked.connect(self.describe_selected_label)
         self.alternatives.itemClicked.connect(self._choose_alternative)
-        self.copy_button.clicked.connect(lambda: self._copy(self.sentence.text()))
+        self.copy_button.clicked.connect(lambda: self._copy(self.sentence.toPlainText()))
         self.draft_button.clicked.connect(self.draft_findings)
         self.copy_findings_button.clicked.connect(lambda: self._copy(self.findings_text.toPlainText()))
         self._previous_key = self.viewer.bind_key(DESCRIBE_KEY, self._key_describe, overwrite=True)
@@ -269,7 +269,7 @@ class DescribePanel(QWidget):
 
     def set_description(self, description: Description) -> None:
         self.description = description
-        self.sentence.setText(description.sentence)
+        self.sentence.setPlainText(description.sentence)
         side = {"left": "left of the midline", "right": "right of the midline"}.get(description.body_side,
                                                                                      "on the midline")
         self.numbers.setText(f"SUVmax {description.suvmax:.1f} · image {description.image_number} · "
@@ -288,7 +288,7 @@ class DescribePanel(QWidget):
         site, side = item.data(Qt.ItemDataRole.UserRole)
         chosen = self.description.with_site(site, side or None)
         self.description = chosen
-        self.sentence.setText(chosen.sentence)
+        self.sentence.setPlainText(chosen.sentence)
         self.described.emit(chosen)
 
     def _show_paragraph(self, text: str) -> None:
