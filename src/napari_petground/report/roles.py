@@ -304,16 +304,18 @@ def _in_prior_paren(low: str, pos: int) -> bool:
 def _is_reference(low: str, n: Num, prev: Num | None) -> bool:
     """An SUV of the blood pool, the liver background or a threshold rather than of a lesion."""
     start = prev.end if prev is not None else 0
-    zone = low[start:n.start]
-    for sep in ",;(":
-        cut = zone.rfind(sep)
-        # a clause boundary before this number's own keyword: the reference must be in this clause
-        if cut >= 0 and not SUV_ANY.search(zone, 0, cut) and not REF.search(zone, cut) and SUV_ANY.search(zone, cut):
-            zone = zone[cut:]
-    if REF.search(zone):
-        return True
     whole = low[start:n.start]
-    clause = whole[max(whole.rfind(","), whole.rfind(";")) + 1:]
-    if bw.LIVER_BEFORE.match(whole[::-1]) and not LESION.search(clause):
-        return True
+    if REF.search(whole):  # (a clause of ``whole`` can name a reference only if ``whole`` does)
+        zone = whole
+        for sep in ",;(":
+            cut = zone.rfind(sep)
+            # a clause boundary before this number's own keyword: the reference must be in this clause
+            if cut >= 0 and not SUV_ANY.search(zone, 0, cut) and not REF.search(zone, cut) and SUV_ANY.search(zone, cut):
+                zone = zone[cut:]
+        if REF.search(zone):
+            return True
+    if "liver" in whole or "hepatic" in whole:
+        clause = whole[max(whole.rfind(","), whole.rfind(";")) + 1:]
+        if bw.LIVER_BEFORE.match(whole[::-1]) and not LESION.search(clause):
+            return True
     return bool(_REF_AFTER.match(low, n.end, n.end + 40))
