@@ -112,7 +112,6 @@ class GroundingRunner(QObject):
         self._worker = None
         self._grounder = None
         self._grounder_key: tuple[str, str] | None = None
-        self._cancelling = False
         self._warming = None
 
     # -- state -------------------------------------------------------------------------------------------
@@ -132,10 +131,6 @@ class GroundingRunner(QObject):
     def warming(self) -> bool:
         """The background import of the model's libraries is still running."""
         return self._warming is not None and self._warming.is_running
-
-    @property
-    def model_loaded(self) -> bool:
-        return self._grounder is not None
 
     @property
     def grounder(self) -> Any:
@@ -161,7 +156,6 @@ class GroundingRunner(QObject):
             self.cancelled.emit(request)
         stopped = list(dropped)
         if self._current is not None and self._worker is not None:
-            self._cancelling = True
             self._worker.quit()
             stopped.insert(0, self._current)
         return stopped
@@ -191,7 +185,6 @@ class GroundingRunner(QObject):
             return
         request = self._queue.popleft()
         self._current = request
-        self._cancelling = False
         worker = create_worker(self._run, request, _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(lambda value, r=request: self._on_yielded(r, value))
         worker.returned.connect(lambda value, r=request: self.grounded.emit(r, value))
@@ -226,17 +219,4 @@ class GroundingRunner(QObject):
         if self._current is request:
             self._current = None
             self._worker = None
-            self._cancelling = False
         self._start_next()
-
-    def wait(self, timeout_ms: int = 30_000) -> bool:
-        """Block until nothing runs (for shutdown); True when idle in time."""
-        import time
-
-        from qtpy.QtWidgets import QApplication
-
-        deadline = time.monotonic() + timeout_ms / 1000.0
-        while self._current is not None and time.monotonic() < deadline:
-            QApplication.processEvents()
-            time.sleep(0.01)
-        return self._current is None
