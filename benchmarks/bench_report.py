@@ -6,7 +6,7 @@ all (SUVmax, image) pairs right, side/site/prior accuracy on those, then sentenc
 ``findings_in_sentence`` and ``extract_findings`` on a 1 MB report made of the labelled sentences (nearly all
 state numbers: the hard case) and on 1 MB of phantom reports (headers, technique, negatives, impressions as in
 real reports). Rates are per CPU second of this process (one core; other load on the machine does not count)
-with wall-clock rates beside them; the best of three runs.
+with wall-clock rates beside them; the best of five runs (three for findings_in_sentence).
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def _best_of(runs: int, work) -> tuple[float, float, object]:
 
 def _report_rate(name: str, big: str) -> None:
     n_sentences = len(split_sentences(big))
-    t_split, _, _ = _best_of(3, lambda: split_sentences(big))
-    cpu, wall, found = _best_of(3, lambda: extract_findings(big))
+    t_split, _, _ = _best_of(5, lambda: split_sentences(big))
+    cpu, wall, found = _best_of(5, lambda: extract_findings(big))
     print(f"{name} ({len(big):,} chars, {n_sentences:,} sentences): split {t_split:.2f} s, extract_findings "
           f"{cpu:.2f} CPU s = {n_sentences / cpu:,.0f} sentences/s (wall {n_sentences / wall:,.0f}/s), "
           f"{len(found):,} findings")
