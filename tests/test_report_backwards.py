@@ -94,3 +94,18 @@ def test_unit_before_agrees_with_its_forward_regex():
         hits += expected
     assert hits >= 100
 
+
+
+def test_slice_and_series_word_tests_never_skip_a_match():
+    """classify runs _PRE_SLICE / _PRE_SERIES only when the text before the number ends with their words."""
+    for text in _texts(4000, seed=5):
+        tail = text.rstrip(roles._TAIL)
+        if roles._PRE_SLICE.search(text):
+            assert tail.endswith(roles._SLICE_ENDS), text
+        if roles._PRE_SERIES.search(text):
+            assert tail.endswith(roles._SERIES_ENDS), text
+
+
+def test_tail_strips_what_regex_calls_white_space():
+    pattern = re.compile(r"\s")
+    assert {ch for ch in map(chr, range(0x110000)) if pattern.match(ch)} | set(".:#=") == set(roles._TAIL)

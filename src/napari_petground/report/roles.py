@@ -110,6 +110,13 @@ LESION = re.compile(
 PRE_WINDOW = 48
 # cheap substring tests that skip a regex when its keywords cannot be there (lower-case text)
 _SLICE_HINTS = ("im", "sl", "sec", "cut", "ax", "#")
+# Without its trailing white space and ".:#=", the text before a number ends with one of these words when
+# _PRE_SLICE or _PRE_SERIES can match ("image #", "slice no. 4", "series: 2"): a test that skips the regex
+_TAIL = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+    "\u2028\u2029\u202f\u205f\u3000.:#="  # str.isspace characters (what \\s matches) and ".:#="
+_SLICE_ENDS = ("images", "image", "imgs", "img", "im", "slices", "slice", "sl", "sections", "section", "cuts", "cut",
+               "axial", "no", "number", "num", "nr")
+_SERIES_ENDS = ("series", "ser", "se", "sr", "no", "number")
 _PRIOR_HINTS = ("prev", "prior", "before", "earlier", "baseline", "former", "vs", "versus", "compar", "from",
                 "had been")
 _CURRENT_HINTS = ("now", "current", "today", "present")
@@ -183,6 +190,8 @@ def classify(low: str) -> list[Num]:
         rev = pre[::-1]  # for the backward patterns (report.backwards)
         post = low[n.end:n.end + 40]
         gap = low[prev.end:n.start] if prev is not None else ""
+        tail = pre.rstrip(_TAIL)
+        slice_m = bw.PRE_SLICE.match(rev) if maybe_slice and tail.endswith(_SLICE_ENDS) else None
         if n.role:  # set by a change, range or shorthand pattern
             pass
         elif prev is not None and prev.role in ("slice", "other") and "." not in n.text and _RANGE_GAP.fullmatch(gap):
@@ -193,15 +202,15 @@ def classify(low: str) -> list[Num]:
             n.role = "range"
         elif (pre_unit := bw.UNIT_BEFORE.match(rev, 0, 10)) or _POST_UNIT.match(post):
             n.role = "unit"
-            if maybe_slice and not pre_unit and bw.PRE_SLICE.match(rev):
+            if slice_m and not pre_unit:
                 n.role = "slice"  # "image 145/300"
-        elif maybe_slice and ((m := bw.PRE_SLICE.match(rev)) or bw.PRE_SLICE_HASH.match(rev)):
-            plane = (m.group("plane") or "")[::-1] if m else ""
+        elif slice_m or (maybe_slice and "#" in pre and bw.PRE_SLICE_HASH.match(rev)):
+            plane = (slice_m.group("plane") or "")[::-1] if slice_m else ""
             plane = plane or ((pm := _POST_PLANE.match(post)) and pm.group("plane"))
             n.role = "slice" if not plane or plane.startswith(("ax", "trans")) else "other"
             if (pm := _POST_PRIOR.match(post)) and not _NUMBER_NEXT.match(post, pm.end()):
                 n.role = "other"  # "image 95 of the prior exam"
-        elif maybe_series and bw.PRE_SERIES.match(rev):
+        elif maybe_series and tail.endswith(_SERIES_ENDS) and bw.PRE_SERIES.match(rev):
             n.role = "series"
         elif (
             prev is not None
