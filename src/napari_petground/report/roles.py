@@ -112,8 +112,10 @@ PRE_WINDOW = 48
 _SLICE_HINTS = ("im", "sl", "sec", "cut", "ax", "#")
 # Without its trailing white space and ".:#=", the text before a number ends with one of these words when
 # _PRE_SLICE or _PRE_SERIES can match ("image #", "slice no. 4", "series: 2"): a test that skips the regex
-_TAIL = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-    "\u2028\u2029\u202f\u205f\u3000.:#="  # str.isspace characters (what \\s matches) and ".:#="
+_TAIL = (  # the characters regex \\s matches (str.isspace), and ".:#="
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000.:#="
+)
 _SLICE_ENDS = ("images", "image", "imgs", "img", "im", "slices", "slice", "sl", "sections", "section", "cuts", "cut",
                "axial", "no", "number", "num", "nr")
 _SERIES_ENDS = ("series", "ser", "se", "sr", "no", "number")
