@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from ..errors import ReportError
-from .finding import Finding, Span
+from .finding import Finding
 from .places import (
     PARSER_SYNONYMS,
     SIDE,
@@ -38,6 +37,7 @@ from .places import (
     describe,
     mask_reference,
     mentions,
+    span,
     tracer_in,
     tracer_in_lower,
 )
@@ -55,7 +55,6 @@ _NEGATED = re.compile(
 _RESOLVED = re.compile(r"\b(?:resolved|resolution|no\s+longer|disappeared|interval\s+clearance)\b")
 _RESPECTIVELY = re.compile(r"\brespectively\b")
 _DIGIT = re.compile(r"\d")
-_span = lru_cache(maxsize=8192)(Span)  # spans are immutable; building a frozen dataclass costs more than a lookup
 
 
 @dataclass(slots=True)
@@ -201,16 +200,16 @@ def findings_in_sentence(sentence: str, *, tracer: str = "", sentence_start: int
         f = Finding(sentence=sentence, tracer=sentence_tracer, sentence_start=sentence_start)
         if d.suv is not None:
             f.suvmax = d.suv.value
-            f.spans["suvmax"] = _span(d.suv.start, d.suv.end)
+            f.spans["suvmax"] = span(d.suv.start, d.suv.end)
         if d.slice is not None:
             f.slice = d.slice.slice_value
-            f.spans["slice"] = _span(d.slice.start, d.slice.slice_end if d.slice.slice_end > 0 else d.slice.end)
+            f.spans["slice"] = span(d.slice.start, d.slice.slice_end if d.slice.slice_end > 0 else d.slice.end)
         if d.series is not None:
             f.series = int(d.series.value)
-            f.spans["series"] = _span(d.series.start, d.series.end)
+            f.spans["series"] = span(d.series.start, d.series.end)
         if d.prior is not None:
             f.prior_suvmax = d.prior.value
-            f.spans["prior_suvmax"] = _span(d.prior.start, d.prior.end)
+            f.spans["prior_suvmax"] = span(d.prior.start, d.prior.end)
         respectively_index = i if (respectively and len(drafts) > 1) else None
         describe(f, lo, max(hi, lo + 1), respectively_index, len(drafts), side_list, site_list)
         out.append(f)

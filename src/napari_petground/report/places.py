@@ -80,6 +80,7 @@ _TRACER = re.compile(
 _TRACER_HINTS = ("fdg", "psma", "dota", "fluci", "axumin", "pylar", "piflu", "netspot", "somato", "facbc",
                  "fluorode", "dcfpyl")
 
+span = lru_cache(maxsize=8192)(Span)  # spans are immutable: a lookup is cheaper than building a frozen dataclass
 Side = tuple[str, int, int, str]  # (side, start, end, lobe site)
 SiteMention = tuple[int, int, str]  # (start, end, lexicon key)
 
@@ -167,17 +168,17 @@ def describe(finding: Finding, lo: int, hi: int, respectively_index: int | None,
                 pick = next((s for s in chosen_sides if s[0] == "bilateral"), None)
             if pick is not None:
                 finding.laterality = pick[0]
-                finding.spans["laterality"] = Span(pick[1], pick[2])
+                finding.spans["laterality"] = span(pick[1], pick[2])
         else:
             finding.laterality = chosen_sides[0][0]
-            finding.spans["laterality"] = Span(chosen_sides[0][1], chosen_sides[0][2])
+            finding.spans["laterality"] = span(chosen_sides[0][1], chosen_sides[0][2])
     if chosen_sites:
         s0 = chosen_sites[0]
         finding.site = s0[2]
-        finding.spans["site"] = Span(s0[0], s0[1])
+        finding.spans["site"] = span(s0[0], s0[1])
     elif lobe := next((s for s in chosen_sides if s[3]), None):
         finding.site = lobe[3]
-        finding.spans["site"] = Span(lobe[1], lobe[2])
+        finding.spans["site"] = span(lobe[1], lobe[2])
 
 
 def tracer_in_lower(low: str) -> str:
