@@ -194,3 +194,21 @@ def test_info_nce_masks_same_site_pairs_and_drops_easy_negatives():
     assert other.item() > 0.5  # the same picture for two different sites is a real confusion
     easy = info_nce(a, a, torch.tensor([3, 4]), scale, margin=0.3)
     assert easy.item() < 1e-6  # orthogonal negatives are far below the positive: dropped
+
+
+def test_head_learns_from_a_grounding_runs_cached_exams(trained, fresh, tmp_path):
+    """The sentence–mask exams grounding trained on (cached by model.data) are describe training data too."""
+    network, config, _, _ = trained
+    from napari_petground.model.data import Sentence, _save_cached, exam_from_arrays
+    from napari_petground.model.describe_train import cached_exams, samples_from_exam
+
+    masks = [fresh.lesion_labels == les.id for les in fresh.lesions]
+    sentences = [Sentence(f"lesion {i}", i, "FDG", {"site": les.site, "side": les.laterality})
+                 for i, les in enumerate(fresh.lesions)]
+    sentences.append(Sentence("Hypermetabolic right inguinal lymph node.", 0, "FDG", {}))  # same target: once
+    exam = exam_from_arrays("case-1", fresh.study.pet, fresh.study.ct, masks, sentences, config)
+    _save_cached(tmp_path, exam, config)
+    (loaded,) = list(cached_exams(tmp_path))
+    entries, _, _ = default_vocabulary()
+    samples = samples_from_exam(network, loaded, config, FeatureSpec(), entries)
+    assert [(s.site, s.side) for s in samples] == [(les.site, les.laterality) for les in fresh.lesions]

@@ -36,6 +36,8 @@ def register_describe(subparsers) -> None:
     train.add_argument("--resolution", type=float, default=4.0, help="phantom voxel size (mm)")
     train.add_argument("--tracers", default="FDG,FDG,FDG,PSMA,DOTATATE,FLUCICLOVINE", help="phantom tracers, cycled over the seeds")
     train.add_argument("--dataset", default=None, help="also learn from a dataset folder's items with masks")
+    train.add_argument("--exams", default=None,
+                       help="also learn from the exams a grounding training run cached (its cache folder)")
     train.add_argument("--steps", type=int, default=1500)
     train.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves the machine to others)")
     train.set_defaults(func=_train)
@@ -95,7 +97,7 @@ def _train(args) -> int:
     tracers = tuple(t.strip() for t in args.tracers.split(",") if t.strip())
     head, metrics = fit_describe_head(
         network, config, phantoms=args.phantoms, first_seed=args.first_seed, tracers=tracers,
-        resolution_mm=args.resolution, val_phantoms=args.val_phantoms, dataset=args.dataset,
+        resolution_mm=args.resolution, val_phantoms=args.val_phantoms, dataset=args.dataset, exam_cache=args.exams,
         settings=HeadTrainSettings(steps=args.steps), log=lambda m: print(m, flush=True))
     out = save_head(args.out or folder, head)
     print(json.dumps(metrics))

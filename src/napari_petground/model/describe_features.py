@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 N_POSITION = 16
+N_TISSUE = 9
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class EncodedStudy:
 
     @property
     def feature_dim(self) -> int:
-        return 2 * sum(level.shape[0] for level in self.levels) + 1 + N_POSITION
+        return 2 * sum(level.shape[0] for level in self.levels) + 1 + N_TISSUE + N_POSITION
 
 
 def body_frame(image: np.ndarray, spacing, origin, body_level: float) -> BodyFrame:
@@ -192,8 +193,24 @@ def lesion_features(encoded: EncodedStudy, mask: np.ndarray, spec: FeatureSpec) 
         parts.append(_pool(sub, w_sh))
     pet_max = float(encoded.image[0][box][mask[box]].max())
     parts.append(np.array([pet_max], np.float32))
+    parts.append(tissue_features(encoded.image[1][box], mask[box]))
     parts.append(position_features(encoded, mask, box))
     return np.concatenate(parts)
+
+
+def tissue_features(ct: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """What the lesion sits in: fractions of air-dense (lung) and bone-dense CT inside the lesion and in
+    shells 1 and 3 voxels wide around it, and how uniform the CT is there (N_TISSUE numbers; CT channel in
+    0..1 = -150..250 HU)."""
+    from scipy.ndimage import binary_dilation
+
+    out = []
+    inner = binary_dilation(mask, iterations=1)
+    outer = binary_dilation(inner, iterations=2)
+    for region in (mask, inner & ~mask, outer & ~inner):
+        values = ct[region] if region.any() else np.zeros(1, np.float32)
+        out += [float((values <= 1e-3).mean()), float((values >= 0.999).mean()), float(values.std())]
+    return np.asarray(out, np.float32)
 
 
 def _fit(weights: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -267,10 +268,26 @@ def phantom_samples(network, config, seeds: Iterable[int], spec: FeatureSpec, en
     return out
 
 
+def cached_exams(folder: str | Path) -> Iterable:
+    """Exams a grounding training run preprocessed and cached (model.data: ``<case>-<key>.npz``), one by one."""
+    import json
+
+    from .data import Exam, Sentence
+
+    paths = sorted(Path(folder).glob("*.npz"))
+    if not paths:
+        raise ModelError(f"{folder} holds no cached exams (*.npz); give a training run's cache folder")
+    for path in paths:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            yield Exam(meta["case"], data["image"], data["targets"], [Sentence(**s) for s in meta["sentences"]],
+                       meta.get("tracer", ""))
+
+
 def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int = 100000,
                       tracers: tuple[str, ...] = ("FDG", "FDG", "FDG", "PSMA", "DOTATATE", "FLUCICLOVINE"),
                       resolution_mm: float = 4.0,
-                      val_phantoms: int = 0, dataset: str | None = None,
+                      val_phantoms: int = 0, dataset: str | None = None, exam_cache: str | None = None,
                       settings: HeadTrainSettings | None = None, log=None):
     """Train a describe head for a grounding checkpoint on phantom lesions (and a dataset's items).
 
@@ -291,6 +308,11 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
 
         for exam in dataset_exams(dataset, config):
             samples += samples_from_exam(network, exam, config, spec, entries)
+    if exam_cache:
+        for k, exam in enumerate(cached_exams(exam_cache)):
+            samples += samples_from_exam(network, exam, config, spec, entries)
+            if log is not None:
+                log(f"cached exam {k + 1}: {len(samples)} lesion samples")
     head = train_head(samples, entries, text, owner, phrases, spec, settings or HeadTrainSettings(),
                       encoder.fingerprint(), log=log)
     metrics: dict = {}
@@ -300,5 +322,6 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
                               resolution_mm=resolution_mm)
         metrics = evaluate_head(head, val)
     head.config.training.update({"phantoms": phantoms, "first_seed": first_seed, "tracers": list(tracers),
-                                 "resolution_mm": resolution_mm, "dataset": dataset, "validation": metrics})
+                                 "resolution_mm": resolution_mm, "dataset": dataset, "exam_cache": exam_cache,
+                                 "validation": metrics})
     return head, metrics
