@@ -13,22 +13,14 @@ from typing import Any
 
 import numpy as np
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QLabel,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from ..errors import PetGroundError
 from ..report.finding import Finding
 from .grounding_runner import GroundingRequest
 
 OK, WARN = "✓", "⚠"
-COLUMNS = ("", "Lesion", "Sentence", "")
+COLUMNS = ("", "Lesion", "Sentence", "")  # quantity, measured on the mask, stated, ✓ / ⚠
 
 
 @dataclass(frozen=True)
@@ -116,51 +108,66 @@ def agreement_dict(agreement: Any) -> dict:
 
 
 class ResultPanel(QWidget):
-    """Title (the sentence), the statistics table and the agreement messages."""
+    """Title (the sentence), a small grid of statistics beside the sentence's values, and the reasons.
+
+    A grid of labels rather than a table widget: it takes exactly the height of its rows in any theme.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel("")
         self.title.setWordWrap(True)
         self.title.setTextFormat(Qt.TextFormat.RichText)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.grid_box = QFrame()
+        self.grid_box.setFrameShape(QFrame.Shape.StyledPanel)
+        self.grid = QGridLayout(self.grid_box)
+        self.grid.setContentsMargins(6, 4, 6, 4)
+        self.grid.setHorizontalSpacing(14)
+        self.grid.setVerticalSpacing(2)
+        self.grid.setColumnStretch(len(COLUMNS), 1)
         self.messages = QLabel("")
         self.messages.setWordWrap(True)
         self.messages.setTextFormat(Qt.TextFormat.PlainText)
+        self._rows: list[ResultRow] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
-        layout.addWidget(self.table)
+        layout.addWidget(self.grid_box)
         layout.addWidget(self.messages)
         self.clear()
 
+    def _clear_grid(self) -> None:
+        while self.grid.count():
+            widget = self.grid.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+
     def clear(self, text: str = "") -> None:
         self.title.setText(html.escape(text))
-        self.table.setRowCount(0)
+        self._rows = []
+        self._clear_grid()
         self.messages.setText("")
-        self.table.setVisible(False)
+        self.grid_box.setVisible(False)
 
     def show_result(self, title: str, rows: list[ResultRow], messages: list[str], note: str = "") -> None:
         self.title.setText(title)
-        self.table.setRowCount(len(rows))
-        for index, row in enumerate(rows):
+        self._rows = list(rows)
+        self._clear_grid()
+        for column, heading in enumerate(COLUMNS):
+            label = QLabel(f"<b>{heading}</b>" if heading else "")
+            self.grid.addWidget(label, 0, column)
+        tip = "\n".join(messages)
+        for index, row in enumerate(rows, start=1):
             for column, value in enumerate((row.quantity, row.measured, row.stated, row.mark)):
-                item = QTableWidgetItem(value)
+                label = QLabel(value)
+                label.setTextFormat(Qt.TextFormat.PlainText)
+                if column in (1, 2):
+                    label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if column == 3 and value:
-                    item.setForeground(Qt.GlobalColor.green if value == OK else Qt.GlobalColor.yellow)
-                    item.setToolTip("\n".join(messages) or ("agrees with the sentence" if value == OK else ""))
-                self.table.setItem(index, column, item)
-        self.table.setVisible(True)
-        self.table.resizeRowsToContents()
-        header = max(self.table.horizontalHeader().height(), self.table.horizontalHeader().sizeHint().height())
-        height = header + self.table.verticalHeader().length() + 2 * self.table.frameWidth() + 2
-        self.table.setFixedHeight(height)
+                    label.setStyleSheet(f"color: {'#4caf50' if value == OK else '#ffb300'}; font-weight: bold")
+                    label.setToolTip(tip or ("agrees with the sentence" if value == OK else ""))
+                self.grid.addWidget(label, index, column)
+        self.grid_box.setVisible(True)
         lines = [f"• {m}" for m in messages]
         if note:
             lines.append(note)
@@ -168,10 +175,11 @@ class ResultPanel(QWidget):
 
     def marks(self) -> dict[str, str]:
         """Quantity -> mark as shown (for tests and the guide)."""
-        return {self.table.item(r, 0).text(): self.table.item(r, 3).text() for r in range(self.table.rowCount())}
+        return {row.quantity: row.mark for row in self._rows}
 
     def values(self) -> dict[str, str]:
-        return {self.table.item(r, 0).text(): self.table.item(r, 1).text() for r in range(self.table.rowCount())}
+        """Quantity -> measured value as shown."""
+        return {row.quantity: row.measured for row in self._rows}
 
 
 def describe_failure(exc: BaseException, device: str) -> str:
