@@ -20,15 +20,14 @@ def template(tmp_path_factory):
 
 
 @pytest.fixture
-def setup(template, tmp_path, qtbot):
-    import napari
+def setup(template, tmp_path, qtbot, make_napari_viewer):
     from qtpy.QtCore import QSettings
 
     from napari_petground._qt.review_dock import ReviewDock
 
     root = shutil.copytree(template, tmp_path / "ds")
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    viewer = napari.Viewer(show=False)
+    viewer = make_napari_viewer()
 
     def make_dock():
         dock = ReviewDock(viewer, settings=settings)
@@ -36,7 +35,6 @@ def setup(template, tmp_path, qtbot):
         return dock
 
     yield root, viewer, make_dock
-    viewer.close()
 
 
 def press(viewer, qtbot, key: str) -> None:

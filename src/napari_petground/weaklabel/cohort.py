@@ -146,11 +146,19 @@ def _run_dask(tasks: list[ExamTask], workers: int, scheduler: str | None, on_rea
         token = uuid.uuid4().hex[:8]  # runs sharing a scheduler must not share task keys
         futures = client.map(exam_fn, tasks, pure=False, key=[f"exam-{t.case}-{token}" for t in tasks])
         by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+        lost: list[ExamTask] = []
         for future in as_completed(futures):
-            task = by_key[future.key]
             try:
                 yield future.result()
-            except Exception as exc:  # the worker died (memory, crash): record the exam, go on
+            except Exception:  # the worker died (memory, crash); exams queued beside the culprit die with it
+                lost.append(by_key[future.key])
+            future.release()
+        # run each lost exam again on its own, so that only the exam that really kills its worker is recorded
+        for task in lost:
+            future = client.submit(exam_fn, task, pure=False, key=f"exam-{task.case}-{token}-alone")
+            try:
+                yield future.result()
+            except Exception as exc:
                 reason = f"worker lost while labeling: {describe_error(exc)}"
                 DatasetWriter(task.out).write_failure(task.case, reason, {"tracer": task.tracer})
                 yield ExamOutcome(task.case, "failed", task.tracer, reason=reason)
