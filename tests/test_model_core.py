@@ -17,6 +17,7 @@ from napari_petground.study.volume import Volume  # noqa: E402
 def tiny_config(**network) -> ModelConfig:
     cfg = ModelConfig(network=NetworkConfig(features=(8, 16, 32), strides=(1, 2, 2), gated_stages=(0, 1), **network))
     cfg.preprocess.patch_size = (16, 16, 16)
+    cfg.preprocess.coord_channels = ("x",)
     return cfg
 
 
@@ -136,7 +137,7 @@ def test_preprocess_windows_crops_pads_and_maps_back_to_the_pet_grid():
 
     pet, ct, lesion = _body_with_lesion()
     prepared = preprocess(pet, ct, PreprocessConfig(), total_stride=16)
-    assert prepared.image.shape[0] == 3 and all(n % 16 == 0 for n in prepared.shape)
+    assert prepared.image.shape[0] == 5 and all(n % 16 == 0 for n in prepared.shape)
     assert prepared.image[:2].min() >= 0.0 and prepared.image[:2].max() <= 1.0
     assert prepared.image[0].max() == pytest.approx(1.0, abs=0.05) or prepared.image[0].max() > 0.3
     # the lesion, taken to the model grid and back, lands where it was

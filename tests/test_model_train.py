@@ -37,6 +37,7 @@ def tiny(blind: bool = False) -> ModelConfig:
     cfg = ModelConfig(network=NetworkConfig(features=(8, 16, 32), strides=(1, 2, 2), gated_stages=(0, 1),
                                             text_attention=not blind))
     cfg.preprocess.patch_size = (16, 16, 32)
+    cfg.preprocess.coord_channels = ("x",)
     return cfg
 
 

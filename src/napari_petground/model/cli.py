@@ -61,7 +61,7 @@ def _register_train(subparsers) -> None:
     net.add_argument("--gated", type=_ints, default=(0, 1, 2), help="gated decoder stages (0 = deepest)")
     net.add_argument("--spacing", type=float, default=8.0, help="isotropic model spacing (mm)")
     net.add_argument("--patch", type=_ints, default=(48, 48, 64), help="network input z,y,x (voxels)")
-    net.add_argument("--coords", default="x", help="coordinate channels, e.g. x or x,z or '' for none")
+    net.add_argument("--coords", default="x,y,z", help="coordinate channels, e.g. x,y,z or x or '' for none")
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--lr", type=float, default=2e-3)
     opt.add_argument("--exams-per-step", type=int, default=2)

@@ -25,7 +25,7 @@ class PreprocessConfig:
     body_threshold_suv: float = 0.2  # body = PET above this (or CT above body_threshold_hu)
     body_threshold_hu: float = -500.0
     body_margin_mm: float = 16.0  # kept around the body crop
-    coord_channels: tuple[str, ...] = ("x",)  # extra input channels: normalised x (left +), y, z
+    coord_channels: tuple[str, ...] = ("x", "y", "z")  # extra input channels: normalised x (left +), y, z
     coord_scale_mm: float = 200.0  # coordinate channel = (position - body centre) / coord_scale_mm
     patch_size: tuple[int, int, int] = (64, 48, 64)  # largest input in one piece; larger volumes slide
     sliding_overlap: float = 0.5
@@ -47,6 +47,7 @@ class NetworkConfig:
     n_conv_per_stage_decoder: int = 2
     gated_stages: tuple[int, ...] = (0, 1, 2)  # decoder stages, 0 = deepest; paper: the three deepest
     text_attention: bool = True  # False = the text-blind variant (segments every lesion)
+    query_positions: bool = True  # the gates' queries also see the coordinate channels
     output_bias: float = -4.0  # initial logit of the output layer: p ~ 0.018, not 0.5
     text_dim: int = 384
 

@@ -19,19 +19,32 @@ from .config import ModelConfig, NetworkConfig
 
 
 class TextGate(nn.Module):
-    """Single-head cross-attention from voxels to tokens, squashed by tanh and multiplied onto the features."""
+    """Single-head cross-attention from voxels to tokens, squashed by tanh and multiplied onto the features.
 
-    def __init__(self, width: int, text_dim: int) -> None:
+    With ``position_dim`` > 0 the query also sees the voxel's normalised body coordinates (the input's
+    coordinate channels pooled to the stage), so words like "left" or "upper" can address places directly.
+    """
+
+    def __init__(self, width: int, text_dim: int, position_dim: int = 0) -> None:
         super().__init__()
-        self.query = nn.Linear(width, width)
+        self.query = nn.Linear(width + position_dim, width)
         self.key = nn.Linear(text_dim, width)
         self.value = nn.Linear(text_dim, width)
         self.out = nn.Linear(width, width)
+        self.position_dim = position_dim
 
-    def forward(self, features: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
+                position: torch.Tensor | None = None) -> torch.Tensor:
         b, c = features.shape[:2]
         spatial = features.shape[2:]
-        q = self.query(features.flatten(2).transpose(1, 2))  # (B, N, C)
+        query_in = features
+        if self.position_dim:
+            if position is None:
+                position = features.new_zeros((b, self.position_dim, *spatial))
+            elif tuple(position.shape[2:]) != tuple(spatial):
+                position = F.adaptive_avg_pool3d(position, spatial)
+            query_in = torch.cat((features, position.to(features.dtype)), 1)
+        q = self.query(query_in.flatten(2).transpose(1, 2))  # (B, N, C)
         k = self.key(tokens)  # (B, L, C)
         v = self.value(tokens)
         attended = F.scaled_dot_product_attention(
@@ -39,6 +52,12 @@ class TextGate(nn.Module):
         ).squeeze(1)
         gate = torch.tanh(self.out(attended)).transpose(1, 2).reshape(b, c, *spatial)
         return features * gate
+
+
+class EncodedImage(list):
+    """Encoder skips (a list, deepest last) that also carry the input's coordinate channels for the gates."""
+
+    positions: torch.Tensor | None = None
 
 
 def _backbone(config: NetworkConfig, in_channels: int) -> nn.Module:
@@ -79,7 +98,10 @@ class GroundingNet(nn.Module):
             raise ValueError(f"gated_stages {bad} outside the decoder's {n_decoder} stages (0 = deepest)")
         self.gated = tuple(sorted(net_cfg.gated_stages)) if net_cfg.text_attention else ()
         widths = self.encoder.output_channels
-        self.gates = nn.ModuleDict({str(s): TextGate(widths[-(s + 2)], net_cfg.text_dim) for s in self.gated})
+        n_coords = len(config.preprocess.coord_channels)
+        self.position_dim = n_coords if net_cfg.query_positions else 0
+        self.gates = nn.ModuleDict({str(s): TextGate(widths[-(s + 2)], net_cfg.text_dim, self.position_dim)
+                                    for s in self.gated})
         with torch.no_grad():
             self.decoder.seg_layers[-1].bias.fill_(net_cfg.output_bias)
         for unused in self.decoder.seg_layers[:-1]:  # deep-supervision heads nnU-Net always builds; not used here
@@ -89,22 +111,27 @@ class GroundingNet(nn.Module):
     def uses_text(self) -> bool:
         return bool(self.gated)
 
-    def encode(self, image: torch.Tensor) -> list[torch.Tensor]:
-        """Encoder skips of (E, C, Z, Y, X) images (E exams)."""
-        return self.encoder(image)
+    def encode(self, image: torch.Tensor) -> EncodedImage:
+        """Encoder skips of (E, C, Z, Y, X) images (E exams), with the coordinate channels for the gates."""
+        skips = EncodedImage(self.encoder(image))
+        if self.position_dim:
+            skips.positions = image[:, 2: 2 + self.position_dim]
+        return skips
 
     def decode(self, skips: list[torch.Tensor], tokens: torch.Tensor | None = None,
                mask: torch.Tensor | None = None, exam_index: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, 1, Z, Y, X) for B sentences; ``exam_index[b]`` says which exam sentence b is about."""
+        positions = getattr(skips, "positions", None)
         if exam_index is not None:
             skips = [s.index_select(0, exam_index) for s in skips]
+            positions = positions.index_select(0, exam_index) if positions is not None else None
         if self.gated and (tokens is None or mask is None):
             raise ValueError("this network reads the sentence: pass tokens and mask")
         x = skips[-1]
         for s, stage in enumerate(self.decoder.stages):
             x = self.decoder.transpconvs[s](x)
             if str(s) in self.gates:
-                x = self.gates[str(s)](x, tokens, mask)
+                x = self.gates[str(s)](x, tokens, mask, positions)
             x = stage(torch.cat((x, skips[-(s + 2)]), 1))
         return self.decoder.seg_layers[-1](x)
 

@@ -1,0 +1,53 @@
+"""The shipped demo checkpoint on the demo phantom: a sentence about one of two mirror-image lesions lands on
+the lesion it names, not on its twin, from the words alone (numbers stripped) and with the numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from napari_petground.model.checkpoint import SHIPPED
+
+pytest.importorskip("torch")
+
+
+def _shipped(name: str) -> bool:
+    from pathlib import Path
+
+    import napari_petground
+
+    return (Path(napari_petground.__file__).parent / "checkpoints" / SHIPPED[name] / "config.json").is_file()
+
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not _shipped("demo"), reason="demo checkpoint not shipped")]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from napari_petground.model import Grounder
+    from napari_petground.phantom.sample import demo_phantom, demo_study
+
+    return Grounder.from_checkpoint(None, device="cpu"), demo_phantom(), demo_study()
+
+
+def test_twin_sentence_is_grounded_on_its_own_side(demo):
+    grounder, phantom, study = demo
+    twins = [les for les in phantom.lesions if les.kind == "twin"]
+    assert len(twins) == 2 and {t.laterality for t in twins} == {"left", "right"}
+    for lesion in twins:
+        twin = next(t for t in twins if t.id != lesion.id)
+        sentence = next(s.text for s in phantom.sentences if s.lesion_id == lesion.id and s.kind == "numbers")
+        result = grounder.ground(study, sentence)
+        on_lesion = result.mask[phantom.lesion_labels == lesion.id].any()
+        on_twin = result.mask[phantom.lesion_labels == twin.id].any()
+        assert on_lesion and not on_twin, f"{sentence!r} -> {result.describe()}"
+        assert result.method == "numbers" and result.agreement.ok
+
+
+def test_checkpoint_records_how_it_was_made_and_is_small():
+    from napari_petground.model.checkpoint import read_config, shipped_checkpoint
+
+    folder = shipped_checkpoint("demo")
+    config = read_config(folder)
+    assert config.text.fingerprint and config.network.text_attention
+    assert "command" in config.training["settings"]["extra"]
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 25 * 1024 ** 2
