@@ -208,7 +208,13 @@ def test_head_learns_from_a_grounding_runs_cached_exams(trained, fresh, tmp_path
     sentences.append(Sentence("Hypermetabolic right inguinal lymph node.", 0, "FDG", {}))  # same target: once
     exam = exam_from_arrays("case-1", fresh.study.pet, fresh.study.ct, masks, sentences, config)
     _save_cached(tmp_path, exam, config)
-    (loaded,) = list(cached_exams(tmp_path))
+    (loaded,) = list(cached_exams(tmp_path, config))
+    from napari_petground.errors import ModelError
+    from napari_petground.model.config import PreprocessConfig
+
+    other = ModelConfig(preprocess=PreprocessConfig(coord_channels=()))
+    with pytest.raises(ModelError, match="input channels"):
+        list(cached_exams(tmp_path, other))
     entries, _, _ = default_vocabulary()
     samples = samples_from_exam(network, loaded, config, FeatureSpec(), entries)
     assert [(s.site, s.side) for s in samples] == [(les.site, les.laterality) for les in fresh.lesions]

@@ -268,8 +268,11 @@ def phantom_samples(network, config, seeds: Iterable[int], spec: FeatureSpec, en
     return out
 
 
-def cached_exams(folder: str | Path) -> Iterable:
-    """Exams a grounding training run preprocessed and cached (model.data: ``<case>-<key>.npz``), one by one."""
+def cached_exams(folder: str | Path, config=None) -> Iterable:
+    """Exams a grounding training run preprocessed and cached (model.data: ``<case>-<key>.npz``), one by one.
+
+    With ``config``, exams whose input channels differ from the checkpoint's preprocessing are refused.
+    """
     import json
 
     from .data import Exam, Sentence
@@ -280,6 +283,10 @@ def cached_exams(folder: str | Path) -> Iterable:
     for path in paths:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
+            channels = int(data["image"].shape[0])
+            if config is not None and channels != config.preprocess.in_channels:
+                raise ModelError(f"{path.name} was preprocessed with {channels} input channels, the checkpoint "
+                                 f"uses {config.preprocess.in_channels}; give the cache of this checkpoint's run")
             yield Exam(meta["case"], data["image"], data["targets"], [Sentence(**s) for s in meta["sentences"]],
                        meta.get("tracer", ""))
 
@@ -309,7 +316,7 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
         for exam in dataset_exams(dataset, config):
             samples += samples_from_exam(network, exam, config, spec, entries)
     if exam_cache:
-        for k, exam in enumerate(cached_exams(exam_cache)):
+        for k, exam in enumerate(cached_exams(exam_cache, config)):
             samples += samples_from_exam(network, exam, config, spec, entries)
             if log is not None:
                 log(f"cached exam {k + 1}: {len(samples)} lesion samples")
