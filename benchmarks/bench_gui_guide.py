@@ -113,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  prediction: {int(predicted.sum())} voxels; on lesion {SENTENCE_LESION}: {int(hits[SENTENCE_LESION])}, "
           f"on its twin: {int(hits[2])}, on others: {int(hits[3:].sum())}")
     shot("result")
+    if dock.shown is None:
+        print("the model proposed nothing for the walk-through's sentence; is the checkpoint the trained demo?")
+        viewer.close()
+        return 1
 
     # 2. edit: a brush stroke with napari's paint tool adds voxels next to the lesion
     layer = dock.prediction_layer()
