@@ -186,3 +186,26 @@ def test_depth_strip_shows_the_profile_and_moves_the_view(make_napari_viewer, qt
     qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(2, strip.height() - 3))
     assert viewer.dims.point[0] < -60.0
     strip.grab()  # paints without error
+
+
+def test_changing_the_checkpoint_reloads_the_describer(make_napari_viewer, qtbot):
+    from napari_petground._qt.describe_panel import DescribePanel
+    from napari_petground.study.layers import study_layers
+
+    viewer = make_napari_viewer()
+    study, _ = toy_study()
+    for data, kwargs, kind in study_layers(study):
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    loaded = []
+    panel = DescribePanel(viewer, loader=lambda ck: loaded.append(ck) or ScriptedDescriber())
+    viewer.cursor.position = _world(study, (30, 22, 52))
+    panel.describe_at_cursor()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=10000)
+    assert panel.description is not None, panel.status.text()
+    panel.set_checkpoint("/models/other")
+    panel.description = None
+    viewer.cursor.position = _world(study, (30, 22, 52))  # adding the described layer moved the cursor
+    panel.describe_at_cursor()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=10000)
+    assert panel.description is not None, panel.status.text()
+    assert loaded == [None, "/models/other"]

@@ -154,6 +154,15 @@ class DescribePanel(QWidget):
         self.release()
         super().closeEvent(event)
 
+    def set_checkpoint(self, checkpoint: str | None) -> None:
+        """Describe with another checkpoint (None = shipped demo); loaded at the next describe."""
+        if checkpoint != self.checkpoint:
+            self.checkpoint = checkpoint
+            if self._worker is None:
+                self._describer = None
+            else:  # a describe is running with the old model: drop it when that one is done
+                self._worker.finished.connect(lambda: setattr(self, "_describer", None))
+
     @property
     def busy(self) -> bool:
         return self._worker is not None
