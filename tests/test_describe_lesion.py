@@ -218,3 +218,16 @@ def test_head_learns_from_a_grounding_runs_cached_exams(trained, fresh, tmp_path
     entries, _, _ = default_vocabulary()
     samples = samples_from_exam(network, loaded, config, FeatureSpec(), entries)
     assert [(s.site, s.side) for s in samples] == [(les.site, les.laterality) for les in fresh.lesions]
+
+
+def test_grounder_describe_gives_the_lesions_own_side_and_numbers(trained, fresh):
+    """``Grounder.describe`` is the entry point the viewer and the CLI use; it needs no head to measure."""
+    from napari_petground.model.grounder import Grounder
+
+    network, config, _, _ = trained
+    lesion = next(les for les in fresh.lesions if les.laterality in ("left", "right"))
+    grounder = Grounder(network, config, encoder=None, device="cpu")
+    description = grounder.describe(fresh.study, fresh.lesion_labels == lesion.id)
+    assert description.body_side == lesion.laterality
+    assert description.image_number == lesion.image_number
+    assert abs(description.suvmax - lesion.suvmax) < 0.05

@@ -208,6 +208,12 @@ class Grounder:
             except StopIteration as stop:
                 return stop.value
 
+    def describe(self, study, mask: np.ndarray):
+        """Site, side, numbers and a drafted sentence for a lesion mask on the PET grid (model.describe)."""
+        from .describe import describe_lesion
+
+        return describe_lesion(self, study, mask)
+
     def probability(self, study, sentence: str | None) -> np.ndarray:
         """The network's probability map on the PET grid (no selection); ``sentence`` None for blind models."""
         generator = self._probability(study, sentence, {})
