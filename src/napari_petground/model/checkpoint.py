@@ -24,7 +24,10 @@ def shipped_checkpoint(name: str = "demo") -> Path:
     """Folder of a checkpoint shipped with the package ("demo" or "blind")."""
     folder = Path(__file__).resolve().parent.parent / "checkpoints" / SHIPPED.get(name, name)
     if not (folder / CONFIG).is_file():
-        raise CheckpointError(f"the shipped checkpoint {name!r} is missing from {folder.parent}; reinstall the package")
+        raise CheckpointError(
+            f"no {name!r} checkpoint is shipped in {folder.parent}: train one with `petground train` "
+            "(docs/model.md) and choose its folder in the dock's checkpoint picker or with --checkpoint"
+        )
     return folder
 
 
