@@ -76,14 +76,7 @@ def _write_nifti(path: Path, data: np.ndarray, study: Study) -> Path:
     image.SetSpacing([float(v) for v in geometry.spacing])
     image.SetOrigin([float(v) for v in geometry.origin])
     image.SetDirection([float(v) for v in geometry.direction])
-    temporary = _temporary(path)
-    try:
-        sitk.WriteImage(image, str(temporary), True)
-        _commit(temporary, path)
-    except (RuntimeError, OSError) as exc:
-        temporary.unlink(missing_ok=True)
-        raise WriteError(f"cannot write {path}: {exc}") from exc
-    return path
+    return _write_image_atomically(image, path)
 
 
 def _segment_name(value: int, index: int, names: SegmentNames) -> str:
@@ -247,6 +240,13 @@ def _write_world_nifti(path: Path, data: np.ndarray, attributes: dict) -> Path:
     image = sitk.GetImageFromArray(np.ascontiguousarray(data))
     image.SetSpacing(scale[::-1])
     image.SetOrigin(translate[::-1])
+    return _write_image_atomically(image, path)
+
+
+def _write_image_atomically(image, path: Path) -> Path:
+    """Write a SimpleITK image compressed through a temporary file, so a failed write leaves nothing behind."""
+    import SimpleITK as sitk
+
     temporary = _temporary(path)
     try:
         sitk.WriteImage(image, str(temporary), True)
