@@ -67,6 +67,7 @@ def _register_train(subparsers) -> None:
     opt.add_argument("--exams-per-step", type=int, default=2)
     opt.add_argument("--sentences-per-exam", type=int, default=2)
     opt.add_argument("--val-every", type=int, default=150)
+    opt.add_argument("--where-weight", type=float, default=1.0, help="weight of the 'where' loss term")
     opt.add_argument("--half", action="store_true", help="store checkpoints as float16")
     opt.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     opt.add_argument("--device", default="auto")
@@ -109,7 +110,7 @@ def _model_config(args) -> object:
 def _train(args) -> int:
     import numpy as np
 
-    from .data import dataset_exams, first_sentences, phantom_exams
+    from .data import dataset_exams, drop_unseen, first_sentences, phantom_exams
     from .text import TextEncoder, precompute
     from .train import TrainSettings, train
 
@@ -161,13 +162,14 @@ def _train(args) -> int:
         import torch.distributed as dist
 
         dist.barrier()
-    val_exams = first_sentences(val_exams, per_lesion=2)
+    train_exams = drop_unseen(train_exams)
+    val_exams = first_sentences(drop_unseen(val_exams), per_lesion=2)
     if config.network.text_attention:
         precompute(encoder, [s.text for e in train_exams + val_exams for s in e.sentences])
     settings = TrainSettings(
         out=out, steps=args.steps, minutes=args.minutes, exams_per_step=args.exams_per_step,
         sentences_per_exam=args.sentences_per_exam, lr=args.lr, val_every=args.val_every, seed=args.seed,
-        half=args.half, device=args.device, threads=args.threads,
+        half=args.half, device=args.device, threads=args.threads, where_weight=args.where_weight,
         extra={"command": " ".join(sys.argv), **source,
                "train_exams": len(train_exams), "val_exams": len(val_exams),
                "train_sentences": sum(len(e.sentences) for e in train_exams)},

@@ -48,6 +48,7 @@ class NetworkConfig:
     gated_stages: tuple[int, ...] = (0, 1, 2)  # decoder stages, 0 = deepest; paper: the three deepest
     text_attention: bool = True  # False = the text-blind variant (segments every lesion)
     query_positions: bool = True  # the gates' queries also see the coordinate channels
+    output_gate: bool = True  # one more gate on the last decoder stage's output (full resolution)
     output_bias: float = -4.0  # initial logit of the output layer: p ~ 0.018, not 0.5
     text_dim: int = 384
 

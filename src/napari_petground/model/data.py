@@ -193,3 +193,15 @@ def first_sentences(exams: list[Exam], per_lesion: int = 1) -> list[Exam]:
                 counts[s.target] = counts.get(s.target, 0) + 1
         out.append(Exam(exam.case, exam.image, exam.targets, kept, exam.tracer))
     return out
+
+
+def drop_unseen(exams: list[Exam]) -> list[Exam]:
+    """The same exams without sentences whose lesion has no voxel on the model grid (too small for the
+    spacing: less than 5 % of a model voxel), and without exams left with no sentence."""
+    out = []
+    for exam in exams:
+        seen = {t for t in range(len(exam.targets)) if exam.targets[t].any()}
+        kept = [s for s in exam.sentences if s.target in seen]
+        if kept:
+            out.append(Exam(exam.case, exam.image, exam.targets, kept, exam.tracer))
+    return out

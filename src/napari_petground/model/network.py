@@ -102,6 +102,10 @@ class GroundingNet(nn.Module):
         self.position_dim = n_coords if net_cfg.query_positions else 0
         self.gates = nn.ModuleDict({str(s): TextGate(widths[-(s + 2)], net_cfg.text_dim, self.position_dim)
                                     for s in self.gated})
+        # a last gate on the full-resolution output: every path to the logits passes the sentence, so the
+        # decoder cannot answer from the ungated skip connections alone (it did, and ignored the text)
+        self.output_gate = (TextGate(widths[0], net_cfg.text_dim, self.position_dim)
+                            if net_cfg.text_attention and net_cfg.output_gate else None)
         with torch.no_grad():
             self.decoder.seg_layers[-1].bias.fill_(net_cfg.output_bias)
         for unused in self.decoder.seg_layers[:-1]:  # deep-supervision heads nnU-Net always builds; not used here
@@ -109,7 +113,7 @@ class GroundingNet(nn.Module):
 
     @property
     def uses_text(self) -> bool:
-        return bool(self.gated)
+        return bool(self.gated) or self.output_gate is not None
 
     def encode(self, image: torch.Tensor) -> EncodedImage:
         """Encoder skips of (E, C, Z, Y, X) images (E exams), with the coordinate channels for the gates."""
@@ -133,6 +137,8 @@ class GroundingNet(nn.Module):
             if str(s) in self.gates:
                 x = self.gates[str(s)](x, tokens, mask, positions)
             x = stage(torch.cat((x, skips[-(s + 2)]), 1))
+        if self.output_gate is not None:
+            x = self.output_gate(x, tokens, mask, positions)
         return self.decoder.seg_layers[-1](x)
 
     def forward(self, image: torch.Tensor, tokens: torch.Tensor | None = None,

@@ -37,6 +37,7 @@ class TrainSettings:
     weight_decay: float = 1e-5
     warmup: int = 50
     absent_fraction: float = 0.1  # crops that may miss the lesion (only for volumes larger than patch_size)
+    where_weight: float = 1.0  # weight of the "where" term of the loss (see loss_fn)
     val_every: int = 100
     save_every: int = 100
     seed: int = 0
@@ -76,7 +77,7 @@ def prior_logit(exams: list[Exam], patch, blind: bool) -> float:
     return float(np.clip(np.log(f / (1.0 - f)), -12.0, 0.0))
 
 
-def loss_fn(logits, targets, where_weight: float = 0.2):
+def loss_fn(logits, targets, where_weight: float = 1.0):
     """Mean over sentences of BCE + soft Dice + a "where" term (Dice and "where" only if the lesion is in view).
 
     BCE and Dice saturate while every voxel is near p = 0: a lesion of ten voxels in 150k gives its logits a
@@ -101,13 +102,23 @@ def loss_fn(logits, targets, where_weight: float = 0.2):
     return (bce + (soft_dice + where_weight * where) * present).mean()
 
 
-def _crop_box(shape, patch, centre, rng) -> tuple[slice, ...]:
+def _crop_box(shape, patch, lesion: np.ndarray | None, rng) -> tuple[slice, ...]:
+    """A patch-sized box: anywhere that keeps the lesion's bounding box inside (uniformly, so the lesion is
+    not always near the centre: a centred lesion teaches "pick the hot spot in the middle"), or anywhere
+    at all when ``lesion`` is None."""
     box = []
-    for n, p, c in zip(shape, patch, centre, strict=True):
+    where = np.argwhere(lesion) if lesion is not None else np.zeros((0, 3), int)
+    for axis, (n, p) in enumerate(zip(shape, patch, strict=True)):
         if n <= p:
             box.append(slice(0, n))
             continue
-        lo = int(np.clip(c - p // 2 + rng.integers(-p // 4, p // 4 + 1), 0, n - p))
+        lo_min, lo_max = 0, n - p
+        if len(where):
+            first, last = int(where[:, axis].min()), int(where[:, axis].max())
+            lo_min, lo_max = max(0, last - p + 1), min(n - p, first)
+            if lo_min > lo_max:  # the lesion is larger than the patch: centre it
+                lo_min = lo_max = int(np.clip((first + last - p) // 2, 0, n - p))
+        lo = int(rng.integers(lo_min, lo_max + 1))
         box.append(slice(lo, lo + p))
     return tuple(box)
 
@@ -121,20 +132,19 @@ def sample_step(exams: list[Exam], settings: TrainSettings, patch, rng, blind: b
         order = rng.permutation(len(exam.sentences))
         first = exam.sentences[int(order[0])]
         shape = exam.image.shape[1:]
-        if rng.random() < settings.absent_fraction:
-            centre = [int(rng.integers(0, n)) for n in shape]
-        else:
-            where = np.argwhere(exam.targets[first.target])
-            centre = where.mean(axis=0).astype(int) if len(where) else [n // 2 for n in shape]
-        box = _crop_box(shape, patch, centre, rng)
+        lesion = None if rng.random() < settings.absent_fraction else exam.targets[first.target]
+        box = _crop_box(shape, patch, lesion, rng)
         crops.append(exam.image[(slice(None), *box)])
         if blind:
             targets.append(exam.all_lesions[box][None])
             index.append(e)
             continue
-        # other sentences: prefer lesions other than the first one's, visible in the crop
+        # other sentences: lesions other than the first one's, visible in the crop; the first lesion's twin
+        # (same site, e.g. the other femur) goes first: it is the negative that teaches left from right
         picked, used = [first], {first.target}
-        for i in order[1:]:
+        site = first.info.get("site")
+        twins_first = sorted(order[1:], key=lambda i: not (site and exam.sentences[int(i)].info.get("site") == site))
+        for i in twins_first:
             if len(picked) >= settings.sentences_per_exam:
                 break
             s = exam.sentences[int(i)]
@@ -265,7 +275,7 @@ def train(config: ModelConfig, train_exams: list[Exam], val_exams: list[Exam], s
                 tokens, mask = encoder.encode_batch(texts)
                 logits = model(images_t, torch.from_numpy(tokens).to(device), torch.from_numpy(mask).to(device),
                                torch.from_numpy(index).to(device))
-            loss = loss_fn(logits, targets_t)
+            loss = loss_fn(logits, targets_t, settings.where_weight)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
