@@ -95,7 +95,9 @@ def dataset_exams(root: str | Path, config: ModelConfig, cases: list[str] | None
 def _cache_key(config: ModelConfig) -> str:
     import hashlib
 
-    payload = json.dumps({"p": config.to_dict()["preprocess"], "s": config.network.total_stride}, sort_keys=True)
+    # only what changes the arrays: the input size of the network (patch, overlap) does not
+    preprocess = {k: v for k, v in config.to_dict()["preprocess"].items() if k not in ("patch_size", "sliding_overlap")}
+    payload = json.dumps({"p": preprocess, "s": config.network.total_stride}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
