@@ -429,3 +429,59 @@ def test_petground_view_docks_the_grounding_dock(qtbot, viewer):
     assert len(grounding) == 1 and grounding[0].study is study
     assert len(grounding[0].findings_list.findings) == 3  # the study's report, listed on open
     grounding[0].release()
+
+
+class PointingGrounder(ScriptedGrounder):
+    """Says where the sentence points (a depth profile at the lesion's level) well before the mask, and
+    describes the mask as a right hilar node whatever the sentence says."""
+
+    def iter_ground(self, study, sentence):
+        from napari_petground.model.depth import DepthProfile
+        from napari_petground.model.grounder import DEPTH
+
+        name = next(k for k in self.truth if k in sentence.lower())
+        z_index = int(np.argwhere(self.truth[name])[:, 0].mean())
+        z = study.pet.origin[0] + np.arange(study.pet.shape[0]) * study.pet.spacing[0]
+        yield "inference", 1.0
+        yield DEPTH, DepthProfile(z, np.exp(-0.5 * ((np.arange(z.size) - z_index) / 1.5) ** 2))
+        time.sleep(0.6)  # selection and resampling still to come
+        self.pointed_at = float(z[z_index])
+        result = yield from super().iter_ground(study, sentence)
+        result.description = type("Described", (), {"site": "hilar_node", "phrase": "right hilar lymph node",
+                                                    "body_side": "right"})()
+        result.consistency = (False, "it looks like a right hilar lymph node, not a mediastinal lymph node")
+        return result
+
+
+def test_view_moves_to_where_the_sentence_points_before_the_mask_and_the_site_is_checked(qtbot, viewer, settings):
+    study, truth = toy_study()
+    grounder = PointingGrounder(truth, delay=0.01)
+    dock = open_dock(viewer, settings, study, grounder)
+    sentence = "Mediastinal node with SUVmax 7.5."  # no image number: the depth says where to look
+    viewer.dims.set_point(0, float(study.pet.origin[0]))
+    dock.text.setPlainText(sentence)
+    dock.parse_text()
+    dock.ground()
+    qtbot.waitUntil(lambda: dock.depth_strip.profile is not None, timeout=10_000)
+    assert dock.runner.busy and dock.shown is None  # the mask is not there yet, the view already moved
+    level = study.pet.origin[0] + int(np.argwhere(truth["mediastinal"])[:, 0].mean()) * study.pet.spacing[0]
+    assert viewer.dims.point[0] == pytest.approx(level, abs=study.pet.spacing[0])
+    strip = dock.depth_strip.slice_probability()
+    assert strip is not None and strip.argmax() == int(np.argwhere(truth["mediastinal"])[:, 0].mean())
+    wait_idle(qtbot, dock)
+    assert dock.result.marks()["Site"] == "⚠"
+    assert dock.result.values()["Site"] == "right hilar lymph node"
+    assert "not a mediastinal lymph node" in dock.result.messages.text()
+
+
+def test_closing_the_viewer_right_after_opening_the_dock_is_clean(qtbot, settings):
+    import napari
+
+    from napari_petground._qt.grounding_dock import GroundingDock
+
+    v = napari.Viewer(show=False)
+    dock = GroundingDock(v, settings=settings)  # the default loader: heavy imports start in the background
+    v.window.add_dock_widget(dock, area="right")
+    assert dock.runner.warming or dock.runner._warming is not None
+    v.close()  # while the imports may still run: nothing may emit into the deleted dock
+    qtbot.wait(200)

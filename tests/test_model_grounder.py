@@ -11,6 +11,8 @@ torch = pytest.importorskip("torch")
 
 from napari_petground.errors import ModelError  # noqa: E402
 from napari_petground.model.config import ModelConfig, NetworkConfig  # noqa: E402
+from napari_petground.model.depth import DepthProfile  # noqa: E402
+from napari_petground.model.grounder import DEPTH  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +49,16 @@ def test_iter_ground_reports_every_stage_and_returns_pet_grid_outputs(grounder, 
         except StopIteration as stop:
             result = stop.value
             break
-    stages = [s for s, _ in steps]
+    stages = [s for s, _ in steps if s != DEPTH]
     assert [s for s in dict.fromkeys(stages)] == ["text", "preprocessing", "inference", "post-processing"]
-    assert all(0.0 <= f <= 1.0 for _, f in steps)
+    assert all(0.0 <= f <= 1.0 for s, f in steps if s != DEPTH)
+    # where the sentence points comes once, after inference and before post-processing
+    depth_at = [i for i, (s, _) in enumerate(steps) if s == DEPTH]
+    assert len(depth_at) == 1 and steps[depth_at[0] - 1] == ("inference", 1.0)
+    assert steps[depth_at[0] + 1][0] == "post-processing"
+    profile = steps[depth_at[0]][1]
+    assert isinstance(profile, DepthProfile) and result.depth is profile
+    assert profile.probability.sum() == pytest.approx(1.0)
     assert result.probability.shape == study.pet.shape and result.probability.dtype == np.float32
     assert result.mask.shape == study.pet.shape and result.mask.dtype == bool
     assert result.finding is not None and result.finding.suvmax == 12.3 and result.finding.slice == 45

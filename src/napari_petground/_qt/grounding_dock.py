@@ -30,6 +30,7 @@ from qtpy.QtWidgets import (
 from ..errors import PetGroundError
 from ..report.finding import Finding
 from ..study.study import Study
+from .depth_strip import DepthStrip, show_depth
 from .grounding_layers import PREDICTION, ensure_findings_layer, ensure_prediction_layer, role_layer, study_in
 from .grounding_report import FindingsList, SentenceEdit
 from .grounding_result import (
@@ -90,6 +91,7 @@ class GroundingDock(QWidget):
 
         # result, review and accepted findings
         self.review = ReviewPane(napari_viewer)
+        self.depth_strip = DepthStrip(napari_viewer)
         self.result = self.review.result
         self.findings_panel = self.review.findings_panel
 
@@ -123,8 +125,9 @@ class GroundingDock(QWidget):
         splitter.addWidget(self.review)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
-        layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.depth_strip)
+        layout.addWidget(splitter, 1)
         self.setMinimumWidth(380)
 
     def _connect(self) -> None:
@@ -138,6 +141,7 @@ class GroundingDock(QWidget):
         self.model_picker.changed.connect(self.runner.forget_model)
         self.runner.started.connect(self._on_started)
         self.runner.progressed.connect(self._on_progress)
+        self.runner.pointed.connect(self._on_pointed)
         self.runner.grounded.connect(self._on_grounded)
         self.runner.failed.connect(self._on_failed)
         self.runner.cancelled.connect(self._on_cancelled)
@@ -153,7 +157,7 @@ class GroundingDock(QWidget):
 
     def release(self) -> None:
         """Stop runs, give the keys back and stop following the viewer (the dock is closed or removed)."""
-        self.runner.cancel()
+        self.runner.shutdown()
         for key, previous in self._previous_keys.items():
             try:
                 self.viewer.bind_key(key, previous, overwrite=True)
@@ -201,6 +205,7 @@ class GroundingDock(QWidget):
             if active is not None:
                 self.viewer.layers.selection.active = active
         self.findings_panel.set_study(study)
+        self.depth_strip.set_profile(None, study)
         if study is not None and study.report and not self.text.toPlainText().strip():
             self.text.setPlainText(study.report)
             self.parse_text()
@@ -319,6 +324,14 @@ class GroundingDock(QWidget):
         self.progress.setValue(int(round(1000 * overall_fraction(stage, fraction))))
         self._update_stage(f"{stage} {fraction:.0%}")
 
+    def _on_pointed(self, request: GroundingRequest, profile: Any) -> None:
+        """The network has answered: fill the depth strip and, for a sentence without an image number whose
+        result will be shown, move to where it points before the mask is ready."""
+        if request.study is not self._study or not request.show:
+            return
+        has_image = request.finding is not None and request.finding.slice is not None
+        show_depth(self.viewer, self.depth_strip, request.study, profile, move=not has_image)
+
     def _update_stage(self, text: str | None = None) -> None:
         waiting = len(self.runner.queued)
         if text is None:
@@ -338,6 +351,10 @@ class GroundingDock(QWidget):
             "method": str(getattr(grounding, "method", "")),
             "timings": dict(getattr(grounding, "timings", {}) or {}),
         }, flags=[str(f) for f in getattr(grounding, "flags", None) or []])
+        description = getattr(grounding, "description", None)
+        if description is not None:  # without a describe head only the side is known
+            entry.described = description.phrase if description.site else str(description.body_side)
+        entry.consistency = getattr(grounding, "consistency", None)
         if mask is None or not mask.any() or stats is None:
             entry.status, entry.mask = NOTHING, None
             reasons = "; ".join(agreement_messages(entry.agreement) + entry.flags) or "no region above threshold"

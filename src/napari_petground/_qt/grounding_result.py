@@ -37,13 +37,15 @@ def _mark(flag: Any) -> str:
     return OK if bool(flag) else WARN
 
 
-def result_rows(stats: Any, finding: Finding | None, agreement: Any = None) -> list[ResultRow]:
-    """Rows of the result table from lesion statistics, the sentence's numbers and the agreement check."""
+def result_rows(stats: Any, finding: Finding | None, agreement: Any = None, *, described: str = "",
+                consistency: tuple[bool, str] | None = None) -> list[ResultRow]:
+    """Rows of the result table from lesion statistics, the sentence's numbers and the agreement check;
+    with a description of the mask (``described``: "left external iliac lymph node") a Site row too."""
     finding = finding or Finding("")
     low, high = (int(v) for v in stats.image_range)
     images = f"{low}" if low == high else f"{low}–{high}"
     get = (lambda name: getattr(agreement, name, None)) if agreement is not None else (lambda name: None)
-    return [
+    rows = [
         ResultRow("SUVmax", f"{stats.suvmax:.1f}", f"{finding.suvmax:g}" if finding.suvmax is not None else "",
                   _mark(get("suv_ok"))),
         ResultRow("SUVmean", f"{stats.suvmean:.1f}"),
@@ -52,6 +54,16 @@ def result_rows(stats: Any, finding: Finding | None, agreement: Any = None) -> l
         ResultRow("Images", images, str(finding.slice) if finding.slice is not None else "", _mark(get("slice_ok"))),
         ResultRow("Side", str(getattr(stats, "side", "") or ""), finding.laterality, _mark(get("side_ok"))),
     ]
+    if described or consistency is not None:
+        stated = " ".join(p for p in (finding.laterality, _site_phrase(finding.site)) if p)
+        rows.append(ResultRow("Site", described, stated, _mark(consistency[0] if consistency else None)))
+    return rows
+
+
+def _site_phrase(site: str) -> str:
+    from ..report.lexicon import SITE_BY_KEY
+
+    return SITE_BY_KEY[site].phrase if site in SITE_BY_KEY else site
 
 
 def agreement_messages(agreement: Any) -> list[str]:
@@ -81,6 +93,8 @@ class ResultEntry:
     model: dict = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)  # the model's notes ("PET is not in SUV", ...)
     status: str = READY
+    described: str = ""  # what the mask looks like ("left external iliac lymph node"), "" if not described
+    consistency: tuple[bool, str] | None = None  # sentence's site and side vs the description
 
 
 def row_status(key: tuple, entry: ResultEntry | None, accepted: set, running: set,

@@ -151,10 +151,15 @@ class ReviewPane(QWidget):
         if self._steps:
             self._step_timer.start()
 
-    def _show_stats(self, entry: ResultEntry, stats: Any, agreement: Any, note: str = "") -> None:
-        rows = result_rows(stats, entry.finding, agreement)
+    def _show_stats(self, entry: ResultEntry, stats: Any, agreement: Any, note: str = "",
+                    site: bool = True) -> None:
+        """The table; ``site`` False after an edit (the site check described the model's mask, not yours)."""
+        consistency = entry.consistency if site else None
+        rows = result_rows(stats, entry.finding, agreement, described=entry.described if site else "",
+                           consistency=consistency)
+        site_note = [f"Site: {consistency[1]}"] if consistency is not None and not consistency[0] else []
         self.result.show_result(f"<b>{html.escape(entry.request.sentence)}</b>", rows,
-                                agreement_messages(agreement) + entry.flags, note)
+                                agreement_messages(agreement) + site_note + entry.flags, note)
 
     def _prediction_layer(self):
         return role_layer(self.viewer, self._shown.request.study, PREDICTION) if self._shown else None
@@ -170,7 +175,7 @@ class ReviewPane(QWidget):
             return
         stats = lesion_stats(entry.request.study, mask)
         self._show_stats(entry, stats, recheck(stats, entry.finding),
-                         note="Edited: statistics and checks of your mask.")
+                         note="Edited: statistics and checks of your mask.", site=False)
 
     # -- decisions ---------------------------------------------------------------------------------------
     def accept(self) -> None:

@@ -9,6 +9,7 @@ the checkpoint or device changes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Generator
@@ -24,6 +25,7 @@ from ..study.study import Study
 log = logging.getLogger(__name__)
 
 LOADING = "loading model"
+DEPTH = "depth"  # the value model.grounder yields with a DepthProfile (kept equal to model.grounder.DEPTH)
 # stages in the order a run goes through them; the bar fills by stage, then by the fraction inside it
 STAGES: tuple[str, ...] = (LOADING, "text", "preprocessing", "inference", "post-processing")
 
@@ -53,6 +55,12 @@ def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> list[str]:
         except ImportError:
             missing.append(name)
     return missing
+
+
+def _log_missing_imports() -> None:
+    missing = warm_imports()
+    if missing:
+        log.info("not imported: %s", missing)
 
 
 def load_grounder(checkpoint: str | None, device: str) -> Any:
@@ -99,6 +107,7 @@ class GroundingRunner(QObject):
 
     started = Signal(object)  # request
     progressed = Signal(object, str, float)  # request, stage, fraction inside the stage
+    pointed = Signal(object, object)  # request, model.depth.DepthProfile: where the sentence points (early)
     grounded = Signal(object, object)  # request, Grounding
     failed = Signal(object, object)  # request, exception
     cancelled = Signal(object)  # request (running or dropped from the queue)
@@ -130,7 +139,7 @@ class GroundingRunner(QObject):
     @property
     def warming(self) -> bool:
         """The background import of the model's libraries is still running."""
-        return self._warming is not None and self._warming.is_running
+        return self._warming is not None and self._warming.is_alive()
 
     @property
     def grounder(self) -> Any:
@@ -161,14 +170,32 @@ class GroundingRunner(QObject):
         return stopped
 
     def warm_up(self) -> None:
-        """Import the model's heavy libraries in a background thread (the default loader only)."""
-        from napari.qt.threading import create_worker
+        """Import the model's heavy libraries in a background thread (the default loader only).
+
+        A plain daemon thread, not a Qt worker: it has no signals, so closing the viewer while the imports
+        still run cannot make it emit into deleted Qt objects, and it never keeps the application alive.
+        """
+        import threading
 
         if self._loader is not load_grounder or self._warming is not None:
             return
-        self._warming = create_worker(warm_imports, _start_thread=False, _ignore_errors=True)
-        self._warming.returned.connect(lambda missing: missing and log.info("not imported: %s", missing))
+        self._warming = threading.Thread(target=_log_missing_imports, name="petground-warm-imports", daemon=True)
         self._warming.start()
+
+    def shutdown(self, wait_ms: int = 2000) -> None:
+        """Cancel everything and detach the running worker, so nothing it emits later reaches this object
+        (the dock is closing); waits up to ``wait_ms`` for the worker's thread to stop."""
+        self.cancel()
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        for signal in (worker.yielded, worker.returned, worker.errored, worker.aborted, worker.finished):
+            with contextlib.suppress(TypeError, RuntimeError):
+                signal.disconnect()
+        self._current = None
+        from napari.qt.threading import WorkerBase
+
+        WorkerBase.await_workers(msecs=wait_ms)
 
     def forget_model(self) -> None:
         """Drop the loaded model (after a checkpoint or device change it is reloaded on the next run)."""
@@ -213,6 +240,9 @@ class GroundingRunner(QObject):
             stage, fraction = value
         except (TypeError, ValueError):
             stage, fraction = str(value), 0.0
+        if stage == DEPTH:  # not a stage: the network's answer collapsed along the body, before the mask
+            self.pointed.emit(request, fraction)
+            return
         self.progressed.emit(request, str(stage), float(fraction))
 
     def _on_finished(self, request: GroundingRequest) -> None:

@@ -2,6 +2,8 @@
 
 ``Grounder.iter_ground`` is a generator yielding (stage, fraction) for "text", "preprocessing", "inference"
 and "post-processing" and returning a ``Grounding``, so a viewer can show progress and cancel at any yield.
+Right after inference it also yields ("depth", DepthProfile): where along the body the sentence points,
+so a viewer can move there before the slower selection and resampling give the mask.
 The preprocessed study and the encoder features of every window are cached per study (keyed by a hash of
 its arrays): a second sentence on the same study reruns only the decoder. Volumes larger than the network
 input are processed in overlapping windows blended with Gaussian weights.
@@ -20,9 +22,11 @@ import numpy as np
 
 from ..errors import ModelError
 from ..report.finding import Finding
+from .depth import depth_from_prepared
 from .select import select_lesion
 
-Progress = tuple[str, float]
+Progress = tuple[str, object]  # (stage, fraction) or (DEPTH, DepthProfile)
+DEPTH = "depth"
 STAGES = ("text", "preprocessing", "inference", "post-processing")
 
 
@@ -41,6 +45,9 @@ class Grounding:
     flags: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     cached_study: bool = False
+    depth: object | None = None  # model.depth.DepthProfile of the network's answer along the body axis
+    description: object | None = None  # model.describe.Description of the chosen mask (site, side, sentence)
+    consistency: tuple[bool, str] | None = None  # does the sentence's site and side fit the description?
 
     @property
     def agreement_text(self) -> str:
@@ -58,6 +65,9 @@ class Grounding:
             "method": self.method, "chosen": self.chosen, "agreement": self.agreement_text, "flags": self.flags,
             "lesion": stats.to_dict() if stats is not None else None,
             "components": [c.to_dict() for c in self.components], "timings": self.timings,
+            "depth_mm": round(self.depth.estimate_mm(), 1) if self.depth is not None else None,
+            "described": self.description.phrase if self.description is not None else None,
+            "consistency": list(self.consistency) if self.consistency is not None else None,
             "mask_voxels": int(self.mask.sum()),
         }
 
@@ -72,6 +82,8 @@ class Grounding:
         ]
         if self.agreement_text:
             lines.append(f"agreement: {self.agreement_text}")
+        if self.consistency is not None:
+            lines.append(f"site: {'✓' if self.consistency[0] else '⚠'} {self.consistency[1]}")
         lines += [f"note: {f}" for f in self.flags]
         lines.append(f"{len(self.components)} candidate region(s); " +
                      ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()))
@@ -235,7 +247,7 @@ class Grounder:
         yield ("text", 0.0)
         findings = extract_findings(sentence, tracer=study.tracer)
         finding = findings[0] if findings else None
-        probability, cached = yield from self._probability(study, sentence, timings)
+        probability, cached, depth = yield from self._probability(study, sentence, timings)
         yield ("post-processing", 0.0)
         t = time.perf_counter()
         selection = select_lesion(probability, study, finding)
@@ -245,10 +257,31 @@ class Grounder:
         if not study.pet_is_suv:
             flags.append(f"PET is in {study.pet_units}, not SUV: the model expects SUV")
         timings["post-processing"] = time.perf_counter() - t
+        yield ("post-processing", 0.8)
+        t = time.perf_counter()
+        description, consistency = self._check_site(study, selection.mask, finding)
+        timings["describe"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         yield ("post-processing", 1.0)
         return Grounding(sentence, finding, probability, selection.mask, selection.components, selection.chosen,
-                         selection.agreement, selection.method, flags, timings, cached)
+                         selection.agreement, selection.method, flags, timings, cached, depth, description,
+                         consistency)
+
+    def _check_site(self, study, mask: np.ndarray, finding: Finding | None):
+        """(Description, (ok, reason)) of the chosen mask against the sentence's site and side; (None, None)
+        when there is nothing to check or the description fails (grounding never fails because of it)."""
+        import logging
+
+        from .describe import compare_description
+
+        if finding is None or mask is None or not mask.any() or not (finding.site or finding.laterality):
+            return None, None
+        try:
+            description = self.describe(study, mask)
+        except Exception:  # a describe failure must not lose the grounding
+            logging.getLogger(__name__).warning("could not describe the grounded lesion", exc_info=True)
+            return None, None
+        return description, compare_description(finding, description)
 
     def _probability(self, study, sentence: str | None, timings: dict):
         import torch
@@ -287,10 +320,12 @@ class Grounder:
         yield ("inference", 1.0)
         model_prob = total / np.maximum(weight, 1e-6)
         timings["inference"] = time.perf_counter() - t
+        depth = depth_from_prepared(model_prob, prepared)
+        yield (DEPTH, depth)
         t = time.perf_counter()
         probability = prepared.to_pet_grid(model_prob).astype(np.float32)
         timings["resampling"] = time.perf_counter() - t
-        return probability, cached
+        return probability, cached, depth
 
 
 def _is_oom(exc: BaseException) -> bool:
