@@ -209,3 +209,32 @@ def test_changing_the_checkpoint_reloads_the_describer(make_napari_viewer, qtbot
     qtbot.waitUntil(lambda: not panel.busy, timeout=10000)
     assert panel.description is not None, panel.status.text()
     assert loaded == [None, "/models/other"]
+
+
+def test_described_lesion_is_accepted_as_a_finding_with_the_edited_sentence(panel_viewer, qtbot, tmp_path):
+    from qtpy.QtCore import QSettings
+
+    from napari_petground._qt.grounding_dock import GroundingDock
+
+    viewer, panel, study, truth, _ = panel_viewer
+    viewer.cursor.position = _world(study, (30, 23, 50))
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, "d")
+    qtbot.waitUntil(lambda: panel.description is not None and not panel.busy, timeout=10000)
+    panel.accept_as_finding()  # no grounding dock: nowhere to keep findings yet, nothing lost
+    assert not [layer for layer in viewer.layers if layer.name == "findings" and np.any(layer.data)]
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    dock = GroundingDock(viewer, settings=settings, loader=lambda checkpoint, device: None)
+    viewer.window.add_dock_widget(dock, area="right")
+    edited = "Left axillary node, SUVmax 8.0, image 10, new since prior."
+    panel.sentence.setPlainText(edited)
+    assert panel.accept_button.isEnabled()
+    record = panel.accept_as_finding()
+    assert record is not None and record.sentence == edited and record.finding.laterality == "left"
+    findings = dock.findings_layer()
+    np.testing.assert_array_equal(findings.data == record.label, panel.mask)
+    assert findings.data[30, 22, 52] == record.label
+    assert [r.sentence for r in dock.findings_panel.accepted_findings()] == [edited]
+    findings.undo()  # one undo step, like an accepted grounding
+    assert not np.any(findings.data)
+    dock.release()

@@ -72,6 +72,16 @@ def records_from_layer(layer) -> dict[int, Any]:
     return out
 
 
+def findings_panel_of(viewer: napari.Viewer):
+    """The findings table of the viewer's "Ground findings" dock, where accepted findings live (or None)."""
+    from .grounding_dock import GroundingDock
+
+    for widget in viewer.window.dock_widgets.values():
+        if isinstance(widget, GroundingDock):
+            return widget.findings_panel
+    return None
+
+
 class DescribePanel(QWidget):
     described = Signal(object)  # Description (also after choosing an alternative)
     drafted = Signal(str)  # the findings paragraph
@@ -102,6 +112,12 @@ class DescribePanel(QWidget):
         self.alternatives.setMaximumHeight(80)
         self.alternatives.setToolTip("Other names for this lesion; click one to redraft the sentence")
         self.copy_button = QPushButton("Copy sentence")
+        self.accept_button = QPushButton("Accept as finding")
+        self.accept_button.setToolTip("Add the described lesion to the findings layer with the sentence as edited "
+                                      "(Ctrl+Z on the findings layer takes it back)")
+        self.accept_button.setEnabled(False)
+        self.mask: np.ndarray | None = None  # the described lesion (PET grid)
+        self._requested_mask: np.ndarray | None = None
         self.draft_button = QPushButton("Draft findings")
         self.draft_button.setToolTip("One sentence per accepted finding, head to feet")
         self.findings_text = QPlainTextEdit()
@@ -112,6 +128,7 @@ class DescribePanel(QWidget):
         self.label_button.clicked.connect(self.describe_selected_label)
         self.alternatives.itemClicked.connect(self._choose_alternative)
         self.copy_button.clicked.connect(lambda: self._copy(self.sentence.toPlainText()))
+        self.accept_button.clicked.connect(self.accept_as_finding)
         self.draft_button.clicked.connect(self.draft_findings)
         self.copy_findings_button.clicked.connect(lambda: self._copy(self.findings_text.toPlainText()))
         self._previous_key = self.viewer.bind_key(DESCRIBE_KEY, self._key_describe, overwrite=True)
@@ -129,7 +146,10 @@ class DescribePanel(QWidget):
         box.addWidget(self.numbers)
         box.addWidget(QLabel("Alternatives:"))
         box.addWidget(self.alternatives)
-        box.addWidget(self.copy_button)
+        row = QHBoxLayout()
+        row.addWidget(self.copy_button)
+        row.addWidget(self.accept_button)
+        box.addLayout(row)
         layout.addWidget(lesion)
         findings = QGroupBox("Findings")
         box = QVBoxLayout(findings)
@@ -206,8 +226,31 @@ class DescribePanel(QWidget):
 
     def describe_mask(self, mask: np.ndarray, what: str = "mask") -> None:
         study = self._study()
-        if study is not None:
+        if study is not None and not self.busy:
+            self._requested_mask = np.asarray(mask, dtype=bool)
             self._run(lambda d: (d.describe(study, mask), None), what)
+
+    def accept_as_finding(self):
+        """Add the described lesion to the findings, under the sentence as edited, like a grounded finding
+        (the findings of the "Ground findings" dock: same table, same undo, same save)."""
+        from ..report.parse import findings_in_sentence
+
+        study = self._study()
+        sentence = self.sentence.toPlainText().strip()
+        if study is None or self.mask is None or not sentence:
+            self._warn("Describe a lesion first (point at it and press d).")
+            return None
+        panel = findings_panel_of(self.viewer)
+        if panel is None:
+            self._warn("Open the “Ground findings” dock (Plugins menu) to keep findings; the sentence can be "
+                       "copied meanwhile.")
+            return None
+        found = findings_in_sentence(sentence)
+        record = panel.accept(study, self.mask, sentence, found[0] if found else None, edited=False,
+                              agreement={}, model={"method": "described", "checkpoint": str(self.checkpoint or "demo")})
+        if record is not None:
+            self.status.setText(f"Accepted as finding {record.label}. Ctrl+Z on the findings layer takes it back.")
+        return record
 
     def draft_findings(self) -> None:
         study = self._study()
@@ -267,6 +310,7 @@ class DescribePanel(QWidget):
     def _set_enabled(self, on: bool) -> None:
         for button in (self.describe_button, self.label_button, self.draft_button):
             button.setEnabled(on)
+        self.accept_button.setEnabled(on and self.mask is not None)
 
     # -- results -----------------------------------------------------------------------------------------
     def _show_description(self, result) -> None:
@@ -274,6 +318,8 @@ class DescribePanel(QWidget):
         study = self._study(quiet=True)
         if grown is not None and study is not None:
             self._show_grown(study, grown)
+        self.mask = grown if grown is not None else self._requested_mask
+        self._requested_mask = None
         self.set_description(description)
 
     def set_description(self, description: Description) -> None:
