@@ -50,6 +50,10 @@ class NetworkConfig:
     query_positions: bool = True  # the gates' queries also see the coordinate channels
     output_gate: bool = True  # one more gate on the last decoder stage's output (full resolution)
     output_bias: float = -4.0  # initial logit of the output layer: p ~ 0.018, not 0.5
+    # text location prior: the pooled sentence -> a coarse (z, y, x) grid of logits over body coordinates,
+    # added to the output at every voxel's coordinate (needs coordinate channels x, y, z); 0 cells = off
+    location_grid: tuple[int, int, int] = (16, 4, 8)
+    location_range: tuple[float, float, float] = (2.5, 1.5, 1.5)  # coordinate units mapped to the grid's edges
     text_dim: int = 384
 
     @property

@@ -55,9 +55,42 @@ class TextGate(nn.Module):
 
 
 class EncodedImage(list):
-    """Encoder skips (a list, deepest last) that also carry the input's coordinate channels for the gates."""
+    """Encoder skips (a list, deepest last) that also carry the input's coordinate channels (x, y, z order of
+    the config) for the gates and the location prior."""
 
     positions: torch.Tensor | None = None
+
+
+class LocationPrior(nn.Module):
+    """Where in the body the sentence points, as logits on a coarse grid over body coordinates.
+
+    The masked mean of the token states (the sentence embedding the encoder was trained to produce) goes
+    through a small MLP to a (z, y, x) grid spanning ``extent`` coordinate units around the body centre;
+    each voxel reads the grid at its own coordinates (trilinear). The result is added to the output logits,
+    so site and side words shift the answer towards their region from the first steps of training, while
+    the gates learn the finer choice. The last layer starts at zero: no effect until learned.
+    """
+
+    def __init__(self, text_dim: int, grid: tuple[int, int, int], extent: tuple[float, float, float],
+                 axes: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.grid = tuple(int(g) for g in grid)
+        self.register_buffer("extent", torch.tensor([float(v) for v in extent]), persistent=False)
+        self.axes = axes  # channel index of the x, y and z coordinates among the position channels
+        self.mlp = nn.Sequential(nn.Linear(text_dim, 256), nn.ReLU(inplace=True),
+                                 nn.Linear(256, self.grid[0] * self.grid[1] * self.grid[2]))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        weights = mask.to(tokens.dtype).unsqueeze(-1)
+        pooled = (tokens * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        grid = self.mlp(pooled).view(-1, 1, *self.grid)  # (B, 1, gz, gy, gx)
+        x, y, z = (positions[:, a] for a in self.axes)
+        # grid_sample's last dim is (x, y, z) = (W, H, D); coordinates beyond the extent clamp to the edge
+        where = torch.stack((x / self.extent[2], y / self.extent[1], z / self.extent[0]), -1).clamp(-1, 1)
+        return F.grid_sample(grid, where.to(grid.dtype), mode="bilinear", padding_mode="border",
+                             align_corners=False)  # (B, 1, Z, Y, X)
 
 
 def _backbone(config: NetworkConfig, in_channels: int) -> nn.Module:
@@ -106,6 +139,14 @@ class GroundingNet(nn.Module):
         # decoder cannot answer from the ungated skip connections alone (it did, and ignored the text)
         self.output_gate = (TextGate(widths[0], net_cfg.text_dim, self.position_dim)
                             if net_cfg.text_attention and net_cfg.output_gate else None)
+        coords = tuple(config.preprocess.coord_channels)
+        self.location = None
+        if net_cfg.text_attention and all(net_cfg.location_grid) and len(net_cfg.location_grid) == 3:
+            if not {"x", "y", "z"} <= set(coords):
+                raise ValueError("the location prior needs the coordinate channels x, y and z")
+            self.location = LocationPrior(net_cfg.text_dim, net_cfg.location_grid, net_cfg.location_range,
+                                          tuple(coords.index(a) for a in ("x", "y", "z")))
+        self.n_coords = len(coords)
         with torch.no_grad():
             self.decoder.seg_layers[-1].bias.fill_(net_cfg.output_bias)
         for unused in self.decoder.seg_layers[:-1]:  # deep-supervision heads nnU-Net always builds; not used here
@@ -113,13 +154,13 @@ class GroundingNet(nn.Module):
 
     @property
     def uses_text(self) -> bool:
-        return bool(self.gated) or self.output_gate is not None
+        return bool(self.gated) or self.output_gate is not None or self.location is not None
 
     def encode(self, image: torch.Tensor) -> EncodedImage:
         """Encoder skips of (E, C, Z, Y, X) images (E exams), with the coordinate channels for the gates."""
         skips = EncodedImage(self.encoder(image))
-        if self.position_dim:
-            skips.positions = image[:, 2: 2 + self.position_dim]
+        if self.n_coords:
+            skips.positions = image[:, 2: 2 + self.n_coords]
         return skips
 
     def decode(self, skips: list[torch.Tensor], tokens: torch.Tensor | None = None,
@@ -129,17 +170,21 @@ class GroundingNet(nn.Module):
         if exam_index is not None:
             skips = [s.index_select(0, exam_index) for s in skips]
             positions = positions.index_select(0, exam_index) if positions is not None else None
-        if self.gated and (tokens is None or mask is None):
+        if self.uses_text and (tokens is None or mask is None):
             raise ValueError("this network reads the sentence: pass tokens and mask")
+        gate_positions = positions[:, : self.position_dim] if positions is not None and self.position_dim else None
         x = skips[-1]
         for s, stage in enumerate(self.decoder.stages):
             x = self.decoder.transpconvs[s](x)
             if str(s) in self.gates:
-                x = self.gates[str(s)](x, tokens, mask, positions)
+                x = self.gates[str(s)](x, tokens, mask, gate_positions)
             x = stage(torch.cat((x, skips[-(s + 2)]), 1))
         if self.output_gate is not None:
-            x = self.output_gate(x, tokens, mask, positions)
-        return self.decoder.seg_layers[-1](x)
+            x = self.output_gate(x, tokens, mask, gate_positions)
+        logits = self.decoder.seg_layers[-1](x)
+        if self.location is not None and positions is not None:
+            logits = logits + self.location(tokens, mask, positions)
+        return logits
 
     def forward(self, image: torch.Tensor, tokens: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None, exam_index: torch.Tensor | None = None) -> torch.Tensor:
