@@ -40,7 +40,9 @@ def test_twin_sentence_is_grounded_on_its_own_side(demo):
         on_lesion = result.mask[phantom.lesion_labels == lesion.id].any()
         on_twin = result.mask[phantom.lesion_labels == twin.id].any()
         assert on_lesion and not on_twin, f"{sentence!r} -> {result.describe()}"
-        assert result.method == "numbers" and result.agreement.ok
+        # a network region chosen by the numbers (for this small checkpoint often a faint one, p 0.2-0.5),
+        # never the mask grown from the numbers alone
+        assert result.method.startswith("numbers") and result.agreement.ok
 
 
 def test_checkpoint_records_how_it_was_made_and_is_small():

@@ -72,11 +72,12 @@ class LocationPrior(nn.Module):
     """
 
     def __init__(self, text_dim: int, grid: tuple[int, int, int], extent: tuple[float, float, float],
-                 axes: tuple[int, int, int]) -> None:
+                 axes: tuple[int | None, int | None, int | None]) -> None:
         super().__init__()
         self.grid = tuple(int(g) for g in grid)
         self.register_buffer("extent", torch.tensor([float(v) for v in extent]), persistent=False)
-        self.axes = axes  # channel index of the x, y and z coordinates among the position channels
+        self.axes = axes  # channel index of the x, y and z coordinates among the position channels (None: absent,
+        # read as the body centre, so a network with only an x channel gets a prior over left/right alone)
         self.mlp = nn.Sequential(nn.Linear(text_dim, 256), nn.ReLU(inplace=True),
                                  nn.Linear(256, self.grid[0] * self.grid[1] * self.grid[2]))
         nn.init.zeros_(self.mlp[-1].weight)
@@ -86,7 +87,8 @@ class LocationPrior(nn.Module):
         weights = mask.to(tokens.dtype).unsqueeze(-1)
         pooled = (tokens * weights).sum(1) / weights.sum(1).clamp_min(1.0)
         grid = self.mlp(pooled).view(-1, 1, *self.grid)  # (B, 1, gz, gy, gx)
-        x, y, z = (positions[:, a] for a in self.axes)
+        x, y, z = (positions[:, a] if a is not None else positions.new_zeros(positions[:, 0].shape)
+                   for a in self.axes)
         # grid_sample's last dim is (x, y, z) = (W, H, D); coordinates beyond the extent clamp to the edge
         where = torch.stack((x / self.extent[2], y / self.extent[1], z / self.extent[0]), -1).clamp(-1, 1)
         return F.grid_sample(grid, where.to(grid.dtype), mode="bilinear", padding_mode="border",
@@ -141,11 +143,9 @@ class GroundingNet(nn.Module):
                             if net_cfg.text_attention and net_cfg.output_gate else None)
         coords = tuple(config.preprocess.coord_channels)
         self.location = None
-        if net_cfg.text_attention and all(net_cfg.location_grid) and len(net_cfg.location_grid) == 3:
-            if not {"x", "y", "z"} <= set(coords):
-                raise ValueError("the location prior needs the coordinate channels x, y and z")
+        if net_cfg.text_attention and coords and all(net_cfg.location_grid) and len(net_cfg.location_grid) == 3:
             self.location = LocationPrior(net_cfg.text_dim, net_cfg.location_grid, net_cfg.location_range,
-                                          tuple(coords.index(a) for a in ("x", "y", "z")))
+                                          tuple(coords.index(a) if a in coords else None for a in ("x", "y", "z")))
         self.n_coords = len(coords)
         with torch.no_grad():
             self.decoder.seg_layers[-1].bias.fill_(net_cfg.output_bias)
