@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 METHODS = ("peak", "mass")
-DEFAULT_METHOD = "peak"
+DEFAULT_METHOD = "mass"
 
 
 @dataclass
