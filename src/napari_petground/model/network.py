@@ -7,6 +7,9 @@ tokens (keys/values projected to the stage width; padding tokens masked); the re
 multiplies the visual features, so the sentence switches feature channels on and off where it matters.
 The encoder runs once per exam; the decoder runs once per sentence (``decode`` takes an exam index per
 sentence), which is what makes same-image negatives cheap in training and second sentences cheap in the viewer.
+Beyond the paper, a text location prior (``LocationPrior``) adds to the output logits a coarse map of where
+in the body the sentence points, learned from the pooled sentence: on phantoms trained for tens of minutes
+on a CPU the gates alone had not learned to use the sentence (docs/model.md).
 """
 
 from __future__ import annotations
@@ -138,7 +141,7 @@ class GroundingNet(nn.Module):
         self.gates = nn.ModuleDict({str(s): TextGate(widths[-(s + 2)], net_cfg.text_dim, self.position_dim)
                                     for s in self.gated})
         # a last gate on the full-resolution output: every path to the logits passes the sentence, so the
-        # decoder cannot answer from the ungated skip connections alone (it did, and ignored the text)
+        # decoder cannot answer from the ungated skip connections alone
         self.output_gate = (TextGate(widths[0], net_cfg.text_dim, self.position_dim)
                             if net_cfg.text_attention and net_cfg.output_gate else None)
         coords = tuple(config.preprocess.coord_channels)
