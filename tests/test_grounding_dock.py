@@ -436,8 +436,7 @@ class PointingGrounder(ScriptedGrounder):
     describes the mask as a right hilar node whatever the sentence says."""
 
     def iter_ground(self, study, sentence):
-        from napari_petground.model.depth import DepthProfile
-        from napari_petground.model.grounder import DEPTH
+        from napari_petground.model.depth import DEPTH, DepthProfile
 
         name = next(k for k in self.truth if k in sentence.lower())
         z_index = int(np.argwhere(self.truth[name])[:, 0].mean())

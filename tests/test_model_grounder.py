@@ -11,8 +11,7 @@ torch = pytest.importorskip("torch")
 
 from napari_petground.errors import ModelError  # noqa: E402
 from napari_petground.model.config import ModelConfig, NetworkConfig  # noqa: E402
-from napari_petground.model.depth import DepthProfile  # noqa: E402
-from napari_petground.model.grounder import DEPTH  # noqa: E402
+from napari_petground.model.depth import DEPTH, DepthProfile  # noqa: E402
 
 
 @pytest.fixture(scope="module")

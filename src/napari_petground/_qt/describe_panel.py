@@ -117,7 +117,6 @@ class DescribePanel(QWidget):
                                       "(Ctrl+Z on the findings layer takes it back)")
         self.accept_button.setEnabled(False)
         self.mask: np.ndarray | None = None  # the described lesion (PET grid)
-        self._requested_mask: np.ndarray | None = None
         self.draft_button = QPushButton("Draft findings")
         self.draft_button.setToolTip("One sentence per accepted finding, head to feet")
         self.findings_text = QPlainTextEdit()
@@ -226,9 +225,8 @@ class DescribePanel(QWidget):
 
     def describe_mask(self, mask: np.ndarray, what: str = "mask") -> None:
         study = self._study()
-        if study is not None and not self.busy:
-            self._requested_mask = np.asarray(mask, dtype=bool)
-            self._run(lambda d: (d.describe(study, mask), None), what)
+        if study is not None:
+            self._run(lambda d: (d.describe(study, mask), np.asarray(mask, dtype=bool), False), what)
 
     def accept_as_finding(self):
         """Add the described lesion to the findings, under the sentence as edited, like a grounded finding
@@ -277,9 +275,9 @@ class DescribePanel(QWidget):
         return self._describer
 
     @staticmethod
-    def _grow_and_describe(describer, study: Study, index) -> tuple[Description, np.ndarray]:
+    def _grow_and_describe(describer, study: Study, index) -> tuple[Description, np.ndarray, bool]:
         grown = grow_from_click(study, index)
-        return describer.describe(study, grown.mask), grown.mask
+        return describer.describe(study, grown.mask), grown.mask, True
 
     def _run(self, job, what: str, on_done=None) -> None:
         from napari.qt.threading import create_worker
@@ -314,12 +312,11 @@ class DescribePanel(QWidget):
 
     # -- results -----------------------------------------------------------------------------------------
     def _show_description(self, result) -> None:
-        description, grown = result
+        description, mask, grown = result
         study = self._study(quiet=True)
-        if grown is not None and study is not None:
-            self._show_grown(study, grown)
-        self.mask = grown if grown is not None else self._requested_mask
-        self._requested_mask = None
+        if grown and study is not None:
+            self._show_grown(study, mask)
+        self.mask = mask
         self.set_description(description)
 
     def set_description(self, description: Description) -> None:

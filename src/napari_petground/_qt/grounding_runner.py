@@ -19,13 +19,13 @@ from typing import Any
 
 from qtpy.QtCore import QObject, Signal
 
+from ..model.depth import DEPTH
 from ..report.finding import Finding
 from ..study.study import Study
 
 log = logging.getLogger(__name__)
 
 LOADING = "loading model"
-DEPTH = "depth"  # the value model.grounder yields with a DepthProfile (kept equal to model.grounder.DEPTH)
 # stages in the order a run goes through them; the bar fills by stage, then by the fraction inside it
 STAGES: tuple[str, ...] = (LOADING, "text", "preprocessing", "inference", "post-processing")
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 METHODS = ("peak", "mass")
+DEPTH = "depth"  # the "stage" name under which Grounder.iter_ground yields a DepthProfile
 DEFAULT_METHOD = "mass"
 
 

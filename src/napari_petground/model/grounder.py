@@ -22,11 +22,10 @@ import numpy as np
 
 from ..errors import ModelError
 from ..report.finding import Finding
-from .depth import depth_from_prepared
+from .depth import DEPTH, depth_from_prepared
 from .select import select_lesion
 
 Progress = tuple[str, object]  # (stage, fraction) or (DEPTH, DepthProfile)
-DEPTH = "depth"
 STAGES = ("text", "preprocessing", "inference", "post-processing")
 
 
