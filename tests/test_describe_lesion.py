@@ -6,6 +6,8 @@ carry position and intensity); the head is trained here on a few coarse phantoms
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -183,6 +185,14 @@ def test_compare_description_flags_side_and_site():
     ok, reason = compare_description(Finding("liver lesion", site="liver"), d)
     assert not ok and "not a hepatic lesion" in reason
     assert compare_description(Finding("a node", site=""), d)[0]
+
+
+def test_a_paired_site_near_the_midline_takes_the_side_its_centroid_leans_to():
+    d = replace(_description("", "", "midline", []), lean_side="left")
+    assert d.with_site("retroperitoneal_node").side == "left"  # 6 mm left of the midline is still left
+    assert "left" in d.with_site("retroperitoneal_node").sentence
+    assert d.with_site("mediastinal_node").side == ""  # an unpaired site has no side
+    assert replace(d, body_side="right").with_site("retroperitoneal_node").side == "right"
 
 
 def test_info_nce_masks_same_site_pairs_and_drops_easy_negatives():

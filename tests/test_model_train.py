@@ -130,3 +130,20 @@ def test_two_gloo_processes_train_one_model(tmp_path):
     sums = [json.loads((tmp_path / f"rank{r}.json").read_text())["sum"] for r in (0, 1)]
     assert sums[0] == pytest.approx(sums[1], rel=1e-6)  # gradients were averaged: identical weights
     assert (tmp_path / "final" / "weights.safetensors").is_file()
+
+
+def test_location_warm_up_learns_the_side_from_the_sentence_alone(encoder):
+    """The prior trained on its own (no U-Net) already ranks the described cube above its mirror twin."""
+    from napari_petground.model.location_train import location_examples, location_rank1, warm_up_location
+    from napari_petground.model.network import build_network
+
+    torch.manual_seed(0)
+    network = build_network(tiny())
+    exams = [synthetic_exam(i) for i in range(8)]
+    held_out = [synthetic_exam(200 + i) for i in range(4)]
+    assert location_rank1(network.location, encoder, held_out, "cpu") <= 0.5  # untrained: all zeros, a tie
+    examples = location_examples(exams, network.location.axes)
+    assert len(examples) == 16 and all(e.target.sum() == 64 for e in examples)
+    warm_up_location(network.location, encoder, examples, steps=60, lr=3e-3, device="cpu",
+                     rng=np.random.default_rng(0), batch=8)
+    assert location_rank1(network.location, encoder, held_out, "cpu") == 1.0

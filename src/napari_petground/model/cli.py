@@ -68,6 +68,10 @@ def _register_train(subparsers) -> None:
     opt.add_argument("--sentences-per-exam", type=int, default=2)
     opt.add_argument("--val-every", type=int, default=150)
     opt.add_argument("--where-weight", type=float, default=1.0, help="weight of the 'where' loss term")
+    opt.add_argument("--location-warmup", type=int, default=600,
+                     help="steps training the location prior alone before the network (0 = none)")
+    opt.add_argument("--location-weight", type=float, default=0.5,
+                     help="weight of the location prior's own loss in every step (0 = none)")
     opt.add_argument("--half", action="store_true", help="store checkpoints as float16")
     opt.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     opt.add_argument("--device", default="auto")
@@ -170,6 +174,7 @@ def _train(args) -> int:
         out=out, steps=args.steps, minutes=args.minutes, exams_per_step=args.exams_per_step,
         sentences_per_exam=args.sentences_per_exam, lr=args.lr, val_every=args.val_every, seed=args.seed,
         half=args.half, device=args.device, threads=args.threads, where_weight=args.where_weight,
+        location_warmup=args.location_warmup, location_weight=args.location_weight,
         extra={"command": " ".join(sys.argv), **source,
                "train_exams": len(train_exams), "val_exams": len(val_exams),
                "train_sentences": sum(len(e.sentences) for e in train_exams)},

@@ -57,6 +57,7 @@ class Description:
     alternatives: list[SiteScore] = field(default_factory=list)  # best first; [0] is the chosen one
     tracer: str = ""
     note: str = ""
+    lean_side: str = ""  # the side of the midline by sign alone: names a paired site's side near the midline
 
     @property
     def region(self) -> str:
@@ -71,7 +72,7 @@ class Description:
         if site and site not in SITE_BY_KEY:
             raise KeyError(f"unknown site {site!r}")
         if side is None:
-            side = self.body_side if site and SITE_BY_KEY[site].lateral and self.body_side != "midline" else ""
+            side = self.body_side if self.body_side in ("left", "right") else self.lean_side
         side = side if site and SITE_BY_KEY[site].lateral else ""
         sentence = draft_sentence(site, side, self.suvmax, self.image_number, self.volume_ml, self.tracer)
         return replace(self, site=site, side=side, sentence=sentence)
@@ -174,13 +175,23 @@ class Describer:
             raise ModelError("nothing to describe: the mask is empty; paint or grow a lesion first")
         stats = self.lesion_stats(study, mask, box)
         image = study.numbering.image_for_index(stats.peak_index[0])
-        scores = self.site_scores(study, mask, stats.side, box)
+        lean = _lean_side(study, stats)
+        # within the midline tolerance a paired site (a left para-aortic node, say) still has a side: its sign
+        scores = self.site_scores(study, mask, stats.side if stats.side in ("left", "right") else lean, box)
         tracer = study.tracer if tracer is None else tracer
         note = "" if scores or self.head is not None else "this checkpoint carries no describe head: site not named"
         description = Description("", "", "", stats.suvmax, int(image), stats.volume_ml, stats.peak_index,
-                                  stats.centroid_mm, stats.side, scores[:top], tracer, note)
+                                  stats.centroid_mm, stats.side, scores[:top], tracer, note, lean)
         best = scores[0] if scores else None
         return description.with_site(best.site, best.side or None) if best else description.with_site("")
+
+
+def _lean_side(study: Study, stats) -> str:
+    """"left" or "right" of the body midline by sign alone (x grows to the patient's left)."""
+    from ..weaklabel.components import body_midline_x_mm
+
+    offset = float(stats.centroid_mm[2]) - body_midline_x_mm(study)
+    return "left" if offset > 0 else "right" if offset < 0 else ""
 
 
 def describer_for(obj, head=None) -> Describer:

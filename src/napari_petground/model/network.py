@@ -86,16 +86,28 @@ class LocationPrior(nn.Module):
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def grid_logits(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, 1, gz, gy, gx) logits of B sentences."""
         weights = mask.to(tokens.dtype).unsqueeze(-1)
         pooled = (tokens * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-        grid = self.mlp(pooled).view(-1, 1, *self.grid)  # (B, 1, gz, gy, gx)
-        x, y, z = (positions[:, a] if a is not None else positions.new_zeros(positions[:, 0].shape)
-                   for a in self.axes)
-        # grid_sample's last dim is (x, y, z) = (W, H, D); coordinates beyond the extent clamp to the edge
+        return self.mlp(pooled).view(-1, 1, *self.grid)
+
+    def read(self, grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The grid at coordinates x, y, z (each (B, ...) of equal shape); beyond the extent: the edge value."""
+        # grid_sample's last dim is (x, y, z) = (W, H, D)
         where = torch.stack((x / self.extent[2], y / self.extent[1], z / self.extent[0]), -1).clamp(-1, 1)
-        return F.grid_sample(grid, where.to(grid.dtype), mode="bilinear", padding_mode="border",
-                             align_corners=False)  # (B, 1, Z, Y, X)
+        if where.dim() == 3:  # (B, N, 3) point lists
+            where = where.unsqueeze(1).unsqueeze(1)
+        out = F.grid_sample(grid, where.to(grid.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+        return out if x.dim() == 4 else out.flatten(1)
+
+    def coordinates(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x, y, z from the position channels (B, C, ...); an absent axis reads as the body centre (0)."""
+        return tuple(positions[:, a] if a is not None else positions.new_zeros(positions[:, 0].shape)
+                     for a in self.axes)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        return self.read(self.grid_logits(tokens, mask), *self.coordinates(positions))  # (B, 1, Z, Y, X)
 
 
 def _backbone(config: NetworkConfig, in_channels: int) -> nn.Module:
