@@ -95,7 +95,7 @@ def measure(describer, args, tracers) -> dict:
             grounder = Grounder(describer.network, describer.config, encoder, "cpu")
     rows = {"mask": [], "click": []}
     times, encode_times = [], []
-    depth = {"no_numbers": {"peak": [], "mass": []}, "numbers_stripped": {"peak": [], "mass": []}}
+    depth = {kind: {"peak": [], "mass": [], "prior": []} for kind in ("no_numbers", "numbers_stripped")}
     confusions: Counter = Counter()
     for k in range(args.phantoms):
         seed = args.first_seed + k
@@ -151,7 +151,7 @@ def _row(d, lesion, sites) -> dict:
 def _depth(describer, encoder, encoded, phantom, depth, grounder=None) -> None:
     import torch
 
-    from napari_petground.model.depth import depth_for_sentence, depth_profile
+    from napari_petground.model.depth import depth_for_sentence, depth_from_prior, depth_profile
 
     skips = [torch.from_numpy(level)[None] for level in encoded.levels[1:]]
     lesions = {les.id: les for les in phantom.lesions}
@@ -171,6 +171,9 @@ def _depth(describer, encoder, encoded, phantom, depth, grounder=None) -> None:
             tokens, mask = encoder.encode(s.text)
             profiles = {m: depth_for_sentence(describer.network, skips, tokens, mask, encoded.prepared, method=m)
                         for m in ("peak", "mass")}
+            early = depth_from_prior(describer.network, tokens, mask, encoded.prepared)
+            if early is not None:  # what the strip shows first, before the decoder has run
+                profiles["prior"] = early
         for method, profile in profiles.items():
             depth[kind][method].append(abs(profile.estimate_mm() - truth_z))
 

@@ -51,11 +51,15 @@ def test_iter_ground_reports_every_stage_and_returns_pet_grid_outputs(grounder, 
     stages = [s for s, _ in steps if s != DEPTH]
     assert [s for s in dict.fromkeys(stages)] == ["text", "preprocessing", "inference", "post-processing"]
     assert all(0.0 <= f <= 1.0 for s, f in steps if s != DEPTH)
-    # where the sentence points comes once, after inference and before post-processing
+    # where the sentence points comes twice: from the location prior as soon as the text and the study are
+    # ready (before the decoder), then from the network's answer right after inference (before post-processing)
     depth_at = [i for i, (s, _) in enumerate(steps) if s == DEPTH]
-    assert len(depth_at) == 1 and steps[depth_at[0] - 1] == ("inference", 1.0)
-    assert steps[depth_at[0] + 1][0] == "post-processing"
-    profile = steps[depth_at[0]][1]
+    assert grounder.network.location is not None and len(depth_at) == 2
+    early, late = depth_at
+    assert steps[early - 1] == ("preprocessing", 1.0) and steps[early][1].method == "prior"
+    assert steps[early][1].probability.sum() == pytest.approx(1.0)
+    assert steps[late - 1] == ("inference", 1.0) and steps[late + 1][0] == "post-processing"
+    profile = steps[late][1]
     assert isinstance(profile, DepthProfile) and result.depth is profile
     assert profile.probability.sum() == pytest.approx(1.0)
     assert result.probability.shape == study.pet.shape and result.probability.dtype == np.float32

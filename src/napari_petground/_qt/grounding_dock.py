@@ -325,8 +325,9 @@ class GroundingDock(QWidget):
         self._update_stage(f"{stage} {fraction:.0%}")
 
     def _on_pointed(self, request: GroundingRequest, profile: Any) -> None:
-        """The network has answered: fill the depth strip and, for a sentence without an image number whose
-        result will be shown, move to where it points before the mask is ready."""
+        """Where the sentence points (first from the location prior, then from the network's answer): fill
+        the depth strip and, for a sentence without an image number whose result will be shown, move there
+        before the mask is ready."""
         if request.study is not self._study or not request.show:
             return
         has_image = request.finding is not None and request.finding.slice is not None

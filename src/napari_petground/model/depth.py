@@ -8,6 +8,8 @@ right slice at once and show how sure the model is (one peak, two candidate leve
 Two collapses (``METHODS``): ``peak`` (the highest probability in each slice, sharpened by a power, so a
 small confident node is not outweighed by a large faint organ) and ``mass`` (the probability summed over
 each slice). The point estimate is the mode, refined by the centroid of the profile around it.
+``depth_from_prior`` gives an earlier profile from the network's location prior alone (the sentence and the
+body coordinates, no decoder).
 """
 
 from __future__ import annotations
@@ -167,3 +169,32 @@ def depth_for_sentence(network, skips, tokens: np.ndarray, mask: np.ndarray, pre
         logits = network.decode(skips, torch.from_numpy(np.asarray(tokens, np.float32))[None],
                                 torch.from_numpy(np.asarray(mask, bool))[None])
     return depth_from_logits(logits, prepared, **options)
+
+
+def depth_from_prior(network, tokens, mask, prepared) -> DepthProfile | None:
+    """DepthProfile from the network's location prior alone (None if it has none).
+
+    The prior reads only the sentence and the body coordinates, so this profile exists as soon as the text
+    is encoded — before the decoder runs. Its logits are a softmax over the body's voxels (how the prior is
+    trained, see model.location_train), summed per slice.
+    """
+    import torch
+
+    prior = getattr(network, "location", None)
+    if prior is None or prepared.image.shape[0] < 3:
+        return None
+    tokens = tokens if hasattr(tokens, "detach") else torch.from_numpy(np.asarray(tokens, np.float32))
+    mask = mask if hasattr(mask, "detach") else torch.from_numpy(np.asarray(mask, bool))
+    if tokens.dim() == 2:
+        tokens, mask = tokens[None], mask[None]
+    valid = prepared.valid_shape
+    positions = torch.from_numpy(np.ascontiguousarray(
+        prepared.image[None, 2:, : valid[0], : valid[1], : valid[2]])).to(tokens.device)
+    dtype = next(prior.parameters()).dtype
+    with torch.inference_mode():
+        logits = prior(tokens.to(dtype), mask, positions.to(dtype))[0, 0].float().cpu().numpy()
+    weights = np.exp(logits - logits.max())
+    profile = weights.reshape(weights.shape[0], -1).sum(axis=1)
+    z_mm = model_z_mm(prepared)[: valid[0]]
+    order = np.argsort(z_mm)
+    return DepthProfile(z_mm[order], profile[order] / profile.sum(), "prior")

@@ -2,8 +2,10 @@
 
 ``Grounder.iter_ground`` is a generator yielding (stage, fraction) for "text", "preprocessing", "inference"
 and "post-processing" and returning a ``Grounding``, so a viewer can show progress and cancel at any yield.
-Right after inference it also yields ("depth", DepthProfile): where along the body the sentence points,
-so a viewer can move there before the slower selection and resampling give the mask.
+It also yields ("depth", DepthProfile), where along the body the sentence points, twice: from the
+network's location prior as soon as the text is encoded and the study prepared (before the decoder runs),
+and from the network's answer right after inference (before the slower selection and resampling), so a
+viewer can move there before the mask is ready.
 The preprocessed study and the encoder features of every window are cached per study (keyed by a hash of
 its arrays): a second sentence on the same study reruns only the decoder. Volumes larger than the network
 input are processed in overlapping windows blended with Gaussian weights.
@@ -22,7 +24,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..report.finding import Finding
-from .depth import DEPTH, depth_from_prepared
+from .depth import DEPTH, depth_from_prepared, depth_from_prior
 from .select import select_lesion
 
 Progress = tuple[str, object]  # (stage, fraction) or (DEPTH, DepthProfile)
@@ -300,6 +302,10 @@ class Grounder:
         prepared, windows, cached = self._study_features(study)
         timings["preprocessing"] = time.perf_counter() - t
         yield ("preprocessing", 1.0)
+        if tokens is not None:
+            early = depth_from_prior(self.network, tokens, mask, prepared)
+            if early is not None:  # the sentence alone, before the decoder: the strip fills at once
+                yield (DEPTH, early)
         t = time.perf_counter()
         total = np.zeros(prepared.shape, np.float32)
         weight = np.zeros(prepared.shape, np.float32)
