@@ -168,3 +168,16 @@ def test_evaluation_scores_every_single_lesion_sentence_with_each_method(grounde
         assert ("weak-label" in record.outcome) == ("with numbers" in record.groups)
     table = summarise(records)
     assert table["all"]["model"]["n"] == expected
+    # a lesion with another at the same site and side is reported apart: only a number can tell them apart
+    for (_, _, info), record in zip(cases[0].sentences, records, strict=True):
+        assert ("same-site sibling present" in record.groups) == info["sibling"]
+        assert ("without numbers, no same-site sibling" in record.groups) == (
+            not info["sibling"] and "without numbers" in record.groups)
+
+
+def test_same_site_siblings_are_found_in_a_cohort():
+    from napari_petground.model.evaluate import phantom_cases
+
+    siblings = [info["sibling"] for case in phantom_cases(6, 90000, ("FDG", "PSMA"), resolution_mm=8.0)
+                for _, _, info in case.sentences]
+    assert any(siblings) and not all(siblings)

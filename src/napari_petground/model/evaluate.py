@@ -5,7 +5,8 @@ component (network alone) and the number-aware choice (model.select); the text-b
 confident component (one answer per exam, whatever the sentence); and weaklabel.weak_label (numbers only,
 no network). Each is scored with the three lesion-level F1 variants and Dice (model.metrics), overall and by
 tracer, lesion size, uptake (low: SUVmax < 2x liver background), sentence with/without numbers, exams with
-at least three lesions, and sentences whose mirror-image twin lesion is in the same exam.
+at least three lesions, sentences whose mirror-image twin lesion is in the same exam, and sentences with a
+same-site sibling (another lesion at the same site and side: without a number no reader could tell which).
 """
 
 from __future__ import annotations
@@ -64,8 +65,11 @@ def phantom_cases(n: int, first_seed: int, tracers: tuple[str, ...], resolution_
             les = lesions[s.lesion_id]
             twin = any(o.id != les.id and o.group is not None and o.group == les.group and o.laterality and
                        les.laterality and o.laterality != les.laterality for o in ph.lesions)
+            sibling = any(o.id != les.id and o.site == les.site and o.laterality == les.laterality
+                          for o in ph.lesions)
             sentences.append((s.text, les.id, {
                 "tracer": ph.tracer, "kind": s.kind, "site": les.site, "side": les.laterality, "twin": twin,
+                "sibling": sibling,
                 "suvmax": les.suvmax, "diameter_mm": les.diameter_mm, "volume_ml": les.volume_ml,
                 "n_lesions": len(ph.lesions),
             }))
@@ -111,6 +115,10 @@ def _groups(info: dict, has_numbers: bool, liver: float | None) -> list[str]:
         out.append(">= 3 lesions in exam")
     if info.get("twin"):
         out.append("mirror twin present")
+    if info.get("sibling"):  # another lesion at the same site and side: only a number can tell them apart
+        out.append("same-site sibling present")
+    elif not has_numbers:
+        out.append("without numbers, no same-site sibling")
     return out
 
 
@@ -179,7 +187,7 @@ def summarise(records: list[Record]) -> dict:
 
 
 def _group_order(name: str) -> tuple:
-    prefixes = ("all", "with", "without", "tracer", "size", "low", "typical", ">=", "mirror")
+    prefixes = ("all", "with", "without", "tracer", "size", "low", "typical", ">=", "mirror", "same-site")
     return (next((i for i, p in enumerate(prefixes) if name.startswith(p)), 99), name)
 
 
