@@ -143,7 +143,8 @@ def measure(describer, args, tracers) -> dict:
 
 def _row(d, lesion, sites) -> dict:
     lateral = lesion.laterality in ("left", "right")
-    said_side = d.side or (d.body_side if d.body_side in ("left", "right") else "")
+    # the side the describer reports: the named site's, else the centroid's (by sign within the midline zone)
+    said_side = d.side or (d.body_side if d.body_side in ("left", "right") else d.lean_side)
     return {"fine": d.site == lesion.site, "top3": lesion.site in {a.site for a in d.alternatives},
             "coarse": d.region == str(sites[lesion.site].region), "side": (said_side == lesion.laterality) if lateral else None}
 
@@ -171,9 +172,10 @@ def _depth(describer, encoder, encoded, phantom, depth, grounder=None) -> None:
             tokens, mask = encoder.encode(s.text)
             profiles = {m: depth_for_sentence(describer.network, skips, tokens, mask, encoded.prepared, method=m)
                         for m in ("peak", "mass")}
-            early = depth_from_prior(describer.network, tokens, mask, encoded.prepared)
-            if early is not None:  # what the strip shows first, before the decoder has run
-                profiles["prior"] = early
+        tokens, mask = encoder.encode(s.text)
+        early = depth_from_prior(describer.network, tokens, mask, encoded.prepared)
+        if early is not None:  # what the strip shows first, before the decoder has run
+            profiles["prior"] = early
         for method, profile in profiles.items():
             depth[kind][method].append(abs(profile.estimate_mm() - truth_z))
 
