@@ -484,3 +484,19 @@ def test_closing_the_viewer_right_after_opening_the_dock_is_clean(qtbot, setting
     assert dock.runner.warming or dock.runner._warming is not None
     v.close()  # while the imports may still run: nothing may emit into the deleted dock
     qtbot.wait(200)
+
+
+def test_result_panel_shows_only_the_current_result_before_the_event_loop_runs(qtbot):
+    """Switching results hides the previous grid at once (its deletion waits for the event loop): no ghosts."""
+    from napari_petground._qt.grounding_result import ResultPanel, ResultRow
+
+    panel = ResultPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.show_result("first", [ResultRow("SUVmax", "14.6", "14.6", "✓")], [])
+    panel.show_result("second", [ResultRow("SUVmax", "2.2", "", "")], [])
+    from qtpy.QtWidgets import QApplication, QLabel
+
+    QApplication.processEvents()  # shows the new labels; deferred deletions are not run by processEvents
+    shown = [w.text() for w in panel.grid_box.findChildren(QLabel) if w.isVisibleTo(panel)]
+    assert "2.2" in shown and "14.6" not in shown

@@ -153,7 +153,8 @@ class ResultPanel(QWidget):
     def _clear_grid(self) -> None:
         while self.grid.count():
             widget = self.grid.takeAt(0).widget()
-            if widget is not None:
+            if widget is not None:  # hidden at once: deleteLater waits for the event loop to come round
+                widget.hide()
                 widget.deleteLater()
 
     def clear(self, text: str = "") -> None:
