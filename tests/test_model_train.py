@@ -147,3 +147,18 @@ def test_location_warm_up_learns_the_side_from_the_sentence_alone(encoder):
     warm_up_location(network.location, encoder, examples, steps=60, lr=3e-3, device="cpu",
                      rng=np.random.default_rng(0), batch=8)
     assert location_rank1(network.location, encoder, held_out, "cpu") == 1.0
+
+
+def test_training_with_the_location_warm_up_records_it_and_trains_on(encoder, tmp_path):
+    from napari_petground.model.checkpoint import load_checkpoint
+    from napari_petground.model.train import TrainSettings, train
+
+    torch.set_num_threads(1)
+    settings = TrainSettings(out=tmp_path / "run", steps=4, val_every=2, save_every=2, location_warmup=5,
+                             location_weight=0.5, location_batch=4)
+    final = train(tiny(), [synthetic_exam(i) for i in range(6)], [synthetic_exam(50)], settings, encoder=encoder,
+                  progress=False)
+    history = load_checkpoint(final)[1].training["history"]
+    assert history[0]["step"] == 0 and history[0]["location_warmup_loss"] > 0
+    assert 0.0 <= history[0]["val_location_rank1"] <= 1.0
+    assert history[-1]["step"] == 4 and "val_location_rank1" in history[-1]
