@@ -117,7 +117,7 @@ def _groups(info: dict, has_numbers: bool, liver: float | None) -> list[str]:
         out.append("mirror twin present")
     if info.get("sibling"):  # another lesion at the same site and side: only a number can tell them apart
         out.append("same-site sibling present")
-    elif not has_numbers:
+    elif not has_numbers and "sibling" in info:  # known for phantoms only
         out.append("without numbers, no same-site sibling")
     return out
 
