@@ -188,10 +188,10 @@ class Describer:
 
 def _lean_side(study: Study, stats) -> str:
     """"left" or "right" of the body midline by sign alone (x grows to the patient's left)."""
-    from ..weaklabel.components import body_midline_x_mm
+    from ..weaklabel.components import body_midline_x_mm, side_of
 
-    offset = float(stats.centroid_mm[2]) - body_midline_x_mm(study)
-    return "left" if offset > 0 else "right" if offset < 0 else ""
+    side = side_of(float(stats.centroid_mm[2]), body_midline_x_mm(study), tolerance_mm=0.0)
+    return side if side in ("left", "right") else ""
 
 
 def describer_for(obj, head=None) -> Describer:
