@@ -52,8 +52,8 @@ def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> list[str]:
     for name in modules:
         try:
             importlib.import_module(name)
-        except ImportError:
-            missing.append(name)
+        except Exception:  # a warm-up never fails anything: e.g. the program exits mid-import; the real
+            missing.append(name)  # import happens again, and reports its error, when the model is loaded
     return missing
 
 
