@@ -1,7 +1,8 @@
 """Evaluation as the paper does it, side by side with the text-blind network and the numbers-only heuristic.
 
 For every sentence that describes one lesion: the model's probability -> the single most confident
-component (network alone) and the number-aware choice (model.select); the text-blind network's most
+component above 0.5 (network alone, the paper's rule) and the viewer's choice (model.select: the numbers
+pick among the regions; without numbers the network's region, or its most likely faint one); the text-blind network's most
 confident component (one answer per exam, whatever the sentence); and weaklabel.weak_label (numbers only,
 no network). Each is scored with the three lesion-level F1 variants and Dice (model.metrics), overall and by
 tracer, lesion size, uptake (low: SUVmax < 2x liver background), sentence with/without numbers, exams with
