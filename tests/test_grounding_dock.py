@@ -500,3 +500,26 @@ def test_result_panel_shows_only_the_current_result_before_the_event_loop_runs(q
     QApplication.processEvents()  # shows the new labels; deferred deletions are not run by processEvents
     shown = [w.text() for w in panel.grid_box.findChildren(QLabel) if w.isVisibleTo(panel)]
     assert "2.2" in shown and "14.6" not in shown
+
+
+class UnsureGrounder(ScriptedGrounder):
+    """Answers with the lesion as the model's faint best guess (nothing passed p = 0.5), flagged."""
+
+    def iter_ground(self, study, sentence):
+        result = yield from super().iter_ground(study, sentence)
+        result.method = "network (faint region)"
+        result.flags = ["low confidence: no region above p = 0.5; the most likely region above p = 0.2 is shown"]
+        return result
+
+
+def test_a_low_confidence_answer_is_shown_with_its_warning_and_can_be_accepted(qtbot, viewer, settings, notes):
+    study, truth = toy_study()
+    dock = open_dock(viewer, settings, study, UnsureGrounder(truth))
+    dock.text.setPlainText("Mediastinal node.")
+    dock.parse_text()
+    dock.ground()
+    wait_idle(qtbot, dock)
+    prediction = dock.prediction_layer()
+    assert prediction is not None and (prediction.data > 0).sum() == truth["mediastinal"].sum()
+    assert "low confidence" in dock.result.messages.text()
+    assert notes == []  # no "No lesion found" warning
