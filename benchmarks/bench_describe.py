@@ -44,6 +44,8 @@ def main() -> None:
                         help="probability maps from Grounder.probability (sliding windows, PET grid; what the "
                              "viewer gets) or one whole-volume decode over the describer's cached encoder")
     parser.add_argument("--no-click", action="store_true", help="skip describing masks grown from a click")
+    parser.add_argument("--no-stripped", action="store_true",
+                        help="depth on sentences without numbers only (skip the numbers-stripped sentences)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args()
@@ -120,7 +122,7 @@ def measure(describer, args, tracers) -> dict:
                     continue
                 rows["click"].append(_row(describer.describe(study, grown), lesion, SITE_BY_KEY))
         if encoder is not None:
-            _depth(describer, encoder, encoded, phantom, depth, grounder)
+            _depth(describer, encoder, encoded, phantom, depth, grounder, stripped=not args.no_stripped)
         print(f"\rphantom {k + 1}/{args.phantoms}", end="", flush=True)
     print()
     out: dict = {}
@@ -149,7 +151,7 @@ def _row(d, lesion, sites) -> dict:
             "coarse": d.region == str(sites[lesion.site].region), "side": (said_side == lesion.laterality) if lateral else None}
 
 
-def _depth(describer, encoder, encoded, phantom, depth, grounder=None) -> None:
+def _depth(describer, encoder, encoded, phantom, depth, grounder=None, stripped: bool = True) -> None:
     import torch
 
     from napari_petground.model.depth import depth_for_sentence, depth_from_prior, depth_profile
@@ -160,7 +162,7 @@ def _depth(describer, encoder, encoded, phantom, depth, grounder=None) -> None:
         if s.lesion_id not in lesions or len(s.lesion_ids) > 1:
             continue
         kind = "no_numbers" if s.kind == "no_numbers" else "numbers_stripped" if s.kind == "numbers" else None
-        if kind is None:
+        if kind is None or (kind == "numbers_stripped" and not stripped):
             continue
         truth_z = lesions[s.lesion_id].center_mm[0]
         if grounder is not None:
