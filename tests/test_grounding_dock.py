@@ -513,6 +513,8 @@ class UnsureGrounder(ScriptedGrounder):
 
 
 def test_a_low_confidence_answer_is_shown_with_its_warning_and_can_be_accepted(qtbot, viewer, settings, notes):
+    from qtpy.QtCore import Qt
+
     study, truth = toy_study()
     dock = open_dock(viewer, settings, study, UnsureGrounder(truth))
     dock.text.setPlainText("Mediastinal node.")
@@ -523,3 +525,5 @@ def test_a_low_confidence_answer_is_shown_with_its_warning_and_can_be_accepted(q
     assert prediction is not None and (prediction.data > 0).sum() == truth["mediastinal"].sum()
     assert "low confidence" in dock.result.messages.text()
     assert notes == []  # no "No lesion found" warning
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key.Key_A)  # accepted like any other answer
+    np.testing.assert_array_equal(dock.findings_layer().data == 1, truth["mediastinal"])

@@ -2,12 +2,13 @@
 
 For every sentence that describes one lesion: the model's probability -> the single most confident
 component above 0.5 (network alone, the paper's rule) and the viewer's choice (model.select: the numbers
-pick among the regions; without numbers the network's region, or its most likely faint one); the text-blind network's most
-confident component (one answer per exam, whatever the sentence); and weaklabel.weak_label (numbers only,
-no network). Each is scored with the three lesion-level F1 variants and Dice (model.metrics), overall and by
-tracer, lesion size, uptake (low: SUVmax < 2x liver background), sentence with/without numbers, exams with
-at least three lesions, sentences whose mirror-image twin lesion is in the same exam, and sentences with a
-same-site sibling (another lesion at the same site and side: without a number no reader could tell which).
+pick among the regions; without numbers the network's region, or its most likely faint one); the
+text-blind network's most confident component (one answer per exam, whatever the sentence); and
+weaklabel.weak_label (numbers only, no network). Each is scored with the three lesion-level F1 variants and
+Dice (model.metrics), overall and by tracer, lesion size, uptake (low: SUVmax < 2x liver background),
+sentence with/without numbers, exams with at least three lesions, sentences whose mirror-image twin lesion
+is in the same exam, and sentences with a same-site sibling (another lesion at the same site and side:
+without a number no reader could tell which).
 """
 
 from __future__ import annotations

@@ -4,12 +4,12 @@ Threshold the probability (PET grid) at 0.5 and split it into 26-connected compo
 an image number in the sentence the network alone decides: the component with the highest mean probability
 (the paper's rule); when no region passes 0.5, the most confident region above ``low_threshold`` is shown,
 flagged as low confidence, rather than nothing (on validation phantoms this turned 7 of 24 empty answers
-into the described lesion and 5 into another region). With numbers, the components are ranked by weaklabel.rank_components (SUVmax within the
-rounding of the stated value, the stated image inside the component's image range, the stated side), the
-network's mean probability breaking ties, so the rule is the one weak labeling uses. When no component
-agrees, fainter network regions (probability > ``low_threshold``) are tried; when still none agrees and
-``fallback`` is on, the lesion is grown from the numbers alone with weaklabel.weak_label (flagged).
-``fallback=False`` switches off both fallbacks.
+into the described lesion and 5 into another region). With numbers, the components are ranked by
+weaklabel.rank_components (SUVmax within the rounding of the stated value, the stated image inside the
+component's image range, the stated side), the network's mean probability breaking ties, so the rule is the
+one weak labeling uses. When no component agrees, fainter network regions (probability > ``low_threshold``)
+are tried; when still none agrees and ``fallback`` is on, the lesion is grown from the numbers alone with
+weaklabel.weak_label (flagged). ``fallback=False`` switches off both fallbacks.
 """
 
 from __future__ import annotations
