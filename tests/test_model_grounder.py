@@ -135,17 +135,21 @@ def test_missed_lesion_falls_back_to_growing_from_the_numbers(phantom):
 
 def test_a_faint_region_is_shown_flagged_rather_than_nothing(phantom):
     from napari_petground.model.select import select_lesion
+    from napari_petground.report import extract_findings
 
     study = phantom.study
     lesion = phantom.lesions[0]
     probability = np.zeros(study.pet.shape, np.float32)
     probability[phantom.lesion_labels == lesion.id] = 0.35  # the network leans to the lesion, below 0.5
-    chosen = select_lesion(probability, study, None)
+    finding = extract_findings("Hypermetabolic right external iliac lymph node.")[0]  # no numbers
+    chosen = select_lesion(probability, study, finding)
     assert chosen.method == "network (faint region)"
     assert chosen.mask[phantom.lesion_labels == lesion.id].all() and not chosen.mask[phantom.lesion_labels != lesion.id].any()
     assert any("low confidence" in f for f in chosen.flags)
-    assert select_lesion(probability, study, None, fallback=False).method == "none"
-    assert select_lesion(probability * 0.5, study, None).method == "none"  # below 0.2 nothing is shown
+    assert select_lesion(probability, study, finding, fallback=False).method == "none"
+    assert select_lesion(probability * 0.5, study, finding).method == "none"  # below 0.2 nothing is shown
+    # text that is no lesion finding ("No FDG-avid cervical lymphadenopathy.") gets no faint guess
+    assert select_lesion(probability, study, None).method == "none"
 
 
 def test_empty_sentence_and_missing_checkpoint_are_user_errors(grounder, phantom, tmp_path):

@@ -2,8 +2,8 @@
 
 Threshold the probability (PET grid) at 0.5 and split it into 26-connected components. Without an SUVmax or
 an image number in the sentence the network alone decides: the component with the highest mean probability
-(the paper's rule); when no region passes 0.5, the most confident region above ``low_threshold`` is shown,
-flagged as low confidence, rather than nothing (on validation phantoms this turned 7 of 24 empty answers
+(the paper's rule); when no region passes 0.5 and the sentence reads as a lesion finding, the most
+confident region above ``low_threshold`` is shown, flagged as low confidence, rather than nothing (on validation phantoms this turned 7 of 24 empty answers
 into the described lesion and 5 into another region). With numbers, the components are ranked by
 weaklabel.rank_components (SUVmax within the rounding of the stated value, the stated image inside the
 component's image range, the stated side), the network's mean probability breaking ties, so the rule is the
@@ -69,7 +69,7 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
     empty = np.zeros(probability.shape, bool)
     if not uses_numbers(finding):
         method, flags = "network", []
-        if not stats and fallback:
+        if not stats and fallback and finding is not None:  # only for text that reads as a lesion finding
             labels, stats, means = _regions(probability, study, midline, low_threshold)
             method = "network (faint region)"
             flags = [f"low confidence: no region above p = {threshold:g}; the most likely region above "
