@@ -527,3 +527,33 @@ def test_a_low_confidence_answer_is_shown_with_its_warning_and_can_be_accepted(q
     assert notes == []  # no "No lesion found" warning
     qtbot.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key.Key_A)  # accepted like any other answer
     np.testing.assert_array_equal(dock.findings_layer().data == 1, truth["mediastinal"])
+
+
+def test_grounding_right_after_opening_waits_for_the_background_imports(qtbot, monkeypatch):
+    """Pressing Ground while the dock still imports the model's libraries must not import them a second
+    time concurrently (transformers then fails with "cannot import name 'AutoModel'")."""
+    import threading
+
+    from napari_petground._qt import grounding_runner as runner_module
+
+    study, truth = toy_study()
+    imported = threading.Event()
+
+    def slow_imports():
+        time.sleep(0.5)
+        imported.set()
+
+    def loader(checkpoint, device):
+        assert imported.is_set(), "the model was loaded while the background imports were still running"
+        return ScriptedGrounder(truth, delay=0.0)
+
+    monkeypatch.setattr(runner_module, "_log_missing_imports", slow_imports)
+    monkeypatch.setattr(runner_module, "load_grounder", loader)
+    runner = runner_module.GroundingRunner()
+    runner.warm_up()
+    results, failures = [], []
+    runner.grounded.connect(lambda request, grounding: results.append(grounding))
+    runner.failed.connect(lambda request, exc: failures.append(exc))
+    runner.submit(runner_module.GroundingRequest(study, LEFT))
+    qtbot.waitUntil(lambda: bool(results or failures), timeout=10_000)
+    assert failures == [] and results[0].mask.any()

@@ -227,6 +227,8 @@ class GroundingRunner(QObject):
         key = (request.checkpoint or "", request.device)
         if self._grounder is None or self._grounder_key != key:
             yield LOADING, 0.0
+            if self._warming is not None:  # importing transformers from two threads at once can fail
+                self._warming.join()  # ("cannot import name 'AutoModel'"): let the warm-up finish first
             grounder = self._loader(request.checkpoint, request.device)
             self._grounder, self._grounder_key = grounder, key
             yield LOADING, 1.0
