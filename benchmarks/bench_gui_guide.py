@@ -51,9 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     dock = docks[0]
     dock.model_picker.set_checkpoint(args.checkpoint)
     dock.model_picker.set_device(args.device)
-    for other in docks[1:]:  # the display dock stays available, folded away for room
-        viewer.window._dock_widgets[next(k for k, v in viewer.window._dock_widgets.items()
-                                          if v.widget() is other)].hide()
     times: dict[str, float] = {"open demo + docks": time.perf_counter() - app_started}
     app.processEvents()
     viewer.reset_view()

@@ -428,6 +428,12 @@ def test_petground_view_docks_the_grounding_dock(qtbot, viewer):
     grounding = [d for d in docks if isinstance(d, GroundingDock)]
     assert len(grounding) == 1 and grounding[0].study is study
     assert len(grounding[0].findings_list.findings) == 3  # the study's report, listed on open
+    # the display dock is a tab beside it (stacked, both were squeezed), the grounding tab in front
+    frames = {name: viewer.window.dock_widgets[name].parentWidget() for name in ("Ground findings", "PET/CT display")}
+    assert frames["PET/CT display"] in viewer.window._qt_window.tabifiedDockWidgets(frames["Ground findings"])
+    viewer.window._qt_window.show()
+    qtbot.waitUntil(lambda: not grounding[0].visibleRegion().isEmpty(), timeout=2000)
+    assert grounding[0].findings_list.height() >= 120
     grounding[0].release()
 
 

@@ -75,6 +75,7 @@ class GroundingDock(QWidget):
         # text and findings list
         self.text = SentenceEdit()
         self.text.setPlaceholderText(PLACEHOLDER)
+        self.text.setMinimumHeight(3 * self.text.fontMetrics().lineSpacing() + 12)  # a sentence stays readable
         self.findings_list = FindingsList()
         self.ground_button = QPushButton("Ground")
         self.ground_button.setToolTip("Ground the selected finding, or the only one in the text (Ctrl+Enter)")

@@ -89,6 +89,7 @@ class FindingsList(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setWordWrap(True)
+        self.setMinimumHeight(120)  # two or three findings stay readable in a crowded dock area
         self.cellDoubleClicked.connect(lambda row, _col: self.activated_row.emit(row))
 
     @property
@@ -97,6 +98,10 @@ class FindingsList(QTableWidget):
 
     def set_findings(self, findings: list[Finding]) -> None:
         self._findings = list(findings)
+        for row in range(self.rowCount()):  # hidden at once: the replaced labels are deleted only when the
+            old = self.cellWidget(row, TEXT_COLUMN)  # event loop comes round, and would show through until then
+            if old is not None:
+                old.hide()
         self.setRowCount(len(self._findings))
         for row, finding in enumerate(self._findings):
             self.setItem(row, STATUS_COLUMN, QTableWidgetItem(""))

@@ -136,7 +136,7 @@ class ResultPanel(QWidget):
         self.grid_box.setFrameShape(QFrame.Shape.StyledPanel)
         self.grid = QGridLayout(self.grid_box)
         self.grid.setContentsMargins(6, 4, 6, 4)
-        self.grid.setHorizontalSpacing(14)
+        self.grid.setHorizontalSpacing(10)
         self.grid.setVerticalSpacing(2)
         self.grid.setColumnStretch(len(COLUMNS), 1)
         self.messages = QLabel("")
@@ -178,6 +178,7 @@ class ResultPanel(QWidget):
                 label.setTextFormat(Qt.TextFormat.PlainText)
                 if column in (1, 2):
                     label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    _fit(label, value)
                 if column == 3 and value:
                     label.setStyleSheet(f"color: {'#4caf50' if value == OK else '#ffb300'}; font-weight: bold")
                     label.setToolTip(tip or ("agrees with the sentence" if value == OK else ""))
@@ -195,6 +196,19 @@ class ResultPanel(QWidget):
     def values(self) -> dict[str, str]:
         """Quantity -> measured value as shown."""
         return {row.quantity: row.measured for row in self._rows}
+
+
+VALUE_WIDTH = 150  # px a value may take in the grid, so both columns fit a dock of about 480 px
+
+
+def _fit(label: QLabel, value: str) -> None:
+    """A long value (a site: "left common iliac lymph node") shortened to fit its column, whole in the tooltip."""
+    metrics = label.fontMetrics()
+    if metrics.horizontalAdvance(value) <= VALUE_WIDTH:
+        return
+    short = value.replace(" lymph node", " node")
+    label.setText(metrics.elidedText(short, Qt.TextElideMode.ElideRight, VALUE_WIDTH))
+    label.setToolTip(value)
 
 
 def describe_failure(exc: BaseException, device: str) -> str:

@@ -27,19 +27,38 @@ def dock_widgets(viewer: napari.Viewer) -> list:
     """Dock the grounding dock (when that part is installed) and the display dock."""
     from .display_dock import DisplayDock
 
-    docked = []
+    docked, frames = [], []
     try:
         from .grounding_dock import GroundingDock
     except ImportError as exc:  # grounding needs the model part of the package
         log.info("grounding dock not available: %s", exc)
     else:
         grounding = GroundingDock(viewer)
-        viewer.window.add_dock_widget(grounding, name="Ground findings", area="right")
+        frames.append(viewer.window.add_dock_widget(grounding, name="Ground findings", area="right"))
         docked.append(grounding)
     display = DisplayDock(viewer)
-    viewer.window.add_dock_widget(display, name="PET/CT display", area="right")
+    # a tab beside the grounding dock rather than below it: stacked, both are squeezed on a laptop screen
+    viewer.window.add_dock_widget(display, name="PET/CT display", area="right", tabify=bool(docked))
     docked.append(display)
+    if frames:  # once Qt has laid the tabs out
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: _bring_to_front(frames[0]))
     return docked
+
+
+GROUNDING_DOCK_WIDTH = 520  # px: the findings table and the result grid without a horizontal scroll bar
+
+
+def _bring_to_front(frame) -> None:
+    """The grounding tab in front, and wide enough for its tables (never more than a third of the window)."""
+    from qtpy.QtCore import Qt
+
+    frame.raise_()
+    window = frame.parentWidget()
+    if window is not None and hasattr(window, "resizeDocks") and frame.width() < GROUNDING_DOCK_WIDTH:
+        width = min(GROUNDING_DOCK_WIDTH, max(frame.width(), window.width() // 3))
+        window.resizeDocks([frame], [width], Qt.Orientation.Horizontal)
 
 
 def view_study(study: Study | None, *, demo: bool = False) -> int:
