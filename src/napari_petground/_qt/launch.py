@@ -54,7 +54,10 @@ def _bring_to_front(frame) -> None:
     """The grounding tab in front, and wide enough for its tables (never more than a third of the window)."""
     from qtpy.QtCore import Qt
 
-    frame.raise_()
+    try:
+        frame.raise_()
+    except RuntimeError:  # the viewer was closed before the event loop came round
+        return
     window = frame.parentWidget()
     if window is not None and hasattr(window, "resizeDocks") and frame.width() < GROUNDING_DOCK_WIDTH:
         width = min(GROUNDING_DOCK_WIDTH, max(frame.width(), window.width() // 3))
