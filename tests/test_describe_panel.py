@@ -238,3 +238,21 @@ def test_described_lesion_is_accepted_as_a_finding_with_the_edited_sentence(pane
     findings.undo()  # one undo step, like an accepted grounding
     assert not np.any(findings.data)
     dock.release()
+
+
+def test_the_describer_is_loaded_while_no_other_thread_imports_the_model_libraries(monkeypatch):
+    """The grounding dock imports transformers & co. in the background; loading the describer at the same
+    time failed ("cannot import name 'AutoModel'"): both take the same import lock."""
+    from napari_petground._qt.describe_panel import default_describer
+    from napari_petground._qt.grounding_runner import IMPORT_LOCK
+    from napari_petground.model.describe import Describer
+
+    def lock_is_free(checkpoint):
+        free = IMPORT_LOCK.acquire(blocking=False)
+        if free:
+            IMPORT_LOCK.release()
+        return free
+
+    monkeypatch.setattr(Describer, "from_checkpoint", staticmethod(lock_is_free))
+    assert default_describer(None) is False  # loaded under the lock
+    assert lock_is_free(None)  # and released afterwards

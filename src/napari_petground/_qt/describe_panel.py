@@ -54,9 +54,12 @@ RecordsProvider = Callable[[Study], list]  # study -> FindingRecord list (label,
 
 
 def default_describer(checkpoint: str | None):
-    from ..model.describe import Describer
+    from .grounding_runner import IMPORT_LOCK
 
-    return Describer.from_checkpoint(checkpoint)
+    with IMPORT_LOCK:  # not while the grounding dock imports the same libraries in the background
+        from ..model.describe import Describer
+
+        return Describer.from_checkpoint(checkpoint)
 
 
 def records_from_layer(layer) -> dict[int, Any]:

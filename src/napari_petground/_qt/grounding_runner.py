@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ WARM_MODULES: tuple[str, ...] = (
 )
 
 
+# one thread at a time imports the model's libraries: transformers imported from two threads at once fails
+# ("cannot import name 'AutoModel'"); the warm-up, the grounding dock and the describe panel all take it
+IMPORT_LOCK = threading.Lock()
+
+
 def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> list[str]:
     """Import ``modules`` (those that exist); returns the ones that could not be imported."""
     import importlib
@@ -51,7 +57,8 @@ def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> list[str]:
     missing = []
     for name in modules:
         try:
-            importlib.import_module(name)
+            with IMPORT_LOCK:
+                importlib.import_module(name)
         except Exception:  # a warm-up never fails anything: e.g. the program exits mid-import; the real
             missing.append(name)  # import happens again, and reports its error, when the model is loaded
     return missing
@@ -65,9 +72,10 @@ def _log_missing_imports() -> None:
 
 def load_grounder(checkpoint: str | None, device: str) -> Any:
     """The package's grounding model (None = the shipped demo checkpoint)."""
-    from ..model.grounder import Grounder
+    with IMPORT_LOCK:
+        from ..model.grounder import Grounder
 
-    return Grounder.from_checkpoint(checkpoint, device=device)
+        return Grounder.from_checkpoint(checkpoint, device=device)
 
 
 @dataclass(eq=False)
@@ -175,8 +183,6 @@ class GroundingRunner(QObject):
         A plain daemon thread, not a Qt worker: it has no signals, so closing the viewer while the imports
         still run cannot make it emit into deleted Qt objects, and it never keeps the application alive.
         """
-        import threading
-
         if self._loader is not load_grounder or self._warming is not None:
             return
         self._warming = threading.Thread(target=_log_missing_imports, name="petground-warm-imports", daemon=True)
