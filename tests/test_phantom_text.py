@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from napari_petground.phantom import lesion_sentence, make_phantom
+from napari_petground.phantom.text import _ORDINALS
 from napari_petground.report import extract_findings
 
 
@@ -72,3 +73,57 @@ def test_lesion_sentence_variants(phantoms):
         assert f.site == les.site
     bare = lesion_sentence(les, rng, with_numbers=False)
     assert f"{les.suvmax:.1f}" not in bare and str(les.image_number) not in bare.split()
+
+
+def _siblings(ph):
+    return [(a, b) for a in ph.lesions for b in ph.lesions
+            if a.id < b.id and a.site == b.site and a.laterality == b.laterality]
+
+
+def test_lesions_at_one_site_are_told_apart_by_their_words():
+    """Two lesions of one exam at the same site and side: every sentence about either says which one it is
+    (a sub-site such as the hepatic segment or vertebral level, or "the more cranial of two")."""
+    pairs = 0
+    rng = np.random.default_rng(3)
+    for seed in range(100, 160):
+        ph = make_phantom(seed, tracer=("FDG", "PSMA", "DOTATATE")[seed % 3], resolution_mm=10.0)
+        for a, b in _siblings(ph):
+            pairs += 1
+            assert (a.subsite, a.qualifier) != (b.subsite, b.qualifier)
+            for les in (a, b):
+                texts = [s.text for s in ph.sentences if s.lesion_ids == [les.id]]
+                texts += [lesion_sentence(les, rng, with_numbers=bool(k % 2)) for k in range(6)]
+                for text in texts:
+                    words = f"{_ORDINALS[les.subsite]} rib" if les.site == "rib" else les.subsite
+                    words = words[:-2] if words.endswith("ar") else words  # "acetabular" or "acetabulum"
+                    said = (words and words.lower() in text.lower()) or (les.qualifier and les.qualifier in text)
+                    assert said, (les.site, les.subsite, les.qualifier, text)
+            if a.subsite == b.subsite:  # told apart by height: the qualifier follows it
+                group = sorted((les for les in ph.lesions if (les.site, les.laterality, les.subsite)
+                                == (a.site, a.laterality, a.subsite)), key=lambda les: -les.center_mm[0])
+                assert group[0].qualifier.startswith(("the more cranial", "the most cranial"))
+                assert "caudal" in group[-1].qualifier
+    assert pairs >= 10
+
+
+def test_sub_site_words_are_true_of_the_position():
+    """'upper pole' lies above 'lower pole', hepatic segment II/III left of segments V-VIII, a para-aortic node
+    'at L3' within L3's height, 'iliac wing' above 'acetabular'."""
+    from napari_petground.phantom.subsites import vertebral_level
+
+    seen: dict[tuple[str, str], list] = {}
+    for seed in range(200, 260):
+        ph = make_phantom(seed, tracer=("FDG", "DOTATATE")[seed % 2], resolution_mm=10.0)
+        levels = {k: tuple(v) for k, v in ph.options["vertebral_levels"].items()}
+        for les in ph.lesions:
+            if les.subsite:
+                seen.setdefault((les.site, les.subsite), []).append(les.center_mm)
+            if les.site == "retroperitoneal_node":
+                assert les.subsite == vertebral_level(les.center_mm[0], levels)
+    z = {key: np.mean([c[0] for c in v]) for key, v in seen.items()}
+    x = {key: np.mean([c[2] for c in v]) for key, v in seen.items()}
+    assert ("liver", "III") in x and ("liver", "VI") in x and x[("liver", "III")] > x[("liver", "VI")] + 40
+    assert z[("liver", "VIII")] > z[("liver", "V")] and z[("liver", "VII")] > z[("liver", "VI")]
+    assert z[("iliac_bone", "iliac wing")] > z[("iliac_bone", "acetabular")] + 30
+    if ("kidney", "upper pole") in z and ("kidney", "lower pole") in z:
+        assert z[("kidney", "upper pole")] > z[("kidney", "lower pole")] + 30

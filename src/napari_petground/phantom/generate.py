@@ -115,7 +115,7 @@ def make_phantom(
     del activity
     pet = add_noise(pet, rng["noise"], pet_grid.spacing, noise)
     numbering = ImageNumbering.from_convention(pet_grid.shape[0], Convention.HEAD_FIRST)
-    lesions = measure(placed, labels, pet, pet_grid, numbering, site_map, occ)
+    lesions = measure(placed, labels, pet, pet_grid, numbering, site_map, occ, anatomy.levels)
 
     ct = _ct(params, ct_grid, pet_grid, site_map, placed, rng["ct"])
     reference = _reference(pet, site_map)

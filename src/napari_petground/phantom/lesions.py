@@ -15,6 +15,7 @@ from ..errors import PhantomError
 from ..report.lexicon import SITE_BY_KEY
 from .labels import BONE, LABEL_BY_VALUE, LUNG, SITE_TARGETS, SOFT, L
 from .shapes import Grid, occupancy
+from .subsites import relative_qualifiers, subsite
 
 # diameter range (mm) per site
 _SIZES: dict[str, tuple[float, float]] = {
@@ -83,6 +84,9 @@ class LesionTruth:
     group: int | None = None  # confusable set shared by twins / same-organ pairs
     lytic: bool = True  # bone lesions: lytic (soft tissue) or sclerotic on CT
     background_suv: float = 0.0  # mean SUV of a shell around the lesion
+    subsite: str = ""  # words for where in its site it sits: hepatic segment, renal pole, level ... (subsites)
+    same_site: int = 0  # how many other lesions of the exam share its site and side
+    qualifier: str = ""  # "the more cranial of two" when another lesion shares site, side and sub-site
 
     @property
     def low_uptake(self) -> bool:
@@ -313,8 +317,10 @@ def lesion_masks(placed: list[dict], grid: Grid) -> tuple[np.ndarray, list[tuple
 
 
 def measure(placed: list[dict], labels: np.ndarray, pet: np.ndarray, grid: Grid, numbering,
-            site_map: np.ndarray, occ: list[tuple]) -> list[LesionTruth]:
-    """Truth records: SUVmax and its image number measured on ``pet`` inside each lesion's mask."""
+            site_map: np.ndarray, occ: list[tuple],
+            levels: dict[str, tuple[float, float]] | None = None) -> list[LesionTruth]:
+    """Truth records: SUVmax and its image number measured on ``pet`` inside each lesion's mask, and the
+    words that say where in its site each lesion sits (see phantom.subsites)."""
     from scipy.ndimage import binary_dilation
 
     out = []
@@ -343,7 +349,12 @@ def measure(placed: list[dict], labels: np.ndarray, pet: np.ndarray, grid: Grid,
             peak_index=tuple(int(v) for v in peak), region=str(SITE_BY_KEY[pl.site].region),
             host=host.key if host else "", level=entry.get("level", ""), kind=pl.kind, group=pl.group,
             lytic=pl.lytic, background_suv=round(background, 3),
+            subsite=subsite(pl.site, pl.laterality, center, site_map, grid, levels or {}, entry.get("level", "")),
         ))
+    qualifiers = relative_qualifiers(out)
+    for les in out:
+        les.same_site = sum(o.id != les.id and o.site == les.site and o.laterality == les.laterality for o in out)
+        les.qualifier = qualifiers.get(les.id, "")
     return out
 
 

@@ -26,26 +26,23 @@ _UPTAKE_NOUN = {"FDG": "FDG uptake", "PSMA": "PSMA uptake", "DOTATATE": "DOTATAT
 
 # noun phrases per site; {side} is "right"/"left" (removed for unpaired sites), {n} the lesion noun
 _SITE_NP: dict[str, tuple[str, ...]] = {
-    "cervical_node": ("{side} cervical lymph node", "{side} cervical node", "{side} level II node",
-                      "{side} level III node", "{side} jugulodigastric node", "{side} neck node"),
+    "cervical_node": ("{side} cervical lymph node", "{side} cervical node", "{side} neck node"),
     "supraclavicular_node": ("{side} supraclavicular lymph node", "{side} supraclavicular node",
                              "lymph node in the {side} supraclavicular region"),
     "thyroid": ("{side} thyroid nodule", "{n} in the {side} thyroid lobe", "{side} thyroid lobe {n}"),
     "axillary_node": ("{side} axillary lymph node", "{side} axillary node", "lymph node in the {side} axilla"),
-    "mediastinal_node": ("mediastinal lymph node", "mediastinal node", "subcarinal node", "paratracheal node",
-                         "prevascular node", "aortopulmonary window node", "subcarinal lymph node"),
+    "mediastinal_node": ("mediastinal lymph node", "mediastinal node", "{n} in the mediastinum"),
     "hilar_node": ("{side} hilar lymph node", "{side} hilar node", "lymph node in the {side} hilum",
-                   "{side} hilar nodal {n}"),
+                   "{side} hilar {n}"),
     "lung_upper_lobe": ("{side} upper lobe pulmonary nodule", "{side} upper lobe nodule", "{n} in the {side} upper lobe",
                         "{side} upper lobe {n}"),
     "lung_middle_lobe": ("right middle lobe nodule", "{n} in the right middle lobe", "right middle lobe {n}"),
     "lung_lower_lobe": ("{side} lower lobe pulmonary nodule", "{side} lower lobe nodule", "{n} in the {side} lower lobe",
                         "{side} lower lobe {n}"),
     "breast": ("{side} breast mass", "{n} in the {side} breast", "{side} breast {n}"),
-    "liver": ("hepatic {n}", "liver {n}", "{n} in the liver", "{n} in hepatic segment VII", "{n} in the hepatic dome",
-              "{n} in segment VIII of the liver"),
+    "liver": ("hepatic {n}", "liver {n}", "{n} in the liver"),
     "spleen": ("splenic {n}", "{n} in the spleen"),
-    "pancreas": ("pancreatic {n}", "{n} in the pancreatic head", "{n} in the pancreatic tail", "{n} in the pancreas"),
+    "pancreas": ("pancreatic {n}", "{n} in the pancreas"),
     "adrenal": ("{side} adrenal nodule", "{side} adrenal {n}", "{n} in the {side} adrenal gland"),
     "kidney": ("{side} renal {n}", "{n} in the {side} kidney", "{side} renal mass"),
     "retroperitoneal_node": ("{side} retroperitoneal lymph node", "{side} para-aortic node",
@@ -58,12 +55,31 @@ _SITE_NP: dict[str, tuple[str, ...]] = {
     "prostate": ("{n} in the prostate gland", "prostatic {n}", "{n} in the prostate", "prostate {n}"),
     "vertebra": ("{n} in the {level} vertebral body", "{level} vertebral {n}", "osseous {n} in the {level} vertebra",
                  "{n} in the spine at {level}"),
-    "rib": ("{side} rib {n}", "{n} in the {side} rib", "{n} in the {side} {ordinal} rib"),
-    "iliac_bone": ("{side} iliac bone {n}", "{n} in the {side} iliac wing", "{n} in the {side} ilium",
-                   "{side} acetabular {n}"),
+    "rib": ("{side} rib {n}", "{n} in the {side} rib"),
+    "iliac_bone": ("{side} iliac bone {n}", "{n} in the {side} ilium", "{side} pelvic bone {n}"),
     "sacrum": ("sacral {n}", "{n} in the sacrum"),
     "femur": ("{side} proximal femur {n}", "{n} in the {side} femur", "{side} femoral {n}"),
 }
+# noun phrases that also say where in its site the lesion sits ({sub}: LesionTruth.subsite, see
+# phantom.subsites); a sub-site key not listed here uses the site's "*" entry
+_LOCATED_NP: dict[str, dict[str, tuple[str, ...]]] = {
+    "liver": {"*": ("{n} in hepatic segment {sub}", "segment {sub} hepatic {n}", "{n} in segment {sub} of the liver")},
+    "kidney": {"*": ("{n} in the {sub} of the {side} kidney", "{side} renal {n} in the {sub}")},
+    "lung_upper_lobe": {"*": ("{n} in the {sub} of the {side} upper lobe", "{side} upper lobe {sub} {n}")},
+    "lung_lower_lobe": {"*": ("{n} in the {sub} of the {side} lower lobe", "{side} lower lobe {sub} {n}")},
+    "mediastinal_node": {"*": ("{sub} lymph node", "{sub} node", "mediastinal node in the {sub} station")},
+    "cervical_node": {"*": ("{side} level {sub} cervical node", "{side} level {sub} node",
+                            "{side} cervical lymph node at level {sub}")},
+    "retroperitoneal_node": {"*": ("{side} para-aortic node at the level of {sub}",
+                                   "{side} retroperitoneal lymph node at {sub}",
+                                   "{side} retroperitoneal node at the {sub} level")},
+    "iliac_bone": {"iliac wing": ("{n} in the {side} iliac wing", "{side} iliac wing {n}"),
+                   "supra-acetabular": ("{side} supra-acetabular {n}", "{n} in the {side} supra-acetabular ilium"),
+                   "acetabular": ("{side} acetabular {n}", "{n} in the {side} acetabulum")},
+    "pancreas": {"*": ("{n} in the pancreatic {sub}", "pancreatic {sub} {n}")},
+    "rib": {"*": ("{n} in the {side} {ordinal} rib", "{side} {ordinal} rib {n}")},
+}
+LOCATED_SHARE = 0.5  # how often a lesion without a same-site sibling is described with its sub-site
 _NODE_NOUNS = ("lymph node", "node")
 _ORGAN_NOUNS = ("lesion", "focus", "lesion", "metastasis", "focal lesion")
 _BONE_NOUNS = ("lesion", "focus", "osseous lesion", "metastasis")
@@ -144,13 +160,35 @@ _ORDINALS = {f"T{i}": word for i, word in enumerate(
      "twelfth"), start=1)}
 
 
-def site_noun_phrase(lesion: LesionTruth, rng: np.random.Generator) -> str:
-    """'left external iliac node', 'lesion in the L2 vertebral body' ... (site and side in words)."""
-    template = _pick(rng, _SITE_NP[lesion.site])
-    ordinal = _ORDINALS.get(lesion.level, "posterior")
+def site_noun_phrase(lesion: LesionTruth, rng: np.random.Generator, located: bool | None = None) -> str:
+    """'left external iliac node', 'lesion in hepatic segment VII' ... (site, side and, with ``located``, the
+    sub-site in words).
+
+    ``located=None`` states the sub-site always when another lesion shares the site and side (the words are
+    what tells them apart) and otherwise for about half of the sentences.
+    """
+    options = _located_options(lesion)
+    if options and located is None:
+        located = lesion.same_site > 0 or rng.random() < LOCATED_SHARE
+    template = _pick(rng, options if options and located else _SITE_NP[lesion.site])
+    ordinal = _ORDINALS.get(lesion.level, "")
     text = template.format(side=lesion.laterality, n=_noun(lesion, rng), level=lesion.level or "lumbar",
-                           ordinal=ordinal)
+                           ordinal=ordinal, sub=lesion.subsite)
     return " ".join(text.split())
+
+
+def _located_options(lesion: LesionTruth) -> tuple[str, ...]:
+    by_key = _LOCATED_NP.get(lesion.site)
+    if not by_key or not lesion.subsite or (lesion.site == "rib" and lesion.level not in _ORDINALS):
+        return ()
+    return by_key.get(lesion.subsite, by_key.get("*", ()))
+
+
+def _with_qualifier(text: str, lesion: LesionTruth) -> str:
+    """Append "the more cranial of two" (when the lesion shares site, side and sub-site with another)."""
+    if not lesion.qualifier or not text.endswith("."):
+        return text
+    return f"{text[:-1]}, {lesion.qualifier}."
 
 
 def _size(lesion: LesionTruth, rng: np.random.Generator) -> str:
@@ -211,7 +249,7 @@ def _lesion_sentence(lesion: LesionTruth, rng: np.random.Generator, with_numbers
             f"{_cap(inten)} increased {_UPTAKE_NOUN[tracer]} in {_a(np_)} {np_}, concerning for metastatic disease.",
             f"Redemonstrated {avid} {np_}" + (f", {size}." if with_size else "."),
         ]
-        return _pick(rng, templates), False
+        return _with_qualifier(_pick(rng, templates), lesion), False
     suv = _suv_phrase(v, rng)
     img, named_series = _image_phrase(n, series, rng)
     prior = _prior_phrase(f"{prior_suvmax:.1f}", rng) if prior_suvmax is not None else ""
@@ -231,7 +269,7 @@ def _lesion_sentence(lesion: LesionTruth, rng: np.random.Generator, with_numbers
         templates.append(f"{np_[0].upper() + np_[1:]} with SUV Max of {v} today (previously {prior_suvmax:.1f}), "
                          f"{img.strip('()')}.")
     text = _pick(rng, templates)
-    text = text.replace(" ,", ",").replace("  ", " ").replace(", (", " (")
+    text = _with_qualifier(text.replace(" ,", ",").replace("  ", " ").replace(", (", " ("), lesion)
     return text, named_series and f"{series}" in text
 
 
@@ -329,7 +367,8 @@ def build_report(lesions: list[LesionTruth], rng: np.random.Generator, tracer: s
         tail = _pick(rng, ("consistent with metastatic disease", "suspicious for malignancy",
                            "concerning for nodal metastasis" if les.site.endswith("_node") else "compatible with metastasis",
                            "likely representing active disease"))
-        txt = f"{_cap(_intensity(les.suvmax, les.kind == 'low_uptake', rng))} {avid} {np_}, {tail}."
+        txt = _with_qualifier(f"{_cap(_intensity(les.suvmax, les.kind == 'low_uptake', rng))} {avid} {np_}, {tail}.",
+                              les)
         impression.append(SentenceTruth(txt, les.id, "impression", lesion_ids=[les.id]))
     if not lesions:
         impression.append(SentenceTruth(f"No {avid} disease.", None, "negative"))
