@@ -100,6 +100,37 @@ def test_sentences_change_the_output_and_the_blind_variant_ignores_them():
         assert blind(image).shape == (1, 1, 16, 16, 16)
 
 
+def test_attention_pooled_location_prior_ignores_padding_and_round_trips(tmp_path):
+    """The prior's attention pools read only real tokens; the pooling is part of the checkpoint's config
+    (a checkpoint written before it existed loads with the mean pooling it was trained with)."""
+    from napari_petground.model.checkpoint import load_checkpoint, save_checkpoint
+    from napari_petground.model.network import LocationPrior, build_network
+
+    torch.manual_seed(0)
+    cfg = tiny_config(location_pooling="attention")
+    cfg.preprocess.coord_channels = ("x", "y", "z")
+    net = build_network(cfg).eval()
+    assert net.location.score is not None
+    torch.nn.init.normal_(net.location.mlp[-1].weight)  # starts at zero: give it something to say
+    tokens, mask = torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.bool)
+    padded = torch.cat([tokens, torch.randn(1, 6, 384) * 10], 1)
+    padded_mask = torch.cat([mask, torch.zeros(1, 6, dtype=torch.bool)], 1)
+    with torch.no_grad():
+        assert torch.allclose(net.location.grid_logits(tokens, mask), net.location.grid_logits(padded, padded_mask),
+                              atol=1e-5)
+    save_checkpoint(tmp_path / "ck", net, cfg)
+    loaded, loaded_cfg = load_checkpoint(tmp_path / "ck")
+    assert loaded_cfg.network.location_pooling == "attention"
+    image = torch.rand(1, 5, 16, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(net(image, tokens, mask), loaded(image, tokens, mask))
+    data = json.loads((tmp_path / "ck" / "config.json").read_text())
+    del data["network"]["location_pooling"]
+    assert ModelConfig.from_dict(data).network.location_pooling == "mean"
+    with pytest.raises(ValueError, match="pooling"):
+        LocationPrior(384, (4, 2, 2), (1.0, 1.0, 1.0), (0, 1, 2), pooling="max")
+
+
 def test_output_starts_low_not_at_one_half():
     from napari_petground.model.network import build_network
 

@@ -62,6 +62,8 @@ def _register_train(subparsers) -> None:
     net.add_argument("--spacing", type=float, default=8.0, help="isotropic model spacing (mm)")
     net.add_argument("--patch", type=_ints, default=(48, 48, 64), help="network input z,y,x (voxels)")
     net.add_argument("--coords", default="x,y,z", help="coordinate channels, e.g. x,y,z or x or '' for none")
+    net.add_argument("--location-pooling", default="attention", choices=("mean", "attention"),
+                     help="how the location prior reads the sentence (mean of the tokens, or attention pools too)")
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--lr", type=float, default=2e-3)
     opt.add_argument("--exams-per-step", type=int, default=2)
@@ -106,7 +108,7 @@ def _model_config(args) -> object:
         preprocess=PreprocessConfig(spacing_mm=(spacing,) * 3, coord_channels=coords, patch_size=tuple(args.patch)),
         network=NetworkConfig(backbone=args.backbone, features=tuple(args.features),
                               strides=(1,) + (2,) * (len(args.features) - 1), gated_stages=tuple(args.gated),
-                              text_attention=not args.blind),
+                              text_attention=not args.blind, location_pooling=args.location_pooling),
         text=TextConfig(name=args.encoder or DEFAULT_ENCODER),
     )
 

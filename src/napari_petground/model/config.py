@@ -54,6 +54,7 @@ class NetworkConfig:
     # added to the output at every voxel's coordinate (needs coordinate channels x, y, z); 0 cells = off
     location_grid: tuple[int, int, int] = (16, 4, 8)
     location_range: tuple[float, float, float] = (2.5, 1.5, 1.5)  # coordinate units mapped to the grid's edges
+    location_pooling: str = "mean"  # how the prior reads the sentence: "mean" of the tokens, or "attention" too
     text_dim: int = 384
 
     @property

@@ -67,30 +67,44 @@ class EncodedImage(list):
 class LocationPrior(nn.Module):
     """Where in the body the sentence points, as logits on a coarse grid over body coordinates.
 
-    The masked mean of the token states (the sentence embedding the encoder was trained to produce) goes
-    through a small MLP to a (z, y, x) grid spanning ``extent`` coordinate units around the body centre;
-    each voxel reads the grid at its own coordinates (trilinear). The result is added to the output logits,
-    so site and side words shift the answer towards their region from the first steps of training, while
-    the gates learn the finer choice. The last layer starts at zero: no effect until learned.
+    The sentence is pooled from its token states — their masked mean, and with ``pooling="attention"``
+    also ``heads`` learned attention pools, which can single out the few words that say where ("left",
+    "segment VII", "L3") instead of averaging them away among the rest — and a small MLP maps it to a
+    (z, y, x) grid spanning ``extent`` coordinate units around the body centre; each voxel reads the grid at
+    its own coordinates (trilinear). The result is added to the output logits, so site and side words shift
+    the answer towards their region from the first steps of training, while the gates learn the finer
+    choice. The last layer starts at zero: no effect until learned.
     """
 
     def __init__(self, text_dim: int, grid: tuple[int, int, int], extent: tuple[float, float, float],
-                 axes: tuple[int | None, int | None, int | None]) -> None:
+                 axes: tuple[int | None, int | None, int | None], pooling: str = "mean", heads: int = 4) -> None:
         super().__init__()
+        if pooling not in ("mean", "attention"):
+            raise ValueError(f"unknown location pooling {pooling!r}: use 'mean' or 'attention'")
         self.grid = tuple(int(g) for g in grid)
         self.register_buffer("extent", torch.tensor([float(v) for v in extent]), persistent=False)
         self.axes = axes  # channel index of the x, y and z coordinates among the position channels (None: absent,
         # read as the body centre, so a network with only an x channel gets a prior over left/right alone)
-        self.mlp = nn.Sequential(nn.Linear(text_dim, 256), nn.ReLU(inplace=True),
+        self.score = nn.Linear(text_dim, heads) if pooling == "attention" else None
+        pooled = text_dim * (1 + (heads if self.score is not None else 0))
+        self.mlp = nn.Sequential(nn.Linear(pooled, 256), nn.ReLU(inplace=True),
                                  nn.Linear(256, self.grid[0] * self.grid[1] * self.grid[2]))
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def grid_logits(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(B, 1, gz, gy, gx) logits of B sentences."""
+    def pool(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, D) or (B, D * (1 + heads)) sentence vectors: masked mean [+ attention pools]."""
         weights = mask.to(tokens.dtype).unsqueeze(-1)
         pooled = (tokens * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-        return self.mlp(pooled).view(-1, 1, *self.grid)
+        if self.score is None:
+            return pooled
+        scores = self.score(tokens).float().masked_fill(~mask.bool()[..., None], float("-inf"))
+        attention = torch.nan_to_num(scores.softmax(1)).to(tokens.dtype)  # (B, L, H); empty sentence: zeros
+        return torch.cat((pooled, torch.einsum("blh,bld->bhd", attention, tokens).flatten(1)), 1)
+
+    def grid_logits(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, 1, gz, gy, gx) logits of B sentences."""
+        return self.mlp(self.pool(tokens, mask)).view(-1, 1, *self.grid)
 
     def read(self, grid: torch.Tensor, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The grid at coordinates x, y, z (each (B, ...) of equal shape); beyond the extent: the edge value."""
@@ -160,7 +174,8 @@ class GroundingNet(nn.Module):
         self.location = None
         if net_cfg.text_attention and coords and all(net_cfg.location_grid) and len(net_cfg.location_grid) == 3:
             self.location = LocationPrior(net_cfg.text_dim, net_cfg.location_grid, net_cfg.location_range,
-                                          tuple(coords.index(a) if a in coords else None for a in ("x", "y", "z")))
+                                          tuple(coords.index(a) if a in coords else None for a in ("x", "y", "z")),
+                                          net_cfg.location_pooling)
         self.n_coords = len(coords)
         with torch.no_grad():
             self.decoder.seg_layers[-1].bias.fill_(net_cfg.output_bias)
