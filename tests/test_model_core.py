@@ -131,6 +131,33 @@ def test_attention_pooled_location_prior_ignores_padding_and_round_trips(tmp_pat
         LocationPrior(384, (4, 2, 2), (1.0, 1.0, 1.0), (0, 1, 2), pooling="max")
 
 
+def test_a_grounding_network_can_start_from_a_text_blind_backbone(tmp_path):
+    """init_from: the U-Net weights come from the blind run, the gates start open, so at the first step the
+    network segments what the blind one segments, for any sentence; a run on other inputs is refused."""
+    from napari_petground.model.checkpoint import _unique_state, load_backbone, save_checkpoint
+    from napari_petground.model.network import build_network
+
+    torch.manual_seed(0)
+    blind_cfg = tiny_config(text_attention=False)
+    blind = build_network(blind_cfg).eval()
+    save_checkpoint(tmp_path / "blind", blind, blind_cfg)
+    net = build_network(tiny_config()).eval()
+    copied = load_backbone(net, tmp_path / "blind")
+    assert copied == len(_unique_state(blind)) > 20  # every tensor of the blind network has its place
+    for key, tensor in blind.encoder.state_dict().items():
+        assert torch.equal(net.encoder.state_dict()[key], tensor)
+    net.open_gates()
+    image = torch.rand(1, 3, 16, 16, 16)
+    a = (torch.randn(1, 4, 384), torch.ones(1, 4, dtype=torch.bool))
+    b = (torch.randn(1, 6, 384), torch.ones(1, 6, dtype=torch.bool))
+    with torch.no_grad():
+        assert torch.allclose(net(image, *a), net(image, *b), atol=1e-5)  # no sentence matters yet
+    other = tiny_config()
+    other.preprocess.spacing_mm = (4.0, 4.0, 4.0)
+    with pytest.raises(CheckpointError, match="preprocessing"):
+        load_backbone(build_network(other), tmp_path / "blind")
+
+
 def test_output_starts_low_not_at_one_half():
     from napari_petground.model.network import build_network
 

@@ -114,6 +114,32 @@ def load_checkpoint(folder: str | Path, device: str = "cpu"):
     return network.to(device).eval(), config
 
 
+def load_backbone(network, folder: str | Path) -> int:
+    """Copy into ``network`` every weight of the checkpoint in ``folder`` that it has under the same name and
+    shape (the U-Net of a text-blind run into a grounding network); returns how many tensors were copied.
+
+    The checkpoint's preprocessing must match the network's: the same weights on other inputs mean nothing.
+    """
+    import torch
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    source = read_config(folder)
+    target = getattr(network, "config", None)
+    if target is not None and source.preprocess != target.preprocess:
+        raise CheckpointError(f"{folder} was trained on other inputs (preprocessing differs); cannot start from it")
+    stored = load_file(str(folder / WEIGHTS))
+    copied = 0
+    with torch.no_grad():
+        for key, tensor in _unique_state(network).items():
+            if key in stored and tuple(stored[key].shape) == tuple(tensor.shape):
+                tensor.copy_(stored[key].to(tensor.dtype))
+                copied += 1
+    if not copied:
+        raise CheckpointError(f"no weight of {folder} fits this network (other architecture?)")
+    return copied
+
+
 def check_encoder(config: ModelConfig, dim: int, fingerprint: str) -> None:
     """Refuse an encoder whose width or weights differ from the one the checkpoint was trained with."""
     if dim != config.text.dim or dim != config.network.text_dim:

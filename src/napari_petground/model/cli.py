@@ -74,6 +74,7 @@ def _register_train(subparsers) -> None:
                      help="steps training the location prior alone before the network (0 = none)")
     opt.add_argument("--location-weight", type=float, default=0.5,
                      help="weight of the location prior's own loss in every step (0 = none)")
+    opt.add_argument("--init-from", default="", help="start from this checkpoint's U-Net (e.g. a text-blind run)")
     opt.add_argument("--half", action="store_true", help="store checkpoints as float16")
     opt.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     opt.add_argument("--device", default="auto")
@@ -176,7 +177,7 @@ def _train(args) -> int:
         out=out, steps=args.steps, minutes=args.minutes, exams_per_step=args.exams_per_step,
         sentences_per_exam=args.sentences_per_exam, lr=args.lr, val_every=args.val_every, seed=args.seed,
         half=args.half, device=args.device, threads=args.threads, where_weight=args.where_weight,
-        location_warmup=args.location_warmup, location_weight=args.location_weight,
+        location_warmup=args.location_warmup, location_weight=args.location_weight, init_from=args.init_from,
         extra={"command": " ".join(sys.argv), **source,
                "train_exams": len(train_exams), "val_exams": len(val_exams),
                "train_sentences": sum(len(e.sentences) for e in train_exams)},

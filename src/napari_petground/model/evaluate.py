@@ -7,8 +7,8 @@ text-blind network's most confident component (one answer per exam, whatever the
 weaklabel.weak_label (numbers only, no network). Each is scored with the three lesion-level F1 variants and
 Dice (model.metrics), overall and by tracer, lesion size, uptake (low: SUVmax < 2x liver background),
 sentence with/without numbers, exams with at least three lesions, sentences whose mirror-image twin lesion
-is in the same exam, and sentences with a same-site sibling (another lesion at the same site and side:
-without a number no reader could tell which).
+is in the same exam, and sentences with a same-site sibling (another lesion at the same site and side: the
+words that tell them apart are a sub-site such as "segment VII" or "L3", or "the more cranial of two").
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def _groups(info: dict, has_numbers: bool, liver: float | None) -> list[str]:
         out.append(">= 3 lesions in exam")
     if info.get("twin"):
         out.append("mirror twin present")
-    if info.get("sibling"):  # another lesion at the same site and side: only a number can tell them apart
+    if info.get("sibling"):  # another lesion at the same site and side: told apart by sub-site or height words
         out.append("same-site sibling present")
     elif not has_numbers and "sibling" in info:  # known for phantoms only
         out.append("without numbers, no same-site sibling")

@@ -56,6 +56,13 @@ class TextGate(nn.Module):
         gate = torch.tanh(self.out(attended)).transpose(1, 2).reshape(b, c, *spatial)
         return features * gate
 
+    def open(self, bias: float = 1.0) -> None:
+        """Start as a constant gate tanh(bias) whatever the sentence: a decoder taken from a network that
+        reads no text keeps working, and the gate learns from there which features the sentence switches off."""
+        with torch.no_grad():
+            self.out.weight.zero_()
+            self.out.bias.fill_(bias)
+
 
 class EncodedImage(list):
     """Encoder skips (a list, deepest last) that also carry the input's coordinate channels (x, y, z order of
@@ -185,6 +192,11 @@ class GroundingNet(nn.Module):
     @property
     def uses_text(self) -> bool:
         return bool(self.gated) or self.output_gate is not None or self.location is not None
+
+    def open_gates(self, bias: float = 1.0) -> None:
+        """Every text gate starts open (see TextGate.open): used when the backbone comes from a text-blind run."""
+        for gate in (*self.gates.values(), *([self.output_gate] if self.output_gate is not None else [])):
+            gate.open(bias)
 
     def encode(self, image: torch.Tensor) -> EncodedImage:
         """Encoder skips of (E, C, Z, Y, X) images (E exams), with the coordinate channels for the gates."""

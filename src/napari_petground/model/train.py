@@ -45,6 +45,7 @@ class TrainSettings:
     val_every: int = 100
     save_every: int = 100
     seed: int = 0
+    init_from: str = ""  # checkpoint whose U-Net weights start the network (e.g. a text-blind run); gates open
     half: bool = False  # store checkpoints as float16
     device: str = "auto"
     threads: int = 0  # 0 = leave torch's default
@@ -242,7 +243,16 @@ def train(config: ModelConfig, train_exams: list[Exam], val_exams: list[Exam], s
     torch.manual_seed(settings.seed)
     if not (Path(settings.out) / "resume").is_dir():
         config.network.output_bias = prior_logit(train_exams, config.preprocess.patch_size, blind)
-    network = build_network(config).to(device).train()
+    network = build_network(config)
+    if settings.init_from and not (Path(settings.out) / "resume").is_dir():
+        from .checkpoint import load_backbone
+
+        copied = load_backbone(network, settings.init_from)
+        if network.uses_text:
+            network.open_gates()
+        if rank == 0 and progress:
+            print(f"started from {copied} tensors of {settings.init_from}", flush=True)
+    network = network.to(device).train()
     optimizer = torch.optim.AdamW(network.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     out = Path(settings.out)
     state = load_resume(out / "resume", network, optimizer) if (out / "resume").is_dir() else {}
