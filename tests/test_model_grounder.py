@@ -76,6 +76,33 @@ def test_second_sentence_reuses_the_study_features(grounder, phantom):
     assert not np.allclose(first.probability, second.probability)
 
 
+def test_a_confident_one_voxel_answer_keeps_its_probability_on_the_pet_grid(grounder, phantom, monkeypatch):
+    """A lesion smaller than a model voxel is answered by one voxel; on the finer PET grid every PET voxel
+    inside it keeps that probability (interpolating with its neighbours would drop p = 0.88 below 0.5 and the
+    threshold would discard the answer)."""
+    grounder.clear_cache()
+    prepared, windows, _ = grounder._study_features(phantom.study)
+    spot = tuple(n // 2 for n in prepared.shape)
+
+    def decode(skips, tokens=None, mask=None, exam_index=None):
+        shape = skips[0].shape[2:]
+        logits = torch.full((1, 1, *shape), -10.0)
+        for box, window_skips in windows:  # the spot, in whichever window this is
+            if window_skips[0] is skips[0]:
+                local = tuple(c - b.start for c, b in zip(spot, box, strict=True))
+                if all(0 <= c < n for c, n in zip(local, shape, strict=True)):
+                    logits[(0, 0, *local)] = 2.0
+        return logits
+
+    monkeypatch.setattr(grounder.network, "decode", decode)
+    probability = grounder.probability(phantom.study, "Left axillary node.")
+    above = probability > 0.5
+    assert above.any() and probability.max() == pytest.approx(1 / (1 + np.exp(-2.0)), abs=0.01)
+    # the PET voxels above 0.5 are those inside the model voxel: one 16 mm voxel holds (16 / 8)^3 of them
+    ratio = np.prod(prepared.spacing) / np.prod(phantom.study.pet.spacing)
+    assert 0.5 * ratio <= above.sum() <= ratio
+
+
 def test_sliding_windows_cover_the_volume_with_gaussian_blend(grounder, phantom):
     from napari_petground.model.grounder import gaussian_weights, window_starts
 

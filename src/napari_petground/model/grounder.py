@@ -328,7 +328,10 @@ class Grounder:
         depth = depth_from_prepared(model_prob, prepared)
         yield (DEPTH, depth)
         t = time.perf_counter()
-        probability = prepared.to_pet_grid(model_prob).astype(np.float32)
+        # nearest, not linear: each PET voxel takes the probability of the model voxel it lies in. Linear
+        # interpolation averages a one-voxel answer (a small lesion at 8 mm) with its neighbours and drops
+        # a confident p = 0.7 below the 0.5 threshold (validation phantoms: overlap F1 0.745 -> 0.837)
+        probability = prepared.to_pet_grid(model_prob, interpolation="nearest").astype(np.float32)
         timings["resampling"] = time.perf_counter() - t
         return probability, cached, depth
 
