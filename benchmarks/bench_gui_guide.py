@@ -5,7 +5,7 @@ Run (needs X; on a headless machine):
         python benchmarks/bench_gui_guide.py [--shots docs/images] [--checkpoint PATH] [--device cpu]
 
 Steps, as docs/user-guide.md tells them, on the demo study with the shipped checkpoint: open the study with
-the grounding dock (its report listed), ground one sentence (the right ilium focus, whose left twin is also
+the grounding dock (its report listed), ground one sentence (the right iliac wing metastasis, whose left twin is also
 in the report), edit the prediction with the brush, accept it, undo and redo the accept, ground all the
 other findings, reject one, save and reload the findings, and trigger a notification. Prints the wall time
 of each step as a reader would feel it (from the action to the view updated).
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-SENTENCE_LESION = 1  # the demo's right ilium focus; lesion 2 is its left twin
+SENTENCE_LESION = 1  # the demo's right iliac wing metastasis; lesion 2 is its left twin
 
 
 def main(argv: list[str] | None = None) -> int:

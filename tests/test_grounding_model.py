@@ -30,7 +30,7 @@ def _model_missing() -> str:
 pytestmark = [pytest.mark.gui, pytest.mark.slow,
               pytest.mark.skipif(bool(_model_missing()), reason=_model_missing() or "model present")]
 
-TWIN_SENTENCE_ID = 1  # the demo's right ilium focus; lesion 2 is its left twin
+TWIN_SENTENCE_ID = 1  # the demo's right iliac wing metastasis; lesion 2 is its left twin
 
 
 @pytest.fixture
