@@ -174,9 +174,29 @@ def test_a_faint_region_is_shown_flagged_rather_than_nothing(phantom):
     assert chosen.mask[phantom.lesion_labels == lesion.id].all() and not chosen.mask[phantom.lesion_labels != lesion.id].any()
     assert any("low confidence" in f for f in chosen.flags)
     assert select_lesion(probability, study, finding, fallback=False).method == "none"
-    assert select_lesion(probability * 0.5, study, finding).method == "none"  # below 0.2 nothing is shown
+    assert select_lesion(probability * 0.25, study, finding).method == "none"  # below 0.1 nothing is shown
     # text that is no lesion finding ("No FDG-avid cervical lymphadenopathy.") gets no faint guess
     assert select_lesion(probability, study, None).method == "none"
+
+
+def test_without_numbers_the_region_with_the_most_confident_voxel_is_chosen(phantom):
+    """A small region the network is sure of at its centre beats a broad region of middling probability,
+    although the broad one has the higher mean (the paper's rule, kept for "network alone")."""
+    from napari_petground.model.metrics import most_confident_component
+    from napari_petground.model.select import select_lesion
+    from napari_petground.report import extract_findings
+
+    study = phantom.study
+    small, broad = sorted(phantom.lesions[:2], key=lambda les: les.volume_ml)
+    probability = np.zeros(study.pet.shape, np.float32)
+    probability[phantom.lesion_labels == broad.id] = 0.75
+    inside = np.argwhere(phantom.lesion_labels == small.id)
+    probability[tuple(inside.T)] = 0.55
+    probability[tuple(inside[len(inside) // 2])] = 0.95  # its peak
+    finding = extract_findings("Hypermetabolic right external iliac lymph node.")[0]
+    chosen = select_lesion(probability, study, finding)
+    assert chosen.method == "network" and chosen.mask[phantom.lesion_labels == small.id].all()
+    assert most_confident_component(probability)[phantom.lesion_labels == broad.id].all()
 
 
 def test_empty_sentence_and_missing_checkpoint_are_user_errors(grounder, phantom, tmp_path):
