@@ -77,6 +77,22 @@ def test_network_learns_which_side_the_sentence_means_and_resumes(encoder, tmp_p
     assert load_checkpoint(final)[1].training["step"] == 160
 
 
+def test_bfloat16_on_the_cpu_learns_the_side_too(encoder, tmp_path):
+    """--cpu-bf16 computes in bfloat16 under autocast; the weights stay float32 and the task is learned."""
+    from napari_petground.model.checkpoint import load_checkpoint
+    from napari_petground.model.train import TrainSettings, train
+
+    torch.set_num_threads(1)
+    settings = TrainSettings(out=tmp_path / "run", steps=150, lr=3e-3, val_every=150, save_every=150,
+                             cpu_bf16=True, device="cpu")
+    final = train(tiny(), [synthetic_exam(i) for i in range(16)], [synthetic_exam(100 + i) for i in range(6)],
+                  settings, encoder=encoder, progress=False)
+    network, config = load_checkpoint(final)
+    assert config.training["validation"]["val_overlap_f1"] >= 0.9
+    assert config.training["settings"]["cpu_bf16"] is True
+    assert all(p.dtype == torch.float32 for p in network.parameters())
+
+
 def test_blind_variant_segments_every_described_lesion(tmp_path):
     from napari_petground.model.train import TrainSettings, sample_step
 

@@ -75,6 +75,8 @@ def _register_train(subparsers) -> None:
     opt.add_argument("--location-weight", type=float, default=0.5,
                      help="weight of the location prior's own loss in every step (0 = none)")
     opt.add_argument("--init-from", default="", help="start from this checkpoint's U-Net (e.g. a text-blind run)")
+    opt.add_argument("--cpu-bf16", action="store_true",
+                     help="on the CPU, compute in bfloat16 (faster on CPUs with bfloat16 units; weights stay float32)")
     opt.add_argument("--half", action="store_true", help="store checkpoints as float16")
     opt.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     opt.add_argument("--device", default="auto")
@@ -178,6 +180,7 @@ def _train(args) -> int:
         sentences_per_exam=args.sentences_per_exam, lr=args.lr, val_every=args.val_every, seed=args.seed,
         half=args.half, device=args.device, threads=args.threads, where_weight=args.where_weight,
         location_warmup=args.location_warmup, location_weight=args.location_weight, init_from=args.init_from,
+        cpu_bf16=args.cpu_bf16,
         extra={"command": " ".join(sys.argv), **source,
                "train_exams": len(train_exams), "val_exams": len(val_exams),
                "train_sentences": sum(len(e.sentences) for e in train_exams)},
