@@ -74,7 +74,11 @@ def test_network_learns_which_side_the_sentence_means_and_resumes(encoder, tmp_p
     assert state["step"] == 150
     settings.steps = 160
     final = train(tiny(), train_exams, val_exams, settings, encoder=encoder, progress=False)
-    assert load_checkpoint(final)[1].training["step"] == 160
+    resumed = load_checkpoint(final)[1]
+    assert resumed.training["step"] == 160
+    # the record keeps the starting bias the run began with, not the default of a fresh config
+    assert resumed.network.output_bias == pytest.approx(config.network.output_bias)
+    assert config.network.output_bias != tiny().network.output_bias
 
 
 def test_bfloat16_on_the_cpu_learns_the_side_too(encoder, tmp_path):

@@ -258,6 +258,8 @@ def train(config: ModelConfig, train_exams: list[Exam], val_exams: list[Exam], s
     out = Path(settings.out)
     state = load_resume(out / "resume", network, optimizer) if (out / "resume").is_dir() else {}
     step, elapsed0, best = int(state.get("step", 0)), float(state.get("elapsed", 0.0)), float(state.get("best", -1))
+    # the output layer's starting bias is a property of the run: a resumed run must record the original one
+    config.network.output_bias = float(state.get("output_bias", config.network.output_bias))
     history: list[dict] = list(state.get("history", []))
     model = network
     if world > 1:
@@ -289,6 +291,11 @@ def train(config: ModelConfig, train_exams: list[Exam], val_exams: list[Exam], s
                dynamic_ncols=True)
     last_val: dict = history[-1] if history else {}
     running = None
+
+    def counters() -> dict:
+        return {"step": step, "elapsed": elapsed0 + time.monotonic() - started, "best": best, "history": history,
+                "output_bias": config.network.output_bias}
+
     while True:
         elapsed = elapsed0 + time.monotonic() - started
         frac = max(step / settings.steps if settings.steps else 0.0,
@@ -336,9 +343,7 @@ def train(config: ModelConfig, train_exams: list[Exam], val_exams: list[Exam], s
                 best = last_val["val_overlap_f1"]
                 _save(out / "best", network, config, settings, step, history, best)
         if rank == 0 and step % settings.save_every == 0:
-            save_resume(out / "resume", network, optimizer,
-                        {"step": step, "elapsed": elapsed0 + time.monotonic() - started, "best": best,
-                         "history": history})
+            save_resume(out / "resume", network, optimizer, counters())
     bar.close()
     if rank == 0:
         if val_exams and (not history or history[-1]["step"] != step):
@@ -349,8 +354,7 @@ def train(config: ModelConfig, train_exams: list[Exam], val_exams: list[Exam], s
             if last_val["val_overlap_f1"] >= best:
                 best = last_val["val_overlap_f1"]
                 _save(out / "best", network, config, settings, step, history, best)
-        save_resume(out / "resume", network, optimizer,
-                    {"step": step, "elapsed": elapsed0 + time.monotonic() - started, "best": best, "history": history})
+        save_resume(out / "resume", network, optimizer, counters())
         _save(out / "final", network, config, settings, step, history, best)
     if world > 1:
         dist.barrier()
