@@ -220,6 +220,35 @@ def test_ct_on_another_grid_is_resampled_onto_the_pet_grid():
     assert np.abs(same.image[1] - other.image[1]).mean() < 0.05
 
 
+
+def test_the_pet_peak_channel_keeps_a_small_lesions_peak_that_averaging_dilutes():
+    from napari_petground.model.preprocess import preprocess
+
+    pet, ct, _ = _body_with_lesion()
+    data = pet.data.copy()
+    data[data > 10] = 1.0  # only the one-voxel hot spot below remains (4 mm voxels, 8 mm model grid)
+    data[21, 14, 9] = 8.0
+    small = Volume(data, pet.spacing, pet.origin)
+    plain = preprocess(small, ct, PreprocessConfig(), 16)
+    peaked = preprocess(small, ct, PreprocessConfig(pet_peak_channel=True), 16)
+    assert peaked.image.shape[0] == plain.image.shape[0] + 1 == PreprocessConfig(pet_peak_channel=True).in_channels
+    assert np.array_equal(peaked.image[:-1], plain.image)  # the other channels are untouched
+    assert plain.image[0].max() < 0.4  # averaged onto the 8 mm grid the 8 SUV spot reads below 4 SUV
+    assert peaked.image[-1].max() == pytest.approx(0.8, abs=1e-6)  # the peak channel keeps 8 SUV
+    brightest = np.unravel_index(np.argmax(plain.image[0]), plain.shape)
+    assert peaked.image[-1][brightest] == pytest.approx(0.8, abs=1e-6)  # in the same place
+
+
+def test_a_config_without_the_peak_setting_reads_as_off_and_keeps_its_exam_cache():
+    from napari_petground.model.data import _cache_key
+
+    old = ModelConfig().to_dict()
+    del old["preprocess"]["pet_peak_channel"]
+    cfg = ModelConfig.from_dict(old)
+    assert cfg.preprocess.pet_peak_channel is False and cfg.preprocess.in_channels == 5
+    on = ModelConfig(preprocess=PreprocessConfig(pet_peak_channel=True))
+    assert _cache_key(cfg) == _cache_key(ModelConfig()) != _cache_key(on)
+
 # --- checkpoints ------------------------------------------------------------------------------------------
 
 def test_checkpoint_round_trip_is_exact_and_uses_no_pickle(tmp_path):

@@ -182,3 +182,14 @@ def test_training_with_the_location_warm_up_records_it_and_trains_on(encoder, tm
     assert history[0]["step"] == 0 and history[0]["location_warmup_loss"] > 0
     assert 0.0 <= history[0]["val_location_rank1"] <= 1.0
     assert history[-1]["step"] == 4 and "val_location_rank1" in history[-1]
+
+
+def test_train_refuses_gated_stages_the_network_does_not_have(tmp_path, capsys):
+    from napari_petground.cli import main
+
+    code = main(["train", "--phantoms", "2", "--features", "4,8,16", "--patch", "16,16,16", "--steps", "1",
+                 "--out", str(tmp_path / "run")])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "--gated 0,1,2" in err and "decoder stages 0-1" in err
+    assert not (tmp_path / "run" / "final").exists()

@@ -62,6 +62,8 @@ def _register_train(subparsers) -> None:
     net.add_argument("--spacing", type=float, default=8.0, help="isotropic model spacing (mm)")
     net.add_argument("--patch", type=_ints, default=(48, 48, 64), help="network input z,y,x (voxels)")
     net.add_argument("--coords", default="x,y,z", help="coordinate channels, e.g. x,y,z or x or '' for none")
+    net.add_argument("--pet-peak-channel", action="store_true",
+                     help="one more input channel: the hottest SUV within about one model voxel")
     net.add_argument("--location-pooling", default="attention", choices=("mean", "attention"),
                      help="how the location prior reads the sentence (mean of the tokens, or attention pools too)")
     opt = p.add_argument_group("optimisation")
@@ -108,7 +110,8 @@ def _model_config(args) -> object:
         raise ModelError(f"unknown coordinate channels {bad}: use x, y and/or z")
     spacing = float(args.spacing)
     return ModelConfig(
-        preprocess=PreprocessConfig(spacing_mm=(spacing,) * 3, coord_channels=coords, patch_size=tuple(args.patch)),
+        preprocess=PreprocessConfig(spacing_mm=(spacing,) * 3, coord_channels=coords, patch_size=tuple(args.patch),
+                                    pet_peak_channel=args.pet_peak_channel),
         network=NetworkConfig(backbone=args.backbone, features=tuple(args.features),
                               strides=(1,) + (2,) * (len(args.features) - 1), gated_stages=tuple(args.gated),
                               text_attention=not args.blind, location_pooling=args.location_pooling),
@@ -134,6 +137,10 @@ def _train(args) -> int:
     total = config.network.total_stride
     if any(p % total for p in config.preprocess.patch_size):
         raise ModelError(f"--patch sizes must be multiples of the network's total stride {total}")
+    decoder_stages = len(config.network.features) - 1
+    if not args.blind and any(not 0 <= s < decoder_stages for s in config.network.gated_stages):
+        raise ModelError(f"--gated {','.join(map(str, config.network.gated_stages))}: a network with "
+                         f"{len(config.network.features)} --features widths has decoder stages 0-{decoder_stages - 1}")
     from .train import _dist
 
     rank, world = _dist()

@@ -27,12 +27,20 @@ class PreprocessConfig:
     body_margin_mm: float = 16.0  # kept around the body crop
     coord_channels: tuple[str, ...] = ("x", "y", "z")  # extra input channels: normalised x (left +), y, z
     coord_scale_mm: float = 200.0  # coordinate channel = (position - body centre) / coord_scale_mm
+    # one more channel after the coordinates: the hottest SUV within about one model voxel, so a lesion smaller
+    # than the coarse grid keeps its peak (the averaged PET channel dilutes it)
+    pet_peak_channel: bool = False
     patch_size: tuple[int, int, int] = (64, 48, 64)  # largest input in one piece; larger volumes slide
     sliding_overlap: float = 0.5
 
     @property
     def in_channels(self) -> int:
-        return 2 + len(self.coord_channels)
+        return 2 + len(self.coord_channels) + int(self.pet_peak_channel)
+
+    @property
+    def coord_slice(self) -> slice:
+        """Where the coordinate channels sit in the input (after PET and CT)."""
+        return slice(2, 2 + len(self.coord_channels))
 
 
 @dataclass

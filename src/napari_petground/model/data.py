@@ -97,6 +97,8 @@ def _cache_key(config: ModelConfig) -> str:
 
     # only what changes the arrays: the input size of the network (patch, overlap) does not
     preprocess = {k: v for k, v in config.to_dict()["preprocess"].items() if k not in ("patch_size", "sliding_overlap")}
+    if not preprocess.get("pet_peak_channel"):  # off: the key of the caches made before the setting existed
+        preprocess.pop("pet_peak_channel", None)
     payload = json.dumps({"p": preprocess, "s": config.network.total_stride}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
