@@ -37,11 +37,6 @@ class PreprocessConfig:
     def in_channels(self) -> int:
         return 2 + len(self.coord_channels) + int(self.pet_peak_channel)
 
-    @property
-    def coord_slice(self) -> slice:
-        """Where the coordinate channels sit in the input (after PET and CT)."""
-        return slice(2, 2 + len(self.coord_channels))
-
 
 @dataclass
 class NetworkConfig:
