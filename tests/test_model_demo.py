@@ -53,3 +53,21 @@ def test_checkpoint_records_how_it_was_made_and_is_small():
     assert config.text.fingerprint and config.network.text_attention
     assert "command" in config.training["settings"]["extra"]
     assert sum(p.stat().st_size for p in folder.iterdir()) < 25 * 1024 ** 2
+
+
+def test_where_the_network_finds_nothing_the_uptake_where_the_sentence_points_is_shown(demo):
+    """Validation phantom 25016 (DOTATATE, whose normal liver is bright): the network has no region at all
+    for a hot segment VIII metastasis; its location prior points into the liver, where the metastasis is
+    the hottest uptake, and that is grown and shown flagged as low confidence."""
+    from napari_petground.model.evaluate import phantom_cases
+
+    grounder = demo[0]
+    case = next(phantom_cases(1, 25016, ("DOTATATE",)))
+    text, key, _info = next(s for s in case.sentences if s[0].startswith("Intensely DOTATATE-avid segment VIII"))
+    prior = grounder.location_map(case.study, text)
+    assert prior.shape == case.study.pet.shape and 0.8 < prior.max() <= 1.0  # relative weights, interpolated
+    result = grounder.ground(case.study, text)
+    assert result.method == "location prior + uptake", result.describe()
+    assert (result.mask & case.masks[key]).any()
+    assert not any((result.mask & mask).any() for other, mask in case.masks.items() if other != key)
+    assert any("where the sentence points" in flag for flag in result.flags)

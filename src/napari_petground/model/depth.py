@@ -171,12 +171,12 @@ def depth_for_sentence(network, skips, tokens: np.ndarray, mask: np.ndarray, pre
     return depth_from_logits(logits, prepared, **options)
 
 
-def depth_from_prior(network, tokens, mask, prepared) -> DepthProfile | None:
-    """DepthProfile from the network's location prior alone (None if it has none).
+def location_weights(network, tokens, mask, prepared) -> np.ndarray | None:
+    """The network's location prior on the model grid of ``prepared``, as relative weights (1 where it points
+    most, 0 in the padding); None when the network has no prior or the input no coordinate channels.
 
-    The prior reads only the sentence and the body coordinates, so this profile exists as soon as the text
-    is encoded — before the decoder runs. Its logits are a softmax over the body's voxels (how the prior is
-    trained, see model.location_train), summed per slice.
+    The prior reads only the sentence and the body coordinates, so this exists as soon as the text is encoded.
+    Its logits are a softmax over the body's voxels (how the prior is trained, see model.location_train).
     """
     import torch
 
@@ -193,8 +193,19 @@ def depth_from_prior(network, tokens, mask, prepared) -> DepthProfile | None:
     dtype = next(prior.parameters()).dtype
     with torch.inference_mode():
         logits = prior(tokens.to(dtype), mask, positions.to(dtype))[0, 0].float().cpu().numpy()
-    weights = np.exp(logits - logits.max())
-    profile = weights.reshape(weights.shape[0], -1).sum(axis=1)
+    weights = np.zeros(prepared.shape, np.float32)
+    weights[: valid[0], : valid[1], : valid[2]] = np.exp(logits - logits.max())
+    return weights
+
+
+def depth_from_prior(network, tokens, mask, prepared) -> DepthProfile | None:
+    """DepthProfile from the network's location prior alone (None if it has none): available before the
+    decoder runs (see ``location_weights``)."""
+    weights = location_weights(network, tokens, mask, prepared)
+    if weights is None:
+        return None
+    valid = prepared.valid_shape
+    profile = weights[: valid[0]].reshape(valid[0], -1).sum(axis=1)
     z_mm = model_z_mm(prepared)[: valid[0]]
     order = np.argsort(z_mm)
     return DepthProfile(z_mm[order], profile[order] / profile.sum(), "prior")

@@ -13,6 +13,7 @@ words that tell them apart are a sub-site such as "segment VII" or "L3", or "the
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Iterator
@@ -149,7 +150,8 @@ def evaluate_cases(cases, grounder=None, blind=None, weak: bool = True, progress
             if grounder is not None:
                 prob = grounder.probability(case.study, text)
                 record.outcome["model"] = _score(most_confident_component(prob), truth, pet)
-                chosen = select_lesion(prob, case.study, finding)
+                chosen = select_lesion(prob, case.study, finding,
+                                       pointed=functools.partial(grounder.location_map, case.study, text))
                 record.outcome["model+numbers"] = _score(chosen.mask, truth, pet)
             if blind_mask is not None:
                 record.outcome["blind"] = _score(blind_mask, truth, pet)

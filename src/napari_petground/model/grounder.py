@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..report.finding import Finding
-from .depth import DEPTH, depth_from_prepared, depth_from_prior
+from .depth import DEPTH, depth_from_prepared, depth_from_prior, location_weights
 from .select import select_lesion
 
 Progress = tuple[str, object]  # (stage, fraction) or (DEPTH, DepthProfile)
@@ -236,6 +236,19 @@ class Grounder:
             except StopIteration as stop:
                 return stop.value[0]
 
+    def location_map(self, study, sentence: str) -> np.ndarray | None:
+        """Where the network's location prior says the sentence points, on the PET grid (relative weights,
+        1 at its peak); None for a network without a prior. Cheap after a grounding: text and study cached."""
+        import torch
+
+        if not self.network.uses_text or getattr(self.network, "location", None) is None:
+            return None
+        emb, m = self.encoder.encode(sentence)
+        prepared, _windows, _cached = self._study_features(study)
+        weights = location_weights(self.network, torch.from_numpy(emb).to(self.device),
+                                   torch.from_numpy(m).to(self.device), prepared)
+        return None if weights is None else prepared.to_pet_grid(weights, interpolation="linear")
+
     def _iter_ground(self, study, sentence: str) -> Generator[Progress, None, Grounding]:
         from ..report import extract_findings
 
@@ -251,7 +264,7 @@ class Grounder:
         probability, cached, depth = yield from self._probability(study, sentence, timings)
         yield ("post-processing", 0.0)
         t = time.perf_counter()
-        selection = select_lesion(probability, study, finding)
+        selection = select_lesion(probability, study, finding, pointed=lambda: self.location_map(study, sentence))
         flags = list(selection.flags)
         if len(findings) > 1:
             flags.append(f"the sentence describes {len(findings)} findings; grounded the first")

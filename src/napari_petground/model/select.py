@@ -3,7 +3,9 @@
 Threshold the probability (PET grid) at 0.5 and split it into 26-connected components. Without an SUVmax or
 an image number in the sentence the network alone decides: the component holding its most confident voxel;
 when no region passes 0.5 and the sentence reads as a lesion finding, the most confident region above
-``faint_threshold`` is shown, flagged as low confidence, rather than nothing. (The paper's rule, kept by
+``faint_threshold`` is shown, flagged as low confidence, rather than nothing; when there is no such region
+either and the caller gives the network's location prior (``pointed``), the hottest uptake where the sentence
+points is grown into a lesion (model.pointed), flagged the same way. (The paper's rule, kept by
 evaluation as "network alone", is the highest *mean* probability at 0.5 only. On 118 sentences without
 numbers of 48 validation phantoms the described lesion was chosen for 0.686 by that rule, 0.771 by mean
 with a faint answer above 0.2, 0.822 by peak with a faint answer above 0.1 — the rule here — and was among
@@ -19,6 +21,7 @@ weaklabel.weak_label (flagged). ``fallback=False`` switches off both fallbacks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,7 +39,8 @@ class Selection:
     components: list  # ComponentStats of the candidate regions
     chosen: int | None  # index into components
     agreement: object | None  # weaklabel.Agreement of the chosen region with the finding (None without one)
-    method: str  # "network", "numbers", "numbers (faint network region)", "weak label" or "none"
+    method: str  # "network", "network (faint region)", "location prior + uptake", "numbers",
+    # "numbers (faint network region)", "weak label", "network (numbers disagree)" or "none"
     probabilities: list[float] = field(default_factory=list)  # mean network probability per component
     flags: list[str] = field(default_factory=list)
 
@@ -71,8 +75,13 @@ def _peaks(probability: np.ndarray, labels: np.ndarray, stats) -> list[float]:
 
 def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, threshold: float = 0.5,
                   low_threshold: float = LOW_THRESHOLD, faint_threshold: float = FAINT_THRESHOLD,
-                  fallback: bool = True, midline_x_mm: float | None = None) -> Selection:
-    """Choose the lesion the sentence describes among the network's regions (see module docstring)."""
+                  fallback: bool = True, midline_x_mm: float | None = None,
+                  pointed: Callable[[], np.ndarray | None] | None = None) -> Selection:
+    """Choose the lesion the sentence describes among the network's regions (see module docstring).
+
+    ``pointed``: called only when needed, the network's location prior on the PET grid (relative weights),
+    or None; it gives the last answer for a sentence without numbers when the network has no region.
+    """
     from ..weaklabel.agreement import check_agreement, rank_components
     from ..weaklabel.components import body_midline_x_mm
 
@@ -86,6 +95,10 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
             method = "network (faint region)"
             flags = [f"low confidence: no region above p = {threshold:g}; the most likely region above "
                      f"p = {faint_threshold:g} is shown"]
+            if not stats and pointed is not None:
+                guess = _pointed_selection(probability, study, finding, midline, pointed, faint_threshold)
+                if guess is not None:
+                    return guess
         if not stats:
             return Selection(empty, [], None, None, "none", [], ["nothing above the threshold"])
         best = int(np.argmax(_peaks(probability, labels, stats)))
@@ -127,3 +140,25 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
         return Selection(labels == stats[best].label, stats, best, agreement, "network (numbers disagree)", means,
                          flags)
     return Selection(empty, [], None, None, "none", [], flags)
+
+
+def _pointed_selection(probability: np.ndarray, study, finding: Finding, midline: float,
+                       pointed: Callable[[], np.ndarray | None], faint_threshold: float) -> Selection | None:
+    """The hottest uptake where the sentence points (model.pointed) as a flagged Selection, or None."""
+    from ..weaklabel.agreement import check_agreement
+    from ..weaklabel.components import component_stats
+    from .pointed import pointed_uptake
+
+    weights = pointed()
+    if weights is None:
+        return None
+    mask = pointed_uptake(np.asarray(study.pet.data), tuple(study.pet.spacing), weights)
+    if mask is None:
+        return None
+    stats = component_stats(mask.astype(np.int32), study.pet, study.numbering, midline)
+    if not stats:
+        return None
+    flag = (f"low confidence: the network found no region above p = {faint_threshold:g}; the hottest uptake "
+            "where the sentence points is shown")
+    return Selection(mask, stats[:1], 0, check_agreement(stats[0], finding), "location prior + uptake",
+                     [float(probability[mask].mean())], [flag])

@@ -109,7 +109,7 @@ def _shell(mask: np.ndarray, width: int = 3) -> np.ndarray:
     return ndi.binary_dilation(mask, structure=STRUCT26, iterations=width) & ~mask
 
 
-def _local_background(sub: np.ndarray, seed: tuple, inner: int = 4, outer: int = 7) -> tuple[float, float]:
+def local_background(sub: np.ndarray, seed: tuple, inner: int = 4, outer: int = 7) -> tuple[float, float]:
     """Median and spread of SUV in a cubic shell ``inner``–``outer`` voxels around the seed (a first guess)."""
     lo = [max(0, s - outer) for s in seed]
     block = sub[tuple(slice(a, s + outer + 1) for a, s in zip(lo, seed, strict=True))]
@@ -168,7 +168,7 @@ def _threshold(method: str, sub: np.ndarray, seed: tuple, suvmax: float, opts: d
         floor = float(opts.get("floor", 0.2))
         floor_volume = float(opts.get("floor_volume_ml", 2.0))
         noise_k = float(opts.get("noise_k", 2.5))
-        b, sd = _local_background(sub, seed)
+        b, sd = local_background(sub, seed)
         t = b + 0.5 * (suvmax - b)
         region = _region(sub, seed, t)
         for it in range(1, int(opts.get("max_iterations", 30)) + 1):
