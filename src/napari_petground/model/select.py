@@ -11,12 +11,13 @@ numbers of 48 validation phantoms the described lesion was chosen for 0.686 by t
 with a faint answer above 0.2, 0.822 by peak with a faint answer above 0.1 — the rule here — and was among
 the regions above 0.1 at all for 0.847, with the previous demo checkpoint. With the shipped one, 17 of those
 118 are missed: 11 with no region above 0.1 at all, 3 whose lesion is in none of the regions, none on the
-wrong side, so a choice by side or site words could fix at most 3.) With numbers, the components are ranked by
+wrong side, so a choice by side or site words could fix at most 3; the uptake where the sentence points
+finds 5 of the 11.) With numbers, the components are ranked by
 weaklabel.rank_components (SUVmax within the rounding of the stated value, the stated image inside the
 component's image range, the stated side), the network's mean probability breaking ties, so the rule is the
 one weak labeling uses. When no component agrees, fainter network regions (probability > ``low_threshold``)
 are tried; when still none agrees and ``fallback`` is on, the lesion is grown from the numbers alone with
-weaklabel.weak_label (flagged). ``fallback=False`` switches off both fallbacks.
+weaklabel.weak_label (flagged). ``fallback=False`` switches off every fallback.
 """
 
 from __future__ import annotations
