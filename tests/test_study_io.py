@@ -219,8 +219,11 @@ def test_dicom_with_mirrored_rows_and_descending_slices(tmp_path, synth):
 def test_folder_of_several_patients_asks_for_one(ibsi_dir):
     from napari_petground.errors import StudyError
 
-    with pytest.raises(StudyError, match=r"4 PET series of 4 patients.*open one patient's folder"):
+    patients = sorted(p.name for p in ibsi_dir.iterdir() if p.name.startswith("STS_"))
+    n = len(patients)
+    with pytest.raises(StudyError, match=rf"{n} PET series of {n} patients.*open one patient's folder") as info:
         load_study(ibsi_dir)
+    assert all(name in str(info.value) for name in patients[:4])  # the message names the patients
 
 
 def test_phantom_nifti_folder_opens_as_one_study_ignoring_its_label_maps(tmp_path):
