@@ -2,8 +2,10 @@
 
 Headers are scanned first (no pixel data), series grouped by SeriesInstanceUID, PET ('PT') and CT series
 paired by StudyInstanceUID / FrameOfReferenceUID. Pixel data is then read only for the two chosen series,
-slices sorted by their position along the slice normal, rescaled slice by slice (PET slopes vary per slice)
-and canonicalised to LPS.
+slices placed by their real positions (study.slices: checked headers, missing slices filled or refused),
+rescaled slice by slice (PET slopes vary per slice; a slope that is not a positive number is refused) and
+canonicalised to LPS. Files that cannot be opened are named with the reason, so an unreadable CT folder
+never turns into a PET-only study without a word.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StudyError, SuvError
+from .files import Listing, has_dicom_preamble, reason, walk_files
 from .geometry import SourceGeometry, canonical_volume
 from .numbering import Convention, ImageNumbering
 from .selection import select_pair
+from .slices import Placement, fill_missing, infer_number, missing_note, place_slices
 from .study import PatientInfo, Study
-from .suv import suv_conversion, tracer_name
+from .suv import check_suv_values, suv_conversion, tracer_name
 from .volume import Volume
 
 SKIP_NAMES = {"DICOMDIR"}
@@ -60,36 +64,51 @@ class Series:
         return text
 
 
-def has_dicom_preamble(path: Path) -> bool:
-    """True when the file has the 'DICM' marker after its 128-byte preamble (cheap, reads 132 bytes)."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:132] == b"DICM"
-
-
-def scan_series(paths: list[Path]) -> tuple[list[Series], list[Path]]:
-    """Group the image files under ``paths`` (folders are walked) by series; also the unreadable DICOM files."""
+def _header(file: Path):
+    """A file's header with pixel data deferred (read from the file only for the chosen series)."""
     import pydicom
 
-    files: list[Path] = []
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        return pydicom.dcmread(file, defer_size=DEFER_BYTES, force=False)
+
+
+def holds_dicom_images(folder: Path, limit: int = 512) -> bool:
+    """True when a PET or CT image (not a SEG, RTSTRUCT or report) is among the first files under ``folder``."""
+    for file in walk_files(folder, limit=limit, skip_names=frozenset(SKIP_NAMES)).files:
+        if not has_dicom_preamble(file):
+            continue
+        try:
+            ds = _header(file)
+        except Exception:  # pydicom raises several types for a broken file: the scan will name it
+            return True
+        if str(ds.get("SOPClassUID", "")) in IMAGE_CLASSES or str(ds.get("Modality", "")).upper() in ("PT", "CT"):
+            return True
+    return False
+
+
+def scan_series(paths: list[Path]) -> tuple[list[Series], list[Path], Listing]:
+    """Group the image files under ``paths`` (folders are walked) by series; also the corrupt DICOM files and
+    what could not be read (with why) or is not a regular file."""
+    listing = Listing()
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.name not in SKIP_NAMES))
+            found = walk_files(path, skip_names=frozenset(SKIP_NAMES))
+            listing.files.extend(found.files)
+            listing.unreadable.extend(found.unreadable)
+            listing.special.extend(found.special)
         else:
-            files.append(path)
+            listing.files.append(path)
     series: dict[str, Series] = {}
     broken: list[Path] = []
-    for file in files:
+    for file in listing.files:
         if file.suffix.lower() in (".nii", ".gz", ".json", ".txt", ".md", ".png", ".csv"):
             continue
         try:
-            with _warnings.catch_warnings():
-                _warnings.simplefilter("ignore")
-                # large elements (pixel data) are deferred: read from the file only for the chosen series
-                ds = pydicom.dcmread(file, defer_size=DEFER_BYTES, force=False)
+            ds = _header(file)
+        except OSError as exc:
+            listing.unreadable.append((file, reason(exc)))
+            continue
         except Exception:  # pydicom raises several types for non-DICOM or truncated files
             if has_dicom_preamble(file) or file.suffix.lower() in (".dcm", ".ima"):
                 broken.append(file)
@@ -101,11 +120,15 @@ def scan_series(paths: list[Path]) -> tuple[list[Series], list[Path]]:
         uid = str(ds.SeriesInstanceUID)
         if uid not in series:
             number = ds.get("SeriesNumber", None)
+            try:
+                number = int(number) if number not in (None, "") else None
+            except (TypeError, ValueError):
+                number = None
             series[uid] = Series(
                 uid=uid,
                 modality=str(ds.get("Modality", "") or "").upper(),
                 description=str(ds.get("SeriesDescription", "") or ""),
-                number=int(number) if number not in (None, "") else None,
+                number=number,
                 study_uid=str(ds.get("StudyInstanceUID", "") or ""),
                 frame_uid=str(ds.get("FrameOfReferenceUID", "") or ""),
                 patient_id=str(ds.get("PatientID", "") or ""),
@@ -113,7 +136,7 @@ def scan_series(paths: list[Path]) -> tuple[list[Series], list[Path]]:
             )
         series[uid].files.append(file)
         series[uid].headers.append(ds)
-    return list(series.values()), broken
+    return list(series.values()), broken, listing
 
 
 def _check_broken(broken: list[Path], chosen: list[Series]) -> list[str]:
@@ -132,13 +155,44 @@ def _check_broken(broken: list[Path], chosen: list[Series]) -> list[str]:
     return []
 
 
+def _check_unreadable(listing: Listing, chosen: list[Series], complete: bool) -> list[str]:
+    """Unreadable files beside the chosen series, or anything unreadable while the CT is missing: refuse."""
+    folders = {f.parent for s in chosen for f in s.files}
+    near = [(p, why) for p, why in listing.unreadable if p.parent in folders]
+    if near:
+        shown = ", ".join(f"{p} ({why})" for p, why in near[:3]) + (" ..." if len(near) > 3 else "")
+        raise StudyError(f"{len(near)} file(s) in the PET/CT series folders cannot be read: {shown}; "
+                         "check their permissions, then open the study again")
+    notes = []
+    if listing.unreadable and not complete:
+        raise StudyError(
+            f"cannot read {listing.unreadable_text()}, so the CT may be missing; check the permissions, "
+            "or open the PET alone with ct_series='none' (--ct-series none)"
+        )
+    if listing.unreadable:
+        notes.append(f"could not read {listing.unreadable_text()}; skipped")
+    if listing.special:
+        shown = ", ".join(p.name for p in listing.special[:3]) + (" ..." if len(listing.special) > 3 else "")
+        notes.append(f"{len(listing.special)} entries that are not regular files (pipes, sockets, devices) "
+                     f"were skipped: {shown}")
+    return notes
+
+
 @dataclass
 class _Stack:
-    data: np.ndarray  # (z, y, x) in the file's order, sorted along the slice normal
-    geometry: SourceGeometry
-    datasets: list  # full datasets, sorted like data's z axis
+    data: np.ndarray  # (images, y, x) of the images present, sorted along the slice normal
+    placement: Placement  # where they go on the grid (missing slices are filled after rescaling)
+    datasets: list  # full datasets, sorted like data's first axis
     files: list[Path]
     warnings: list[str]
+
+    @property
+    def geometry(self) -> SourceGeometry:
+        return self.placement.geometry
+
+    @property
+    def slots(self) -> np.ndarray:
+        return self.placement.slots
 
 
 def _pixels(ds, file: Path, kind: str) -> np.ndarray:
@@ -148,23 +202,34 @@ def _pixels(ds, file: Path, kind: str) -> np.ndarray:
             _warnings.simplefilter("ignore")
             syntax = str(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))
             rows, cols = int(ds.Rows), int(ds.Columns)
-            if syntax in UNCOMPRESSED and int(ds.get("SamplesPerPixel", 1)) == 1 and int(ds.BitsAllocated) in (8, 16, 32):
+            allocated = int(ds.BitsAllocated)
+            bits = int(ds.get("BitsStored", allocated))
+            if not 1 <= bits <= allocated:
+                raise ValueError(f"BitsStored {bits} does not fit BitsAllocated {allocated}")
+            if syntax in UNCOMPRESSED and int(ds.get("SamplesPerPixel", 1)) == 1 and allocated in (8, 16, 32):
                 signed = int(ds.get("PixelRepresentation", 0)) == 1
-                dtype = np.dtype(f"{'>' if syntax.endswith('.2.2') else '<'}{'i' if signed else 'u'}{int(ds.BitsAllocated) // 8}")
+                dtype = np.dtype(f"{'>' if syntax.endswith('.2.2') else '<'}{'i' if signed else 'u'}{allocated // 8}")
                 raw = ds.PixelData
-                if len(raw) < rows * cols * dtype.itemsize:
-                    raise ValueError(f"pixel data holds {len(raw)} bytes, {rows * cols * dtype.itemsize} expected")
+                expected = rows * cols * dtype.itemsize
+                if len(raw) < expected:
+                    raise ValueError(f"pixel data holds {len(raw)} bytes, {expected} expected")
+                if len(raw) > expected + 1:  # one pad byte evens an odd length; more: the header is wrong
+                    raise ValueError(f"pixel data holds {len(raw)} bytes, but Rows x Columns x BitsAllocated "
+                                     f"say {expected}")
                 pixels = np.frombuffer(raw, dtype=dtype, count=rows * cols).reshape(rows, cols)
-                bits = int(ds.get("BitsStored", ds.BitsAllocated))
-                if bits < int(ds.BitsAllocated) and signed:  # sign-extend the stored bits
-                    shift = int(ds.BitsAllocated) - bits
+                if bits < allocated and signed:  # sign-extend the stored bits
+                    shift = allocated - bits
                     pixels = (pixels << shift) >> shift
-                elif bits < int(ds.BitsAllocated):
+                elif bits < allocated:
                     pixels = pixels & ((1 << bits) - 1)
             else:
                 pixels = ds.pixel_array
+                if pixels.shape != (rows, cols):
+                    raise ValueError(f"pixel data of shape {pixels.shape}, one {rows} x {cols} grey image expected")
             del ds.PixelData  # keep one copy of a whole-body CT in memory
             return pixels
+    except OSError as exc:
+        raise StudyError(f"{kind} image {file} cannot be read: {reason(exc)}; check its permissions") from exc
     except Exception as exc:
         raise StudyError(
             f"{kind} image {file} is corrupt or truncated ({type(exc).__name__}: {exc}); "
@@ -173,116 +238,134 @@ def _pixels(ds, file: Path, kind: str) -> np.ndarray:
 
 
 def _read_stack(series: Series, kind: str) -> _Stack:
-    """Sort the series' headers along the slice normal, check it is one 3D volume, then read the pixels."""
-    headers, files = series.headers, series.files
-    if any(int(ds.get("NumberOfFrames", 1) or 1) > 1 for ds in headers):
+    """Place the series' images by their positions (headers checked), then read the pixels of those kept."""
+    if any(_frames(ds) > 1 for ds in series.headers):
         raise StudyError(
             f"{kind} series {series.uid} is multi-frame (enhanced) DICOM; export it as single-frame images"
         )
-    if len(headers) < 2:
-        raise StudyError(
-            f"{kind} series {series.summary()} has a single image (2D); a PET/CT study needs a 3D volume"
-        )
-    orientation = np.asarray([float(v) for v in headers[0].ImageOrientationPatient], dtype=float)
-    row, col = orientation[:3], orientation[3:]
-    normal = np.cross(row, col)
-    shape = (int(headers[0].Rows), int(headers[0].Columns))
-    for ds in headers:
-        other = np.asarray([float(v) for v in ds.ImageOrientationPatient], dtype=float)
-        if not np.allclose(other, orientation, atol=1e-4) or (int(ds.Rows), int(ds.Columns)) != shape:
-            raise StudyError(f"{kind} series {series.uid} mixes image orientations or sizes; cannot stack it")
-    positions = np.array([[float(v) for v in ds.ImagePositionPatient] for ds in headers])
-    distance = positions @ normal
-    order = np.argsort(distance, kind="stable")
-    steps = np.diff(distance[order])
-    if np.any(steps < 1e-3):
-        raise StudyError(
-            f"{kind} series {series.uid} has several images at the same position (4D: dynamic or gated); "
-            "open one time frame exported as its own series"
-        )
-    notes = []
-    spacing_z = float(np.median(steps))
-    if np.max(np.abs(steps - spacing_z)) > 0.1 * spacing_z:
-        notes.append(
-            f"{kind} slice spacing varies from {steps.min():.2f} to {steps.max():.2f} mm; "
-            f"{spacing_z:.2f} mm is used"
-        )
-    headers = [headers[i] for i in order]
-    files = [files[i] for i in order]
+    label = series.summary() if len(series.headers) < 2 else series.uid
+    placement = place_slices(series.headers, series.files, kind, label)
+    headers = [series.headers[i] for i in placement.order]
+    files = [series.files[i] for i in placement.order]
+    notes = list(placement.notes)
+    if placement.filled:
+        numbers = [ds.get("InstanceNumber", None) for ds in headers]
+        labels = [f"image {n}" if n not in (None, "") else f.name for n, f in zip(numbers, files, strict=True)]
+        notes.append(missing_note(placement, numbers, labels, kind))
     first = _pixels(headers[0], files[0], kind)
-    raw = np.empty((len(headers), *shape), dtype=first.dtype)  # filled slice by slice: no list + stack copy
+    raw = np.empty((len(headers), *first.shape), dtype=first.dtype)  # filled slice by slice: no list + copy
     raw[0] = first
     for z in range(1, len(headers)):
         raw[z] = _pixels(headers[z], files[z], kind)
-    pixel_spacing = [float(v) for v in headers[0].PixelSpacing]
-    direction = np.column_stack([row, col, normal])
-    geometry = SourceGeometry(
-        size=(shape[1], shape[0], len(headers)),
-        spacing=(pixel_spacing[1], pixel_spacing[0], spacing_z),
-        origin=tuple(float(v) for v in positions[order[0]]),
-        direction=tuple(float(v) for v in direction.reshape(-1)),
-    )
-    return _Stack(raw, geometry, headers, files, notes)
+    return _Stack(raw, placement, headers, files, notes)
 
 
-def _rescale(ds) -> tuple[float, float]:
-    slope = ds.get("RescaleSlope", None)
-    intercept = ds.get("RescaleIntercept", None)
-    return (float(slope) if slope not in (None, "") else 1.0, float(intercept) if intercept not in (None, "") else 0.0)
+def _frames(ds) -> int:
+    try:
+        return int(ds.get("NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError):
+        return 2  # unreadable: treat it as the multi-frame image it claims to be
+
+
+def _number(ds, keyword: str, tag: str, what: str) -> float | None:
+    """An optional numeric header value: None when absent; StudyError when present but not a finite number."""
+    try:
+        raw = ds.get(keyword, None)
+        value = float(raw) if raw not in (None, "") else None
+    except Exception as exc:  # malformed DS values raise on access
+        raise StudyError(f"{what}: {keyword} {tag} cannot be read ({exc}); re-export the series") from exc
+    if value is not None and not np.isfinite(value):
+        raise StudyError(f"{what}: {keyword} {tag} is {value}; the stored values cannot be rescaled. "
+                         "Re-export the series")
+    return value
+
+
+def _rescales(stack: _Stack, kind: str) -> np.ndarray:
+    """(slope, intercept) per image; a slope that is not positive, or one given for only some images, is refused."""
+    pairs = []
+    for ds, file in zip(stack.datasets, stack.files, strict=True):
+        what = f"{kind} image {file.name}"
+        slope = _number(ds, "RescaleSlope", "(0028,1053)", what)
+        intercept = _number(ds, "RescaleIntercept", "(0028,1052)", what)
+        if slope is not None and slope <= 0:
+            raise StudyError(f"{what}: RescaleSlope (0028,1053) is {slope:g}; it must be positive to turn stored "
+                             "values into real ones. Re-export the series")
+        pairs.append((slope, intercept))
+    given = [slope is not None for slope, _i in pairs]
+    if any(given) and not all(given):
+        missing = stack.files[given.index(False)].name
+        raise StudyError(f"{kind} image {missing} has no RescaleSlope (0028,1053) while other images of the "
+                         "series have one; its values cannot be scaled like theirs. Re-export the series")
+    return np.array([(1.0 if s is None else s, 0.0 if i is None else i) for s, i in pairs], dtype=np.float64)
 
 
 def _ct_volume(stack: _Stack) -> tuple[Volume, list[str]]:
-    rescales = [_rescale(ds) for ds in stack.datasets]
-    integral = all(s == 1.0 and float(i).is_integer() for s, i in rescales)
+    rescales = _rescales(stack, "CT")
+    integral = bool(np.all(rescales[:, 0] == 1.0) and np.all(np.mod(rescales[:, 1], 1) == 0))
     if integral:
-        low = int(stack.data.min()) + int(min(i for _s, i in rescales))
-        high = int(stack.data.max()) + int(max(i for _s, i in rescales))
+        low = int(stack.data.min()) + int(rescales[:, 1].min())
+        high = int(stack.data.max()) + int(rescales[:, 1].max())
         integral = low >= -32768 and high <= 32767 and int(stack.data.max()) <= 32767
     if integral:  # keep HU as int16: half the memory of float32 for a whole-body CT
         data = stack.data.astype(np.int16, copy=False)  # the stack is not used afterwards: edit in place
-        for z, (_s, intercept) in enumerate(rescales):
+        for z, intercept in enumerate(rescales[:, 1]):
             if intercept:
                 data[z] += np.int16(intercept)
     else:
         data = np.empty(stack.data.shape, dtype=np.float32)
         for z, (slope, intercept) in enumerate(rescales):
             data[z] = stack.data[z] * slope + intercept
-    volume, notes = canonical_volume(data, stack.geometry, {"modality": "CT"})
+    volume, notes = canonical_volume(fill_missing(data, stack.slots), stack.geometry, {"modality": "CT"})
     return volume, notes
 
 
-def _pet_volume(stack: _Stack) -> tuple[Volume, str, bool, list[str]]:
-    """PET in SUVbw when the tags allow it, else in stored units with a warning naming the tag."""
-    notes: list[str] = []
-    try:
-        conversions = [suv_conversion(ds) for ds in stack.datasets]
-        factors = [c.factor for c in conversions]
-        units, is_suv = "SUVbw", True
-        notes.extend(n for n in conversions[0].notes if "midnight" in n)
-    except SuvError as exc:
-        stored = str(stack.datasets[0].get("Units", "") or "stored units")
-        factors = [1.0] * len(stack.datasets)
-        units, is_suv = stored, False
-        notes.append(f"PET is shown in {stored}, not SUV: {exc}")
-    rescales = np.array([_rescale(ds) for ds in stack.datasets], dtype=np.float64)
-    scale = (rescales[:, 0] * np.asarray(factors)).astype(np.float32)[:, None, None]
-    offset = (rescales[:, 1] * np.asarray(factors)).astype(np.float32)[:, None, None]
+def _scaled(stack: _Stack, rescales: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    scale = (rescales[:, 0] * factors).astype(np.float32)[:, None, None]
+    offset = (rescales[:, 1] * factors).astype(np.float32)[:, None, None]
     data = stack.data.astype(np.float32)
     data *= scale  # per slice: each slice has its own rescale slope (and, with NONE, its own SUV factor)
     data += offset
-    volume, geo_notes = canonical_volume(data, stack.geometry, {"modality": "PT", "units": units})
+    return data
+
+
+def _pet_volume(stack: _Stack) -> tuple[Volume, str, bool, list[str]]:
+    """PET in SUVbw when the tags allow it and the values are plausible SUV; else in stored units, saying why."""
+    notes: list[str] = []
+    rescales = _rescales(stack, "PET")
+    stored = str(stack.datasets[0].get("Units", "") or "").strip().upper() or "stored units"
+    try:
+        conversions = [suv_conversion(ds) for ds in stack.datasets]
+        data = _scaled(stack, rescales, np.array([c.factor for c in conversions]))
+        check_suv_values(data, stored)
+        units, is_suv = "SUVbw", True
+        notes.extend(n for n in conversions[0].notes if "midnight" in n)
+    except SuvError as exc:
+        data = _scaled(stack, rescales, np.ones(len(stack.datasets)))
+        units, is_suv = ("unknown" if stored == "GML" else stored), False  # GML values that are no SUV
+        notes.append(f"PET is shown in {units}, not SUV: {exc}")
+    volume, geo_notes = canonical_volume(fill_missing(data, stack.slots), stack.geometry,
+                                         {"modality": "PT", "units": units})
     return volume, units, is_suv, notes + geo_notes
 
 
 def _numbering(stack: _Stack, volume: Volume, default: Convention) -> tuple[ImageNumbering, list[str]]:
     """InstanceNumber per canonical z slice; the convention when the numbers cannot be trusted."""
-    numbers = [ds.get("InstanceNumber", None) for ds in stack.datasets]
+    try:
+        numbers = [None if ds.get("InstanceNumber", None) in (None, "") else int(ds.InstanceNumber)
+                   for ds in stack.datasets]
+    except (TypeError, ValueError):
+        numbers = [None]
     direction = stack.geometry.matrix()
     axial = abs(abs(direction[2, 2]) - 1.0) < 1e-3
-    if any(n in (None, "") for n in numbers) or len(set(numbers)) != len(numbers) or not axial:
+    ordered: list = []
+    if None not in numbers:
+        for z, slot in enumerate(stack.slots):
+            ordered.append(numbers[slot] if slot >= 0 else infer_number(numbers, stack.slots, z))
+    if None in numbers or None in ordered or len(set(ordered)) != len(ordered) or not axial:
         note = "PET InstanceNumbers are missing, repeated or the series is not axial"
+        if None not in numbers and len(set(numbers)) == len(numbers) and axial:
+            note = "PET InstanceNumbers leave no room for the missing slice(s)"
         return ImageNumbering.from_convention(volume.shape[0], default), [f"{note}; image numbers use {default}"]
-    ordered = [int(n) for n in numbers]
     if direction[2, 2] < 0:  # file z runs inferior: canonical z is reversed
         ordered.reverse()
     return ImageNumbering(tuple(ordered), Convention.DICOM), []
@@ -312,12 +395,22 @@ def _patient(ds) -> PatientInfo:
 def load_dicom_study(paths: list[Path], *, pet_series: str | None = None, ct_series: str | None = None,
                      numbering: Convention = Convention.HEAD_FIRST) -> Study:
     """Read the PET/CT pair found under ``paths`` (folders or files)."""
-    series, broken = scan_series(paths)
+    series, broken, listing = scan_series(paths)
+    if not series and listing.unreadable:
+        raise StudyError(f"cannot read {listing.unreadable_text()}; check the permissions, then open it again")
     if not series:
         raise StudyError(f"no DICOM images found in {', '.join(str(p) for p in paths)}; "
                          "choose the folder that holds the PET and CT series")
-    pet_info, ct_info, notes = select_pair(series, pet_series=pet_series, ct_series=ct_series)
-    notes.extend(_check_broken(broken, [s for s in (pet_info, ct_info) if s is not None]))
+    try:
+        pet_info, ct_info, notes = select_pair(series, pet_series=pet_series, ct_series=ct_series)
+    except StudyError as exc:
+        if listing.unreadable:  # the missing series may be in what could not be read
+            raise StudyError(f"cannot read {listing.unreadable_text()}; check the permissions. {exc}") from exc
+        raise
+    chosen = [s for s in (pet_info, ct_info) if s is not None]
+    notes.extend(_check_broken(broken, chosen))
+    pet_alone = ct_series is not None and ct_series.lower() in ("none", "")
+    notes.extend(_check_unreadable(listing, chosen, complete=ct_info is not None or pet_alone))
     pet_stack = _read_stack(pet_info, "PET")
     pet, units, is_suv, pet_notes = _pet_volume(pet_stack)
     notes.extend(pet_stack.warnings + pet_notes)
@@ -345,6 +438,7 @@ def load_dicom_study(paths: list[Path], *, pet_series: str | None = None, ct_ser
         warnings=notes,
         extras={
             "pet_files": [str(f) for f in pet_stack.files],
+            "pet_filled_slices": pet_stack.placement.filled,  # file-order slices no image holds
             "pet_series_uid": pet_info.uid,
             "ct_series_uid": ct_info.uid if ct_info else "",
             "pet_series": pet_info.summary(),

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StudyError
-from .dicom import has_dicom_preamble, load_dicom_study
-from .nifti import is_nifti, pair_files, pet_units, read_nifti, stem
+from .dicom import holds_dicom_images, load_dicom_study
+from .files import has_dicom_preamble, is_regular, list_folder, walk_files
+from .nifti import LABEL_NAME, is_nifti, pair_files, pet_units, read_nifti, stem
 from .numbering import Convention, ImageNumbering
 from .study import PatientInfo, Study
 from .volume import Volume
@@ -40,35 +41,35 @@ def can_read(path_or_paths: PathLike | Sequence[PathLike]) -> bool:
 
 
 def _looks_readable(path: Path) -> bool:
-    if is_nifti(path):
-        return path.is_file()
-    if path.is_file():
-        return path.suffix.lower() in (".dcm", ".ima") or has_dicom_preamble(path)
     if not path.is_dir():
-        return False
-    probed = 0  # files looked at, over the whole tree: a drop of a huge folder must not stall napari
-    for root, dirs, files in os.walk(path):
-        dirs.sort()
-        for name in sorted(files):
-            candidate = Path(root) / name
-            if is_nifti(candidate) or has_dicom_preamble(candidate):
-                return True
-            probed += 1
-            if probed >= _PROBE_LIMIT:
-                return False
+        # only regular files are opened: a named pipe would block napari's question forever
+        return is_regular(path) and (is_nifti(path) or path.suffix.lower() in (".dcm", ".ima")
+                                     or has_dicom_preamble(path))
+    # files looked at, over the whole tree: a drop of a huge folder must not stall napari
+    for candidate in walk_files(path, limit=_PROBE_LIMIT).files:
+        if is_nifti(candidate) or has_dicom_preamble(candidate):
+            return True
     return False
 
 
-def _kind(paths: list[Path]) -> str:
+def _kind(paths: list[Path]) -> tuple[str, list[str]]:
+    """('nifti' or 'dicom', notes). DICOM images anywhere in a dropped folder win over NIfTI beside them."""
     if all(is_nifti(p) for p in paths):
-        return "nifti"
+        return "nifti", []
     if len(paths) == 1 and paths[0].is_dir():
-        direct = [p for p in paths[0].iterdir() if p.is_file()]
-        if any(is_nifti(p) for p in direct) and not any(has_dicom_preamble(p) for p in direct[:_PROBE_LIMIT]):
-            return "nifti"
+        direct = [p for p in list_folder(paths[0]) if is_nifti(p) and is_regular(p)]
+        if not direct:
+            return "dicom", []
+        if not holds_dicom_images(paths[0]):
+            return "nifti", []
+        images = [p.name for p in direct if not LABEL_NAME.search(stem(p))]  # label maps go without saying
+        if not images:
+            return "dicom", []
+        return "dicom", [f"NIfTI file(s) beside the DICOM series were not read: {', '.join(images[:5])}"
+                         f"{' ...' if len(images) > 5 else ''} (select the NIfTI files to open them instead)"]
     if any(is_nifti(p) for p in paths):
         raise StudyError("mixing NIfTI and DICOM inputs is not supported; open one kind at a time")
-    return "dicom"
+    return "dicom", []
 
 
 def load_study(path_or_paths: PathLike | Sequence[PathLike], *, pet_series: str | None = None,
@@ -85,11 +86,17 @@ def load_study(path_or_paths: PathLike | Sequence[PathLike], *, pet_series: str 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise StudyError(f"not found: {', '.join(missing)}; check the path")
+    special = [str(p) for p in paths if not p.is_dir() and not is_regular(p)]
+    if special:
+        raise StudyError(f"{', '.join(special)} is not a regular file (a named pipe, socket or device); "
+                         "choose the image files or the folder that holds them")
     numbering = Convention(numbering)
-    if _kind(paths) == "nifti":
+    kind, kind_notes = _kind(paths)
+    if kind == "nifti":
         study = _load_nifti(paths, numbering)
     else:
         study = load_dicom_study(paths, pet_series=pet_series, ct_series=ct_series, numbering=numbering)
+    study.warnings.extend(kind_notes)
     _replace_nans(study)
     _check_overlap(study)
     if study.ct is None and not any("CT" in w for w in study.warnings):

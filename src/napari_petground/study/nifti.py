@@ -25,7 +25,7 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 MAX_PLAUSIBLE_SUV = 100.0
 _CT_NAME = re.compile(r"(^|[^a-z])(ct|ctres|ct_res)([^a-z]|$)|_0000$")
 _PET_NAME = re.compile(r"(^|[^a-z])(pet|pt|suv)([^a-z]|$)|_0001$")
-_LABEL_NAME = re.compile(r"seg|label|mask|gtv|roi|lesion|sites")
+LABEL_NAME = re.compile(r"seg|label|mask|gtv|roi|lesion|sites")
 
 
 def is_nifti(path: Path) -> bool:
@@ -73,6 +73,10 @@ def read_nifti(path: Path, interpolation: str = "linear") -> tuple[Volume, list[
     if reader.GetNumberOfComponents() != 1:
         raise StudyError(f"{path.name} has {reader.GetNumberOfComponents()} values per voxel (RGB?); "
                          "a grey-value image is needed")
+    spacing = [float(v) for v in reader.GetSpacing()[:3]]
+    if not all(np.isfinite(v) and v > 0 for v in spacing):
+        raise StudyError(f"{path.name} has a voxel size of {spacing} mm (pixdim); every size must be positive. "
+                         "Correct the header or re-export the image")
     direct = reader.GetDimension() == 3 and header is not None and header["datatype"] in _DTYPES
     if direct:
         data, nan_count = _read_voxels(path, header)
@@ -85,7 +89,7 @@ def read_nifti(path: Path, interpolation: str = "linear") -> tuple[Volume, list[
         data = data.astype(np.float32)
     volume, notes = canonical_volume(data, geometry, {"file": str(path)}, interpolation)
     if nan_count:
-        notes.append(f"{path.name} had {nan_count} NaN voxel(s); they were set to 0")
+        notes.append(f"{path.name} had {nan_count} NaN or infinite voxel(s); they were set to 0")
     return volume, notes
 
 
@@ -107,7 +111,10 @@ def _read_with_sitk(path: Path) -> tuple[np.ndarray, SourceGeometry, int]:
         origin=tuple(float(v) for v in image.GetOrigin()),
         direction=tuple(float(v) for v in image.GetDirection()),
     )
-    return sitk.GetArrayFromImage(image), geometry, nan_count
+    data = sitk.GetArrayFromImage(image)
+    if data.dtype.kind == "f":
+        data[~np.isfinite(data)] = 0
+    return data, geometry, nan_count
 
 
 _DTYPES = {2: "u1", 4: "i2", 8: "i4", 16: "f4", 64: "f8", 256: "i1", 512: "u2", 768: "u4", 1024: "i8", 1280: "u8"}
@@ -141,7 +148,7 @@ def _nifti1_header(path: Path) -> dict | None:
 
 
 def _read_voxels(path: Path, header: dict) -> tuple[np.ndarray, int]:
-    """Voxels as a (z, y, x) array with scl_slope/scl_inter applied; NaNs set to 0 and counted."""
+    """Voxels as a (z, y, x) array with scl_slope/scl_inter applied; NaN and +-Inf set to 0 and counted."""
     dtype = np.dtype(header["order"] + _DTYPES[header["datatype"]])
     nx, ny, nz = header["shape"][:3]
     data = np.empty((nz, ny, nx), dtype=dtype)
@@ -167,7 +174,7 @@ def _read_voxels(path: Path, header: dict) -> tuple[np.ndarray, int]:
         data = data.astype(np.float32) * np.float32(slope) + np.float32(intercept)
     nans = 0
     if data.dtype.kind == "f":
-        bad = np.isnan(data)
+        bad = ~np.isfinite(data)
         nans = int(bad.sum())
         if nans:
             data[bad] = 0
@@ -179,7 +186,7 @@ _CHUNK = 1 << 24
 
 
 def check_nifti_file(path: Path) -> int:
-    """Raise StudyError when a NIfTI-1 file is truncated; return how many NaN voxels it holds.
+    """Raise StudyError when a NIfTI-1 file is truncated; return how many NaN or infinite voxels it holds.
 
     ITK's reader neither notices a truncated .nii.gz (it fills the rest with zeros) nor reports NaNs (it
     turns them into 0), so both are checked here on the raw bytes: the gzip trailer or file size against
@@ -218,7 +225,7 @@ def check_nifti_file(path: Path) -> int:
 
 
 def _scan(path: Path, opener, offset: int, expected: int, dtype: np.dtype) -> int:
-    """Stream the voxel bytes: StudyError when fewer than the header promises; NaN count for floats."""
+    """Stream the voxel bytes: StudyError when fewer than the header promises; NaN/Inf count for floats."""
     nans = total = 0
     floats = dtype.kind == "f"
     try:
@@ -232,7 +239,7 @@ def _scan(path: Path, opener, offset: int, expected: int, dtype: np.dtype) -> in
                 total += len(chunk)
                 if floats:
                     usable = len(chunk) - len(chunk) % dtype.itemsize
-                    nans += int(np.isnan(np.frombuffer(chunk[:usable], dtype=dtype)).sum())
+                    nans += int((~np.isfinite(np.frombuffer(chunk[:usable], dtype=dtype))).sum())
     except (OSError, EOFError, zlib.error) as exc:
         raise StudyError(f"{path} is corrupt or truncated ({exc}); re-export it") from exc
     if total < expected:
@@ -305,7 +312,7 @@ def _from_folder(folder: Path) -> tuple[Path | None, Path, list[str]]:
     if "suv" in by_stem and ("ctres" in by_stem or "ct" in by_stem):  # autoPET
         ct = by_stem.get("ctres", by_stem.get("ct"))
         return ct, by_stem["suv"], []
-    images = [p for p in files if not _LABEL_NAME.search(stem(p))]
+    images = [p for p in files if not LABEL_NAME.search(stem(p))]
     cases = sorted({stem(p)[:-5] for p in images if stem(p).endswith(("_0000", "_0001"))})
     if len(cases) > 1:
         raise StudyError(
@@ -322,7 +329,13 @@ def _from_folder(folder: Path) -> tuple[Path | None, Path, list[str]]:
         return _from_two(images[0], images[1])
     if len(images) == 1:
         return _from_single(images[0])
-    names = ", ".join(p.name for p in images[:8]) or "none"
+    if not images:
+        labels = ", ".join(p.name for p in files[:8]) + (" ..." if len(files) > 8 else "")
+        raise StudyError(
+            f"{folder.name} holds only label maps or masks ({labels}), no CT or PET image; "
+            "choose the folder that holds the images, or select the CT and PET files"
+        )
+    names = ", ".join(p.name for p in images[:8]) + (" ..." if len(images) > 8 else "")
     raise StudyError(
         f"{folder.name} holds {len(images)} NIfTI images ({names}); put one CT and one PET in a folder "
         "or select the two files"
@@ -331,7 +344,8 @@ def _from_folder(folder: Path) -> tuple[Path | None, Path, list[str]]:
 
 def pet_units(volume: Volume, path: Path) -> tuple[str, bool, list[str]]:
     """(units, is_suv, notes) for a NIfTI PET, which carries no units of its own."""
-    peak = float(np.nanmax(volume.data)) if volume.data.size else 0.0
+    finite = volume.data[np.isfinite(volume.data)] if volume.data.dtype.kind == "f" else volume.data
+    peak = float(finite.max()) if finite.size else 0.0  # one stray +Inf voxel must not decide the units
     if peak <= MAX_PLAUSIBLE_SUV:
         return "SUVbw", True, [f"{path.name}: NIfTI has no units; values taken as SUV (maximum {peak:.2f})"]
     return "unknown", False, [

@@ -9,7 +9,16 @@ applies it slice by slice together with that slice's own slope. Follows the QIBA
   ``NONE`` -> dose decayed to this image's acquisition time (so the factor varies by slice).
 - Units ``CNTS`` (Philips): the private SUV Scale Factor (7053,1000).
 
-Every missing or absurd tag raises ``SuvError`` naming the tag, so nothing pretends to be SUV.
+Every missing or absurd tag raises ``SuvError`` naming the tag, so nothing pretends to be SUV. So does an
+image that is not attenuation-corrected (CorrectedImage (0028,0051) given without ATTN): its values are not
+activity concentrations, whatever its Units say.
+
+The converted values are checked too (``check_suv_values``): no tracer reaches an SUVmax of ``MAX_SUV``
+(1000). The hottest real uptake (urine in the bladder or kidneys, some PSMA and DOTATATE lesions) stays
+within a few hundred, while a series in Bq/ml always peaks far above 1000: SUV 1 is the injected dose over
+the body weight, at least about 300 Bq/ml for any clinical dose and patient, and every scan holds uptake of
+several SUV. So a maximum above 1000 means the Units tag (GML in Bq/ml data) or the dose, weight or times are
+wrong, and the values are not called SUV. A series with no positive value holds no uptake at all.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ WEIGHT_KG = (1.0, 400.0)
 DOSE_BQ = (1.0e6, 5.0e10)  # 1 MBq .. 50 GBq (a value in MBq by mistake falls below)
 HALF_LIFE_S = (60.0, 1.0e7)
 UPTAKE_S = (0.0, 24 * 3600.0)
+MAX_SUV = 1000.0  # no uptake comes near it; Bq/ml data always exceed it (see the module notes)
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,13 @@ def suv_conversion(ds) -> SuvConversion:
     decay = str(ds.get("DecayCorrection", "") or "").strip().upper()
     if not units:
         raise SuvError("PET has no Units (0054,1001); its values cannot be converted to SUV")
+    corrected = _corrections(ds)
+    if corrected and "ATTN" not in corrected:
+        raise SuvError(
+            f"PET is not attenuation-corrected (CorrectedImage (0028,0051) is {'/'.join(corrected)}, without "
+            "ATTN), so its values are not activity concentrations and do not convert to SUV; open the "
+            "attenuation-corrected PET series"
+        )
     if units == "GML":
         return SuvConversion(1.0, units, decay, _weight_or_none(ds), None, None, ("values are already SUVbw",))
     if units == "CNTS":
@@ -62,6 +79,32 @@ def suv_conversion(ds) -> SuvConversion:
     if units != "BQML":
         raise SuvError(f"PET Units (0054,1001) is {units!r}; only BQML, GML and Philips CNTS convert to SUV")
     return _bqml(ds, decay, activity_scale=1.0)
+
+
+def _corrections(ds) -> list[str]:
+    try:
+        value = ds.get("CorrectedImage", None) or []
+    except Exception:  # a malformed value: as if absent (many exports leave it out)
+        return []
+    values = [value] if isinstance(value, str) else list(value)
+    return [str(v).strip().upper() for v in values if str(v).strip()]
+
+
+def check_suv_values(data, units: str) -> None:
+    """SuvError when converted values cannot be SUV: a maximum above MAX_SUV, or nothing above 0."""
+    import numpy as np
+
+    finite = data[np.isfinite(data)]
+    peak = float(finite.max()) if finite.size else 0.0
+    if peak <= 0:
+        raise SuvError("PET holds no value above 0 (an empty or broken series); there is no uptake to express "
+                       "as SUV. Re-export the series")
+    if peak > MAX_SUV:
+        cause = ("the values look like Bq/ml although Units (0054,1001) says GML (SUV); re-export the series "
+                 "in BQML with the patient's weight and the injected dose" if units == "GML" else
+                 "the injected dose, weight or times in the header are probably wrong; check them")
+        raise SuvError(f"PET values would reach SUV {peak:,.0f}, far above any uptake (no tracer comes near "
+                       f"{MAX_SUV:,.0f}): {cause}")
 
 
 def _bqml(ds, decay: str, activity_scale: float, extra_notes: tuple[str, ...] = ()) -> SuvConversion:

@@ -79,6 +79,11 @@ def _write_nifti(path: Path, data: np.ndarray, study: Study) -> Path:
     return _write_image_atomically(image, path)
 
 
+def _filled(study: Study) -> list[int]:
+    """Source-order PET slices that no file holds (filled in by the reader for missing images)."""
+    return [int(z) for z in study.extras.get("pet_filled_slices") or []]
+
+
 def _segment_name(value: int, index: int, names: SegmentNames) -> str:
     if isinstance(names, Mapping):
         return str(names.get(value, f"lesion {value}"))
@@ -116,7 +121,15 @@ def _write_seg(path: Path, data: np.ndarray, study: Study, names: SegmentNames) 
     if not values:
         raise WriteError("the labels are empty: nothing to save as DICOM SEG (save an empty mask as .nii.gz)")
     headers = _pet_headers(study)
+    # slices filled in for missing images have no image to reference: their labels cannot go into a SEG
     source = to_source_array(data, study.pet)
+    filled = _filled(study)
+    if filled and np.any(source[filled]):
+        raise WriteError(
+            f"labels lie on PET slice(s) that were filled in for missing images ({len(filled)} in this series); "
+            "a DICOM SEG can only reference images that exist. Save as .nii.gz to keep every label"
+        )
+    source = np.delete(source, filled, axis=0)
     if source.shape != (len(headers), int(headers[0].Rows), int(headers[0].Columns)):
         raise WriteError("the PET files changed since the study was opened; reopen it and save again")
     numbered = np.zeros(source.shape, dtype=np.uint8 if len(values) < 256 else np.uint16)
@@ -201,6 +214,11 @@ def _load_seg(path: Path, study: Study) -> np.ndarray:
     for number, value in values.items():
         lut[number] = value
     source = lut[numbers]
+    filled = _filled(study)
+    if filled:  # back onto the full grid: the slices without an image hold no label
+        full = np.zeros((source.shape[0] + len(filled), *source.shape[1:]), dtype=source.dtype)
+        full[np.setdiff1d(np.arange(full.shape[0]), filled)] = source
+        source = full
     geometry = source_geometry(study.pet)
     canonical, _notes = canonical_volume(source, geometry, interpolation="nearest")
     return canonical.data
