@@ -142,5 +142,5 @@ def test_view_command_opens_the_study_with_the_docks(tmp_path, monkeypatch):
 def test_view_command_needs_a_study_or_the_demo(capsys):
     from napari_petground import cli
 
-    assert cli.main(["view"]) == 1
+    assert cli.main(["view"]) == 2
     assert "--demo" in capsys.readouterr().err

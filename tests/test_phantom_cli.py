@@ -28,7 +28,7 @@ def test_cli_writes_a_dataset(tmp_path):
 
 
 def test_cli_rejects_bad_counts(tmp_path, capsys):
-    assert main(["phantom", "--n", "0", "--out", str(tmp_path), "--no-progress"]) == 1
+    assert main(["phantom", "--n", "0", "--out", str(tmp_path), "--no-progress"]) == 2
     assert "--n must be at least 1" in capsys.readouterr().err
 
 

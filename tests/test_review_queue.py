@@ -241,7 +241,7 @@ def test_cli_import_status_json(dataset, capsys):
     assert stats["states"]["accepted"] == 1 and stats["reviewed"] == 1 and stats["items"] == 12
     assert main(["review", "status", str(dataset)]) == 0
     assert "tracer FDG" in capsys.readouterr().out
-    assert main(["review", "status", str(dataset / "nope")]) == 1
+    assert main(["review", "status", str(dataset / "nope")]) == 2
     assert "dataset folder not found" in capsys.readouterr().err
 
 

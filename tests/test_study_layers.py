@@ -74,7 +74,7 @@ def test_info_command_prints_what_a_reader_checks(ibsi_dir, capsys):
 
 
 def test_info_command_reports_errors(tmp_path, capsys):
-    assert cli.main(["info", str(tmp_path / "missing")]) == 1
+    assert cli.main(["info", str(tmp_path / "missing")]) == 2
     assert "not found" in capsys.readouterr().err
 
 

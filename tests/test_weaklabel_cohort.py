@@ -242,7 +242,7 @@ def test_cli_reports_a_csv_without_the_needed_columns(tmp_path, capsys):
     bad.write_text("id,text\nA,hello\n")
     code = main(["weak-label", "--reports", str(bad), "--images", str(tmp_path / "images"), "--out",
                  str(tmp_path / "out"), "--scheduler", "synchronous"])
-    assert code == 1
+    assert code == 2
     assert "exam_id" in capsys.readouterr().err
 
 

@@ -2,15 +2,57 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
-from ..errors import ModelError
+from ..cli import writable_file, writable_folder
+from ..errors import ModelError, PhantomError, ReportError
+
+_DEVICES = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_TRAIN_OPTIONS = {"preprocess.spacing_mm": "--spacing", "preprocess.patch_size": "--patch",
+                  "network.features": "--features", "network.strides": "--features"}
 
 
 def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(",") if v.strip())
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
+
+
+def _device(text: str) -> str:
+    if not _DEVICES.match(text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device: use auto, cpu, cuda, cuda:N or mps")
+    return text.strip()
+
+
+def _check_device(device: str) -> None:
+    """Refuse a device this machine does not have before anything is loaded."""
+    import torch
+
+    if device.startswith("cuda"):
+        index = int(device.split(":", 1)[1]) if ":" in device else 0
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            raise ModelError(f"--device {device}: no such CUDA device on this machine; use --device cpu or auto")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelError("--device mps: Apple's GPU is not available here; use --device cpu or auto")
+
+
+def _sentence(text: str) -> str:
+    """The sentence argument, refused before any work when it is empty or not valid text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ReportError(
+            f"the sentence holds a character that is not text at position {exc.start + 1} (a lone surrogate: "
+            "the terminal or file it came from is not UTF-8); retype the sentence or convert it to UTF-8"
+        ) from None
+    if not text.strip():
+        raise ReportError("the sentence is empty; give the report sentence that describes the lesion")
+    return text
 
 
 def register(subparsers) -> None:
@@ -31,8 +73,8 @@ def _register_ground(subparsers) -> None:
     p.add_argument("study", help="PET/CT study (DICOM folder, NIfTI pair or phantom:SEED)")
     p.add_argument("sentence", help="the report sentence")
     p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped demo)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--out", help="write the mask here (.nii.gz)")
+    p.add_argument("--device", default="auto", type=_device, help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--out", help="write the mask here (.nii.gz, or .dcm DICOM SEG for a DICOM study)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_ground)
 
@@ -81,7 +123,7 @@ def _register_train(subparsers) -> None:
                      help="on the CPU, compute in bfloat16 (faster on CPUs with bfloat16 units; weights stay float32)")
     opt.add_argument("--half", action="store_true", help="store checkpoints as float16")
     opt.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
-    opt.add_argument("--device", default="auto")
+    opt.add_argument("--device", default="auto", type=_device, help="auto, cpu, cuda, cuda:N or mps")
     p.set_defaults(func=_train)
 
 
@@ -95,7 +137,7 @@ def _register_evaluate(subparsers) -> None:
     p.add_argument("--tracers", default="FDG")
     p.add_argument("--no-blind", action="store_true", help="skip the text-blind comparison")
     p.add_argument("--no-weak", action="store_true", help="skip the numbers-only weak-label heuristic")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", type=_device, help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", help="also write the JSON result here")
     p.set_defaults(func=_evaluate)
@@ -109,14 +151,24 @@ def _model_config(args) -> object:
     if bad:
         raise ModelError(f"unknown coordinate channels {bad}: use x, y and/or z")
     spacing = float(args.spacing)
-    return ModelConfig(
+    config = ModelConfig(
         preprocess=PreprocessConfig(spacing_mm=(spacing,) * 3, coord_channels=coords, patch_size=tuple(args.patch),
                                     pet_peak_channel=args.pet_peak_channel),
         network=NetworkConfig(backbone=args.backbone, features=tuple(args.features),
-                              strides=(1,) + (2,) * (len(args.features) - 1), gated_stages=tuple(args.gated),
+                              strides=(1,) + (2,) * max(0, len(args.features) - 1), gated_stages=tuple(args.gated),
                               text_attention=not args.blind, location_pooling=args.location_pooling),
         text=TextConfig(name=args.encoder or DEFAULT_ENCODER),
     )
+    decoder_stages = len(config.network.features) - 1
+    if not args.blind and any(not 0 <= s < decoder_stages for s in config.network.gated_stages):
+        raise ModelError(f"--gated {','.join(map(str, config.network.gated_stages))}: a network with "
+                         f"{len(config.network.features)} --features widths has decoder stages 0-{decoder_stages - 1}")
+    problems = config.problems()
+    if problems:
+        for field, option in _TRAIN_OPTIONS.items():
+            problems = [p.replace(field, option) for p in problems]
+        raise ModelError("; ".join(dict.fromkeys(problems)))
+    return config
 
 
 def _train(args) -> int:
@@ -127,20 +179,15 @@ def _train(args) -> int:
     from .train import TrainSettings, train
 
     config = _model_config(args)
-    out = Path(args.out)
+    if args.device != "auto":
+        _check_device(args.device)
+    out = writable_folder(args.out, "--out")
+    cache = writable_folder(args.cache, "--cache") if args.cache else out / "cache"
     out.mkdir(parents=True, exist_ok=True)
-    cache = Path(args.cache) if args.cache else out / "cache"
     encoder = TextEncoder(config.text)
     config.text.dim = encoder.dim
     config.network.text_dim = encoder.dim
     config.text.fingerprint = encoder.fingerprint()
-    total = config.network.total_stride
-    if any(p % total for p in config.preprocess.patch_size):
-        raise ModelError(f"--patch sizes must be multiples of the network's total stride {total}")
-    decoder_stages = len(config.network.features) - 1
-    if not args.blind and any(not 0 <= s < decoder_stages for s in config.network.gated_stages):
-        raise ModelError(f"--gated {','.join(map(str, config.network.gated_stages))}: a network with "
-                         f"{len(config.network.features)} --features widths has decoder stages 0-{decoder_stages - 1}")
     from .train import _dist
 
     rank, world = _dist()
@@ -204,15 +251,24 @@ def _train(args) -> int:
 def _ground(args) -> int:
     import numpy as np
 
+    from .checkpoint import read_config, shipped_checkpoint
     from .grounder import Grounder
 
+    # everything that can be refused without the slow steps is checked first
+    sentence = _sentence(args.sentence)
+    out = _mask_path(args.out) if args.out else None
+    folder = Path(args.checkpoint) if args.checkpoint else shipped_checkpoint("demo")
+    read_config(folder)
+    if args.device != "auto":
+        _check_device(args.device)
     study = _load_study(args.study)
-    grounder = Grounder.from_checkpoint(args.checkpoint, device=args.device)
-    result = grounder.ground(study, args.sentence)
-    if args.out:
-        from ..dataset.layout import write_nifti
+    grounder = Grounder.from_checkpoint(folder, device=args.device)
+    result = grounder.ground(study, sentence)
+    if out is not None:
+        from ..study.writers import write_labels
 
-        write_nifti(Path(args.out), result.mask.astype(np.uint8), study.pet.spacing, study.pet.origin)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_labels(out, result.mask.astype(np.uint8), study)
     if args.json:
         print(json.dumps(result.summary(), indent=2))
     else:
@@ -220,23 +276,40 @@ def _ground(args) -> int:
     return 0
 
 
+def _mask_path(text: str) -> Path:
+    """The --out path of a mask: a NIfTI or DICOM SEG name in a place that can be written."""
+    from ..errors import WriteError
+
+    if not text.lower().endswith((".nii", ".nii.gz", ".dcm")):
+        raise WriteError(f"--out {text}: name the mask file .nii.gz (NIfTI) or .dcm (DICOM SEG, DICOM studies)")
+    return writable_file(text, "--out")
+
+
 def _load_study(text: str):
     if text.startswith("phantom:"):
         from ..phantom import make_phantom
 
-        return make_phantom(int(text.split(":", 1)[1])).study
+        seed = text.split(":", 1)[1].strip()
+        if not seed.isdigit():
+            raise PhantomError(f"{text!r} is not a phantom: write phantom:SEED with a whole number SEED >= 0, "
+                               "e.g. phantom:7")
+        return make_phantom(int(seed)).study
     from ..study import load_study
 
     return load_study(text)
 
 
 def _evaluate(args) -> int:
+    from ..dataset.layout import atomic_write_bytes
     from .evaluate import evaluate_cli
 
+    out = writable_file(args.out, "--out") if args.out else None
+    if args.device != "auto":
+        _check_device(args.device)
     result = evaluate_cli(args)
     text = json.dumps(result, indent=2)
-    if args.out:
-        Path(args.out).write_text(text)
+    if out is not None:
+        atomic_write_bytes(out, text.encode("utf-8"))
     if args.json:
         print(text)
     else:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cli import writable_folder
 from ..errors import ModelError
 
 
@@ -93,6 +94,7 @@ def _train(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     folder = shipped_checkpoint() if args.checkpoint is None else Path(args.checkpoint)
+    writable_folder(args.out or folder, "--out" if args.out else "the checkpoint folder")
     network, config = load_checkpoint(folder)
     tracers = tuple(t.strip() for t in args.tracers.split(",") if t.strip())
     head, metrics = fit_describe_head(

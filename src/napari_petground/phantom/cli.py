@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cli import writable_folder
 from ..errors import PhantomError
 
 TRACER_CHOICES = ("FDG", "PSMA", "DOTATATE", "FLUCICLOVINE", "mixed")
@@ -43,6 +44,7 @@ def _run(args) -> int:
 
     if args.n < 1:
         raise PhantomError("--n must be at least 1")
+    writable_folder(args.out, "--out")
     bar = tqdm(total=args.n, desc="phantoms", unit="exam", disable=args.no_progress)
     try:
         if args.format == "dataset":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..cli import writable_folder
+
 
 def register(subparsers) -> None:
     review = subparsers.add_parser("review", help="review weak labels: import a dataset, status, export")
@@ -74,6 +76,7 @@ def _export(args) -> int:
     from .queue import ReviewQueue
     from .stats import format_stats
 
+    writable_folder(args.out, "--out")
     with ReviewQueue(args.dataset) as queue:
         result = export_reviewed(queue, args.out, include_unreviewed=args.include_unreviewed)
     print(f"wrote {result.items} items of {len(result.cases)} cases to {result.out}")
@@ -92,6 +95,7 @@ def _open(args) -> int:
 def _demo(args) -> int:
     from .demo import make_demo_dataset
 
+    writable_folder(args.out, "the output folder")
     root = make_demo_dataset(args.out, n_cases=args.cases)
     print(f"wrote a demo dataset to {root}; next: petground review open {root}")
     return 0

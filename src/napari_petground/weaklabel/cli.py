@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli import writable_folder
 from ..errors import WeakLabelError
 
 
@@ -36,6 +37,7 @@ def _weak_label(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise WeakLabelError(f"--workers must be at least 1, got {args.workers}")
+    writable_folder(args.out, "--out")
     run = run_cohort(args.reports, args.images, args.out, workers=args.workers, scheduler=args.scheduler,
                      tracer_default=args.tracer_default, progress=not args.no_progress and sys.stderr.isatty(),
                      limit=args.limit)
