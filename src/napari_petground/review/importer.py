@@ -12,10 +12,10 @@ import hashlib
 import json
 from typing import TYPE_CHECKING
 
-from ..errors import ReviewError
+from ..errors import PetGroundError, ReviewError
 from .masks import MaskProblem, check_mask
 from .records import ImportResult
-from .store import rebuild_current, record_decision, transaction
+from .store import rebuild_current, record_decision, refresh_item_sum, transaction
 
 if TYPE_CHECKING:
     from .queue import ReviewQueue
@@ -28,6 +28,16 @@ def _row_hash(row: dict) -> str:
 
 
 def import_items(queue: ReviewQueue, include_unmatched: bool = False) -> ImportResult:
+    """Fill the queue in one transaction: a bad row of the dataset refuses the whole import, naming it."""
+    try:
+        return _import_items(queue, include_unmatched)
+    except PetGroundError as exc:
+        if isinstance(exc, ReviewError):
+            raise
+        raise ReviewError(f"{exc} (nothing was imported)") from exc
+
+
+def _import_items(queue: ReviewQueue, include_unmatched: bool) -> ImportResult:
     ds = queue.dataset
     if not (ds.root / "items").is_dir():
         raise ReviewError(f"{ds.root} has no items/ folder: give a dataset folder made by `petground weak-label` "
@@ -64,6 +74,7 @@ def import_items(queue: ReviewQueue, include_unmatched: bool = False) -> ImportR
                 if sorted(kept + file_flags) != sorted(json.loads(old["review_flags"])):
                     conn.execute("UPDATE items SET review_flags = ? WHERE item_id = ?",
                                  (json.dumps(kept + file_flags), item.item_id))
+                    refresh_item_sum(conn, item.item_id)
                 result.unchanged += 1
                 continue
             review_flags = list(file_flags)
@@ -91,6 +102,7 @@ def import_items(queue: ReviewQueue, include_unmatched: bool = False) -> ImportR
                 conn.execute(f"UPDATE items SET {sets} WHERE item_id = ?",
                              [v for k, v in values.items() if k != "item_id"] + [item.item_id])
                 result.updated += 1
+            refresh_item_sum(conn, item.item_id)
             if file_flags or "weak_label_changed" in review_flags:
                 result.flagged.append(item.item_id)
         rebuild_current(conn)
@@ -123,5 +135,6 @@ def reopen_broken_fixes(queue: ReviewQueue) -> list[tuple[str, str]]:
             if problem.kind not in flags:
                 conn.execute("UPDATE items SET review_flags = ? WHERE item_id = ?",
                              (json.dumps([*flags, problem.kind]), row["item_id"]))
+                refresh_item_sum(conn, row["item_id"])
         out.append((row["item_id"], problem.kind))
     return out
