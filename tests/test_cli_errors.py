@@ -85,6 +85,20 @@ def test_a_user_error_is_exit_status_2_for_every_command(tmp_path, capsys):
     user_error(capsys, ["review", "status", str(tmp_path / "missing")], "review status")
 
 
+def test_numbers_out_of_range_are_refused_before_any_work(tmp_path, capsys):
+    for option, value in (("--seed", "-1"), ("--pet-resolution", "0"), ("--variants", "-1")):
+        line = user_error(capsys, ["phantom", option, value, "--out", str(tmp_path / "p")], "phantom")
+        assert option in line
+    assert "--cases" in user_error(capsys, ["review", "demo", str(tmp_path / "d"), "--cases", "0"], "review demo")
+    assert "--phantoms" in user_error(capsys, ["train", "--out", str(tmp_path / "t")], "train")
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_ground_as_dicom_seg_needs_a_dicom_study(tmp_path, capsys):
+    line = user_error(capsys, ["ground", "phantom:1", SENTENCE, "--out", str(tmp_path / "m.dcm")], "ground")
+    assert "DICOM" in line and ".nii.gz" in line
+
+
 def test_debug_shows_the_traceback(capsys):
     with pytest.raises(PhantomError):
         main(["--debug", "ground", "phantom:abc", SENTENCE])
@@ -247,3 +261,15 @@ def test_review_export_into_a_read_only_folder(shared_tmp):
     done = run_unprivileged(["review", "export", str(dataset), "--out", str(folder / "out")], shared_tmp)
     line = error_line(done.stderr, "review export")
     assert done.returncode == 2 and str(folder) in line, done.stderr
+
+
+def test_ground_out_writes_the_mask_on_the_study_grid_creating_its_folder(tmp_path, capsys):
+    """The good path the checks above guard: missing folders are made, the mask reopens on the PET grid."""
+    from napari_petground.phantom import make_phantom
+    from napari_petground.study.writers import load_labels
+
+    out = tmp_path / "new" / "folder" / "mask.nii.gz"
+    assert main(["ground", "phantom:1", SENTENCE, "--out", str(out)]) == 0
+    assert "error" not in capsys.readouterr().err
+    study = make_phantom(1).study
+    assert load_labels(out, study).shape == study.pet.shape

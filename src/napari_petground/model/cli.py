@@ -178,6 +178,8 @@ def _train(args) -> int:
     from .text import TextEncoder, precompute
     from .train import TrainSettings, train
 
+    if not args.dataset and args.phantoms <= 0:
+        raise ModelError("give --dataset DIR or --phantoms N (N > 0)")
     config = _model_config(args)
     if args.device != "auto":
         _check_device(args.device)
@@ -220,7 +222,7 @@ def _train(args) -> int:
         source = {"phantoms": args.phantoms, "val_phantoms": args.val_phantoms, "seeds_from": base,
                   "tracers": list(tracers), "resolution_mm": args.resolution}
     else:
-        raise ModelError("give --dataset DIR or --phantoms N")
+        raise ModelError("give --dataset DIR or --phantoms N (N > 0)")
     if world > 1 and rank == 0:
         import torch.distributed as dist
 
@@ -262,6 +264,11 @@ def _ground(args) -> int:
     if args.device != "auto":
         _check_device(args.device)
     study = _load_study(args.study)
+    if out is not None and out.name.lower().endswith(".dcm") and study.source_kind != "dicom":
+        from ..errors import WriteError
+
+        raise WriteError(f"--out {out}: a DICOM SEG needs a study read from DICOM, {args.study} is not; "
+                         "name the mask .nii.gz")
     grounder = Grounder.from_checkpoint(folder, device=args.device)
     result = grounder.ground(study, sentence)
     if out is not None:

@@ -44,6 +44,12 @@ def _run(args) -> int:
 
     if args.n < 1:
         raise PhantomError("--n must be at least 1")
+    if args.seed < 0:
+        raise PhantomError(f"--seed must be 0 or more, got {args.seed}")
+    if args.pet_resolution is not None and not args.pet_resolution > 0:
+        raise PhantomError(f"--pet-resolution must be a voxel size above 0 mm, got {args.pet_resolution:g}")
+    if args.variants < 0:
+        raise PhantomError(f"--variants must be 0 or more, got {args.variants}")
     writable_folder(args.out, "--out")
     bar = tqdm(total=args.n, desc="phantoms", unit="exam", disable=args.no_progress)
     try:

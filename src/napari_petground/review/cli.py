@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..cli import writable_folder
+from ..errors import ReviewError
 
 
 def register(subparsers) -> None:
@@ -95,6 +96,8 @@ def _open(args) -> int:
 def _demo(args) -> int:
     from .demo import make_demo_dataset
 
+    if args.cases < 1:
+        raise ReviewError(f"--cases must be at least 1, got {args.cases}")
     writable_folder(args.out, "the output folder")
     root = make_demo_dataset(args.out, n_cases=args.cases)
     print(f"wrote a demo dataset to {root}; next: petground review open {root}")
