@@ -16,14 +16,24 @@
 A case is one exam; every sentence of the exam is an item ``{case}:{index}``. Items share the exam's images
 and point at their mask by label value, so a hundred sentences of one exam cost one copy of the images.
 Geometry is the canonical LPS grid of the study (identity direction).
+
+Every path is made from a case name and an index read from data files, so both are checked first
+(:func:`check_case`): a case is one plain file name (no folder separator, no leading dot, no ``..``) and an
+item's case is the case of the items file it is in. Nothing read from a dataset can name a file outside it.
+
+Files are written through dot-named temporaries and renamed into place (:func:`atomic_write_bytes` is the
+package's one helper for bytes); a killed writer leaves only such temporaries, which
+:func:`remove_stale_temporaries` clears once they are an hour old.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,6 +44,31 @@ from ..study.volume import Volume
 
 CT_SUFFIX = "_0000.nii.gz"
 PET_SUFFIX = "_0001.nii.gz"
+LAYOUT_FOLDERS = ("", "imagesTr", "labelsTr", "candidates", "items", "failures")
+TEMPORARY_PATTERNS = (".*.tmp", ".*.nii.gz")  # atomic_write_bytes, write_nifti (and review masks)
+STALE_AFTER_S = 3600.0
+_MAX_NAME = 200
+
+
+def check_case(case: object, where: str = "") -> str:
+    """``case`` when it is one plain file name, else PetGroundError: paths are built from it."""
+    name = case if isinstance(case, str) else ""
+    bad = (not name or len(name) > _MAX_NAME or name.startswith(".") or ".." in name
+           or any(c in name for c in "/\\:") or any(ord(c) < 32 for c in name))
+    if bad:
+        place = f"{where}: " if where else ""
+        raise PetGroundError(f"{place}case {case!r} is not a plain file name (no '/', '\\', ':', leading dot or '..'); "
+                             "fix the dataset's items file")
+    return name
+
+
+def inside(root: Path, relpath: str, what: str = "file") -> Path:
+    """``root / relpath`` when it stays inside ``root`` (links resolved), else PetGroundError."""
+    base = Path(root).resolve()
+    path = (base / relpath).resolve()
+    if path != base and base not in path.parents:
+        raise PetGroundError(f"{what} {relpath!r} points outside {root}; the dataset's records were edited or damaged")
+    return path
 
 
 @dataclass
@@ -68,7 +103,11 @@ class DatasetItem:
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
+    """Write ``payload`` to ``path`` through a temporary file and a rename, so readers never see half a file.
+
+    The file is flushed to disk before the rename and the folder after it, so after a crash or a power cut
+    ``path`` holds either the old bytes or the new ones. A killed writer leaves a ``.NAME.*.tmp`` file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -80,6 +119,60 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_folder(path.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def stale_temporaries(folder: Path, older_than_s: float = STALE_AFTER_S,
+                      patterns: Iterable[str] = TEMPORARY_PATTERNS) -> list[Path]:
+    """Temporaries in ``folder`` left by interrupted writes, untouched for ``older_than_s`` seconds."""
+    if not folder.is_dir():
+        return []
+    limit = time.time() - older_than_s
+    found = set()
+    for pattern in patterns:
+        for path in folder.glob(pattern):
+            try:
+                if path.lstat().st_mtime < limit:
+                    found.add(path)
+            except OSError:  # removed meanwhile
+                continue
+    return sorted(found)
+
+
+def remove_stale_temporaries(root: str | Path, folders: Iterable[str] = LAYOUT_FOLDERS,
+                             older_than_s: float = STALE_AFTER_S,
+                             patterns: Iterable[str] = TEMPORARY_PATTERNS) -> list[Path]:
+    """Delete what :func:`stale_temporaries` finds under ``root``'s ``folders``; returns what went.
+
+    An hour is far longer than any single write, so a writer still at work keeps its temporary.
+    """
+    patterns = tuple(patterns)
+    removed = []
+    for sub in folders:
+        for path in stale_temporaries(Path(root) / sub, older_than_s, patterns):
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            except OSError:  # not ours to remove after all (permissions): leave it
+                continue
+            removed.append(path)
+    return removed
 
 
 def write_nifti(path: Path, data: np.ndarray, spacing: tuple, origin: tuple) -> None:
@@ -114,6 +207,34 @@ def read_nifti(path: Path) -> Volume:
     return Volume(sitk.GetArrayFromImage(image), image.GetSpacing()[::-1], image.GetOrigin()[::-1])
 
 
+def _check_index(index: object, where: str = "") -> str:
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 10**6:
+        place = f"{where}: " if where else ""
+        raise PetGroundError(f"{place}item index {index!r} is not a whole number from 0; fix the dataset's items file")
+    return f"{index:03d}"
+
+
+def _parse_item(line: str, case: str, where: str) -> DatasetItem:
+    """One row of ``items/{case}.jsonl``: valid JSON, a plain case equal to the file's, a whole index."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise PetGroundError(f"{where}: not valid JSON ({exc.msg}); fix or remove the line") from exc
+    if not isinstance(row, dict):
+        raise PetGroundError(f"{where}: a JSON object is expected; fix or remove the line")
+    if check_case(row.get("case"), where) != case:
+        raise PetGroundError(f"{where}: the row is of case {row.get('case')!r} but lies in {case}.jsonl; "
+                             "a case's rows belong in its own items file")
+    _check_index(row.get("index"), where)
+    label = row.get("label")
+    if label is not None and (isinstance(label, bool) or not isinstance(label, int) or label < 1):
+        raise PetGroundError(f"{where}: label {label!r} is not a label value (1, 2, ...) or null")
+    try:
+        return DatasetItem.from_dict(row)
+    except TypeError as exc:  # a required field missing
+        raise PetGroundError(f"{where}: {exc}; fix or remove the line") from exc
+
+
 class Dataset:
     """Read access to a dataset folder."""
 
@@ -125,38 +246,52 @@ class Dataset:
     @property
     def description(self) -> dict:
         path = self.root / "dataset.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PetGroundError(f"{path} is not readable JSON ({exc}); restore it or write it again") from exc
+        if not isinstance(value, dict):
+            raise PetGroundError(f"{path} does not describe a dataset (a JSON object is expected)")
+        return value
 
     def cases(self) -> list[str]:
-        """Cases whose processing finished (their items file exists)."""
-        return sorted(p.name[: -len(".jsonl")] for p in (self.root / "items").glob("*.jsonl"))
+        """Cases whose processing finished (their items file exists); dot-named files are temporaries."""
+        return sorted(p.name[: -len(".jsonl")] for p in (self.root / "items").glob("*.jsonl")
+                      if not p.name.startswith("."))
 
     def items(self, case: str | None = None) -> list[DatasetItem]:
         return list(self.iter_items(case))
 
     def iter_items(self, case: str | None = None) -> Iterator[DatasetItem]:
-        paths = [self.items_path(case)] if case else sorted((self.root / "items").glob("*.jsonl"))
-        for path in paths:
+        """Rows of one case or of all, checked: PetGroundError names the file and line of a bad row."""
+        for name in [check_case(case)] if case else self.cases():
+            path = self.items_path(name)
             if not path.is_file():
                 continue
-            for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise PetGroundError(f"cannot read {path} ({exc}); restore the file or rerun the case") from exc
+            for number, line in enumerate(text.splitlines(), start=1):
                 if line.strip():
-                    yield DatasetItem.from_dict(json.loads(line))
+                    yield _parse_item(line, name, f"{path}:{number}")
 
     def items_path(self, case: str) -> Path:
-        return self.root / "items" / f"{case}.jsonl"
+        return self.root / "items" / f"{check_case(case)}.jsonl"
 
     def ct_path(self, case: str) -> Path:
-        return self.root / "imagesTr" / f"{case}{CT_SUFFIX}"
+        return self.root / "imagesTr" / f"{check_case(case)}{CT_SUFFIX}"
 
     def pet_path(self, case: str) -> Path:
-        return self.root / "imagesTr" / f"{case}{PET_SUFFIX}"
+        return self.root / "imagesTr" / f"{check_case(case)}{PET_SUFFIX}"
 
     def label_path(self, case: str) -> Path:
-        return self.root / "labelsTr" / f"{case}.nii.gz"
+        return self.root / "labelsTr" / f"{check_case(case)}.nii.gz"
 
     def candidates_path(self, case: str, index: int) -> Path:
-        return self.root / "candidates" / f"{case}_{index:03d}.nii.gz"
+        return self.root / "candidates" / f"{check_case(case)}_{_check_index(index)}.nii.gz"
 
     def load_images(self, case: str) -> tuple[Volume, Volume]:
         """(CT on the PET grid, PET in SUV)."""
@@ -179,11 +314,12 @@ class DatasetWriter:
         self.root = Path(root)
         for sub in ("imagesTr", "labelsTr", "items", "candidates", "failures"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.root)
         self.name = name
         self.description = description
 
     def is_done(self, case: str) -> bool:
-        return (self.root / "items" / f"{case}.jsonl").is_file()
+        return (self.root / "items" / f"{check_case(case)}.jsonl").is_file()
 
     def write_case(
         self,
@@ -195,8 +331,13 @@ class DatasetWriter:
         candidate_masks: dict[int, list[np.ndarray]] | None = None,
     ) -> None:
         """Write images, labels, candidate masks, then (last) the items file that marks the case complete."""
+        check_case(case)
         if labels.shape != pet.shape:
             raise PetGroundError(f"labels shape {labels.shape} differs from PET shape {pet.shape} in case {case}")
+        for item in items:
+            if item.case != case:
+                raise PetGroundError(f"item {item.item_id} is not of case {case}; write each case's items with it")
+            _check_index(item.index, item.item_id)
         ct_data = ct_on_pet_grid.data if ct_on_pet_grid is not None else np.full(pet.shape, -1000, np.int16)
         write_nifti(self.root / "imagesTr" / f"{case}{CT_SUFFIX}", ct_data.astype(np.int16), pet.spacing, pet.origin)
         write_nifti(self.root / "imagesTr" / f"{case}{PET_SUFFIX}", pet.data.astype(np.float32), pet.spacing, pet.origin)
@@ -205,7 +346,8 @@ class DatasetWriter:
             stack = np.zeros(pet.shape, np.uint16)
             for j, mask in enumerate(masks):
                 stack[mask.astype(bool)] = j + 1
-            write_nifti(self.root / "candidates" / f"{case}_{index:03d}.nii.gz", stack, pet.spacing, pet.origin)
+            write_nifti(self.root / "candidates" / f"{case}_{_check_index(index)}.nii.gz", stack, pet.spacing,
+                        pet.origin)
         rows = "".join(json.dumps(item.to_dict(), ensure_ascii=False) + "\n" for item in items)
         atomic_write_bytes(self.root / "items" / f"{case}.jsonl", rows.encode("utf-8"))
         (self.root / "failures" / f"{case}.json").unlink(missing_ok=True)
@@ -213,7 +355,7 @@ class DatasetWriter:
     def write_failure(self, case: str, reason: str, extra: dict | None = None) -> None:
         """Record why ``case`` could not be processed (``extra``: e.g. its tracer, for summaries)."""
         payload = json.dumps({**(extra or {}), "case": case, "reason": reason}, ensure_ascii=False).encode("utf-8")
-        atomic_write_bytes(self.root / "failures" / f"{case}.json", payload)
+        atomic_write_bytes(self.root / "failures" / f"{check_case(case)}.json", payload)
 
     def finalize(self, extra: dict | None = None) -> Path:
         """Write dataset.json and the consolidated sentences.jsonl from every completed case."""

@@ -6,11 +6,18 @@ the flag ``review:{outcome}``; ``review.jsonl`` beside it holds who decided what
 ``review_stats.json`` the statistics. Items nobody reviewed yet are left out unless ``include_unreviewed``
 (then they keep their weak labels, flagged ``review:pending``). Items never queued (no mask, no candidates)
 pass through unchanged. A fix whose mask file is gone is reported and left out, never a crash.
+
+The export is written into a dot-named folder beside ``out`` and renamed into place when complete, so ``out``
+never holds half an export. It never merges into an existing folder: ``out`` must be new, empty, or an earlier
+export of this same dataset (then it is replaced as a whole, ``ExportResult.replaced``).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +25,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..dataset.layout import DatasetItem, DatasetWriter, atomic_write_bytes
+from ..dataset.layout import (
+    DatasetItem,
+    DatasetWriter,
+    atomic_write_bytes,
+    fsync_folder,
+    remove_stale_temporaries,
+)
 from ..errors import PetGroundError, ReviewError
 from .masks import MaskProblem
 from .records import ReviewItem
@@ -37,13 +50,71 @@ class ExportResult:
     items: int = 0
     left_out: list[tuple[str, str]] = field(default_factory=list)  # (item_id, why)
     stats: dict = field(default_factory=dict)
+    replaced: bool = False  # ``out`` held an earlier export of this dataset, now replaced as a whole
 
 
 def export_reviewed(queue: ReviewQueue, out: str | Path, include_unreviewed: bool = False) -> ExportResult:
-    """Write the corrected dataset to ``out`` (a folder other than the dataset itself)."""
+    """Write the corrected dataset to ``out``: a new or empty folder, or an earlier export of this dataset."""
     out = Path(out)
-    if out.resolve() == queue.root.resolve() or queue.root.resolve() in out.resolve().parents:
+    replacing = _check_target(queue, out)
+    staging = out.parent / f".{out.name}.export-{secrets.token_hex(4)}"
+    try:
+        result = _export(queue, staging, include_unreviewed)
+        _put_in_place(staging, out)
+    except OSError as exc:
+        raise ReviewError(f"cannot write the export to {out}: {exc.strerror or exc}; nothing was written there, "
+                          "the review database is unchanged") from exc
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    result.out, result.replaced = out, replacing
+    return result
+
+
+def _check_target(queue: ReviewQueue, out: Path) -> bool:
+    """Refuse a target that is not ours to write; True when it is an earlier export of this dataset."""
+    root = queue.root.resolve()
+    target = out.resolve()
+    if target == root or root in target.parents:
         raise ReviewError(f"export to a folder outside the dataset, not {out}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out.parent, ("",), patterns=(f".{out.name}.export-*", f".{out.name}.old-*"))
+        if not out.exists():
+            return False
+        if not out.is_dir():
+            raise ReviewError(f"{out} is a file; give --out a folder name that is new")
+        if not any(out.iterdir()):
+            return False
+    except OSError as exc:
+        raise ReviewError(f"cannot write the export to {out}: {exc.strerror or exc}") from exc
+    if _exported_from(out) in (str(queue.root), str(root)):
+        return True
+    what = "a dataset" if (out / "dataset.json").is_file() else "files"
+    raise ReviewError(f"{out} already holds {what}; an export never merges into another folder. Give --out a new "
+                      f"folder, or remove {out} first if it is an old export you no longer need")
+
+
+def _exported_from(out: Path) -> str | None:
+    """The dataset an earlier export in ``out`` was made from, if ``out`` is one."""
+    try:
+        description = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
+        return str(description["petground"]["review"]["source"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _put_in_place(staging: Path, out: Path) -> None:
+    """Rename the finished export to ``out``; an earlier export there is moved aside first, then removed."""
+    old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(staging, out)
+    fsync_folder(out.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _export(queue: ReviewQueue, out: Path, include_unreviewed: bool) -> ExportResult:
     result = ExportResult(out)
     for item_id, problem in queue.check_masks():
         result.left_out.append((item_id, f"{problem}: reopened for review"))
@@ -65,7 +136,7 @@ def export_reviewed(queue: ReviewQueue, out: str | Path, include_unreviewed: boo
         result.cases.append(case)
         log_rows.extend(rows)
     stats = review_stats(queue)
-    writer.finalize(extra={"review": {"source": str(queue.root), "exported_at": _iso(time.time()),
+    writer.finalize(extra={"review": {"source": str(queue.root.resolve()), "exported_at": _iso(time.time()),
                                       "reviewed": stats["reviewed"], "items": stats["items"]}})
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in log_rows)
     atomic_write_bytes(out / "review.jsonl", text.encode("utf-8"))

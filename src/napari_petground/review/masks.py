@@ -3,7 +3,9 @@
 A fix is saved as ``DATASET/review_masks/{case}_{index:03d}_{stamp}.nii.gz`` (uint8, PET grid) through a
 temporary file, fsync and rename, and only then does the decision row that points at it get committed. A
 crash between the two leaves an unreferenced but complete file; a crash during the write leaves only a
-dot-named temporary file. Files are never overwritten, so every decision in the history keeps its mask.
+dot-named temporary file (cleared once it is an hour old, when a queue opens). Files are never overwritten, so
+every decision in the history keeps its mask. A mask path read back from the database must lie in
+``review_masks/``; anything else is treated as a damaged mask, never opened.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dataset.layout import check_case, fsync_folder, inside
+from ..dataset.layout import stale_temporaries as _stale
 from ..errors import PetGroundError, ReviewError
 from .store import MASK_DIR
 
@@ -63,22 +67,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # some file systems do not open folders; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_mask(root: Path, case: str, index: int, mask: np.ndarray, grid: Grid) -> SavedMask:
     """Write ``mask`` durably under ``root/review_masks`` and return where it is and its hash."""
     import SimpleITK as sitk
 
     mask = np.asarray(mask)
+    try:
+        check_case(case)
+    except PetGroundError as exc:
+        raise ReviewError(str(exc)) from exc
     if tuple(mask.shape) != grid.shape:
         raise ReviewError(f"the mask of {case}:{index} has shape {mask.shape}, the PET grid is {grid.shape}")
     folder = root / MASK_DIR
@@ -96,7 +93,7 @@ def write_mask(root: Path, case: str, index: int, mask: np.ndarray, grid: Grid) 
             os.fsync(handle.fileno())
         digest = file_sha256(Path(tmp))
         os.replace(tmp, final)
-        _fsync_dir(folder)
+        fsync_folder(folder)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError | RuntimeError):
@@ -114,12 +111,21 @@ class MaskProblem(ReviewError):
 
 
 def check_mask(root: Path, relpath: str, sha256: str | None) -> None:
-    """Raise MaskProblem when the file is gone or its bytes differ from the recorded hash."""
-    path = root / relpath
+    """Raise MaskProblem when the file is gone, lies outside review_masks/ or its bytes differ from the hash."""
+    path = mask_file(root, relpath)
     if not path.is_file():
         raise MaskProblem("mask_missing", f"fixed mask file missing: {path}")
     if sha256 and file_sha256(path) != sha256:
         raise MaskProblem("mask_corrupt", f"fixed mask file changed or damaged since it was saved: {path}")
+
+
+def mask_file(root: Path, relpath: str) -> Path:
+    """Where a decision's mask is; MaskProblem when the recorded path leaves ``review_masks/``."""
+    try:
+        return inside(Path(root) / MASK_DIR, str(Path(relpath).relative_to(MASK_DIR)), "fixed mask")
+    except (ValueError, PetGroundError) as exc:
+        raise MaskProblem("mask_corrupt", f"the decision's mask path {relpath!r} is not in {MASK_DIR}/: "
+                          "the review database was edited or damaged") from exc
 
 
 def read_mask(root: Path, relpath: str, sha256: str | None, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -128,7 +134,7 @@ def read_mask(root: Path, relpath: str, sha256: str | None, shape: tuple[int, ..
 
     check_mask(root, relpath, sha256)
     try:
-        data = read_nifti(root / relpath).data
+        data = read_nifti(mask_file(root, relpath)).data
     except PetGroundError as exc:
         raise MaskProblem("mask_corrupt", str(exc)) from exc
     if shape is not None and tuple(data.shape) != tuple(shape):
@@ -138,11 +144,7 @@ def read_mask(root: Path, relpath: str, sha256: str | None, shape: tuple[int, ..
 
 def stale_temporaries(root: Path, older_than_s: float = 3600.0) -> list[Path]:
     """Temporary files left by writes that were interrupted (never referenced by a decision)."""
-    folder = root / MASK_DIR
-    if not folder.is_dir():
-        return []
-    limit = time.time() - older_than_s
-    return sorted(p for p in folder.glob(f".*{TMP_SUFFIX}") if p.stat().st_mtime < limit)
+    return _stale(Path(root) / MASK_DIR, older_than_s, (f".*{TMP_SUFFIX}",))
 
 
 def compare(fixed: np.ndarray, weak: np.ndarray | None) -> tuple[str, float | None]:

@@ -8,7 +8,8 @@ Rules that keep several annotators from stepping on each other:
 - an item decided by one annotator cannot be claimed by another (nobody overwrites another's decision);
   the author may revisit it and decide again, which adds a row: the history is never rewritten.
 
-A fix writes its mask file durably (masks.write_mask) before the decision row that points at it.
+A fix writes its mask file durably (masks.write_mask) before the decision row that points at it. Opening a
+queue checks the database (integrity.py) and clears temporaries that interrupted writes left an hour ago or more.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset.layout import Dataset, read_nifti
+from ..dataset.layout import LAYOUT_FOLDERS, TEMPORARY_PATTERNS, Dataset, read_nifti, remove_stale_temporaries
 from ..errors import PetGroundError, ReviewError
 from .masks import Grid, MaskProblem, compare, grid_of, read_mask, write_mask
 from .records import (
@@ -32,7 +33,7 @@ from .records import (
     Lease,
     ReviewItem,
 )
-from .store import connect, db_path, record_decision, transaction
+from .store import DB_NAME, MASK_DIR, connect, db_path, record_decision, transaction
 
 DEFAULT_LEASE_S = 15 * 60.0
 _LATEST = "LEFT JOIN decisions d ON d.id = i.cur_id"
@@ -58,6 +59,8 @@ class ReviewQueue:
         self.clock = clock
         self.conn = connect(db_path(self.root))
         self._grids: dict[str, Grid] = {}
+        self.removed_temporaries = remove_stale_temporaries(
+            self.root, (*LAYOUT_FOLDERS, MASK_DIR), patterns=(*TEMPORARY_PATTERNS, f".{DB_NAME}.new-*"))
 
     def close(self) -> None:
         self.conn.close()
