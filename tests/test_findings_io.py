@@ -37,18 +37,18 @@ def accepted(study: Study) -> tuple[np.ndarray, list[FindingRecord]]:
 
 
 def test_sidecar_names():
-    assert sidecar_path("/a/findings.nii.gz").name == "findings.json"
-    assert sidecar_path("/a/x.nii").name == "x.json"
-    assert sidecar_path("/a/seg.dcm").name == "seg.json"
+    assert sidecar_path("/a/findings.nii.gz").name == "findings.nii.gz.json"
+    assert sidecar_path("/a/x.nii").name == "x.nii.json"
+    assert sidecar_path("/a/seg.dcm").name == "seg.dcm.json"
 
 
 def test_nifti_round_trip_keeps_voxels_and_sentences(tmp_path):
     study = study_with_cubes()
     labels, records = accepted(study)
     written = save_findings(tmp_path / "findings.nii.gz", labels, study, records, extra={"model": {"device": "cpu"}})
-    assert [p.name for p in written] == ["findings.nii.gz", "findings.json"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["findings.json", "findings.nii.gz"]  # no temp files left
-    document = json.loads((tmp_path / "findings.json").read_text())
+    assert [p.name for p in written] == ["findings.nii.gz", "findings.nii.gz.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["findings.nii.gz", "findings.nii.gz.json"]  # no temp files
+    document = json.loads((tmp_path / "findings.nii.gz.json").read_text())
     assert [row["label"] for row in document["findings"]] == [2, 5]
     assert document["findings"][0]["stats"]["suvmax"] == pytest.approx(5.0)
     assert document["findings"][1]["stats"]["n_voxels"] == 2 * 2 * 3
@@ -67,10 +67,10 @@ def test_reload_notices_a_labels_file_changed_behind_the_sidecar(tmp_path):
     study = study_with_cubes()
     labels, records = accepted(study)
     save_findings(tmp_path / "f.nii.gz", labels, study, records)
-    sidecar = (tmp_path / "f.json").read_text()
+    sidecar = (tmp_path / "f.nii.gz.json").read_text()
     labels[labels == 5] = 0
     save_findings(tmp_path / "f.nii.gz", labels, study, records)
-    (tmp_path / "f.json").write_text(sidecar)  # the old sidecar beside new labels
+    (tmp_path / "f.nii.gz.json").write_text(sidecar)  # the old sidecar beside new labels
     loaded = load_findings(tmp_path / "f.nii.gz", study)
     assert any("changed since" in n for n in loaded.notes)
     assert any("[5]" in n for n in loaded.notes)
@@ -81,7 +81,7 @@ def test_labels_without_sidecar_load_with_a_note(tmp_path):
     study = study_with_cubes()
     labels, records = accepted(study)
     save_findings(tmp_path / "f.nii.gz", labels, study, records)
-    (tmp_path / "f.json").unlink()
+    (tmp_path / "f.nii.gz.json").unlink()
     loaded = load_findings(tmp_path / "f.nii.gz", study)
     assert loaded.records == [] and loaded.sidecar is None and "no sidecar" in loaded.notes[0]
     np.testing.assert_array_equal(loaded.labels, labels)
@@ -97,7 +97,7 @@ def test_user_errors_say_what_to_do(tmp_path):
     with pytest.raises(WriteError, match="DICOM"):
         save_findings(tmp_path / "f.dcm", labels, study, records)  # a phantom has no PET series to reference
     save_findings(tmp_path / "f.nii.gz", labels, study, records)
-    (tmp_path / "f.json").write_text("{ not json")
+    (tmp_path / "f.nii.gz.json").write_text("{ not json")
     with pytest.raises(StudyError, match="JSON"):
         load_findings(tmp_path / "f.nii.gz", study)
 
@@ -115,7 +115,7 @@ def test_dicom_seg_round_trip_on_real_pet(tmp_path, ibsi_dir):
     labels[box] = np.where(pet[box] > 0.5 * pet[peak], 1, 0)
     record = FindingRecord(1, f"Intensely FDG-avid thigh mass, SUVmax {pet[peak]:.1f}.")
     written = save_findings(tmp_path / "seg.dcm", labels, study, [record])
-    assert [p.name for p in written] == ["seg.dcm", "seg.json"]
+    assert [p.name for p in written] == ["seg.dcm", "seg.dcm.json"]
     loaded = load_findings(tmp_path / "seg.dcm", study)
     np.testing.assert_array_equal(loaded.labels, labels)
     assert loaded.records[0].sentence == record.sentence and loaded.notes == []

@@ -269,7 +269,7 @@ def test_findings_are_saved_and_reloaded_with_their_sentences(qtbot, viewer, set
     dock.accept()
     saved = np.array(dock.findings_layer().data)
     written = dock.findings_panel.save_to(tmp_path / "toy_findings.nii.gz")
-    assert [p.name for p in written] == ["toy_findings.nii.gz", "toy_findings.json"]
+    assert [p.name for p in written] == ["toy_findings.nii.gz", "toy_findings.nii.gz.json"]
 
     # a new session on the same study: the old dock is removed (its keys go back on their next use) ...
     assert dock._key_accept in viewer.keymap.values()
@@ -410,7 +410,7 @@ def test_dicom_study_findings_save_as_dicom_seg(qtbot, viewer, settings, tmp_pat
     np.testing.assert_array_equal(dock.prediction_layer().data > 0, hot)
     dock.accept()
     written = dock.findings_panel.save_to(tmp_path / "sts002.dcm")
-    assert [p.name for p in written] == ["sts002.dcm", "sts002.json"]
+    assert [p.name for p in written] == ["sts002.dcm", "sts002.dcm.json"]
     dock.findings_layer().undo()
     dock.findings_panel.load_from(written[0])
     np.testing.assert_array_equal(dock.findings_layer().data > 0, hot)
