@@ -33,16 +33,33 @@ def _labels_array(labels, study: Study) -> np.ndarray:
             f"labels of shape {data.shape} do not match the PET grid {study.pet.shape} of {study.name}; "
             "draw labels on the PET grid (same scale and translate as the PET layer)"
         )
+    return label_values(data)
+
+
+def label_values(data: np.ndarray) -> np.ndarray:
+    """Labels as the smallest unsigned integers that hold them; WriteError instead of any silent cast.
+
+    Floats must be whole, every value 0 .. 2**32 - 1: a -1 or 2.5 is refused, never stored as 65535 or 2.
+    """
+    data = np.asarray(data)
     if data.dtype == bool:
         return data.astype(np.uint8)
     if not np.issubdtype(data.dtype, np.integer):
-        if not np.all(np.mod(data, 1) == 0):
-            raise WriteError("labels must be whole numbers (0 = background, 1, 2, ... = lesions)")
-        data = data.astype(np.int64)
+        if not np.issubdtype(data.dtype, np.floating):
+            raise WriteError(f"labels of type {data.dtype} cannot be saved; use whole numbers (0 = background, "
+                             "1, 2, ... = lesions)")
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(data) & (np.mod(data, 1) == 0)
+        if data.size and not np.all(whole):
+            raise WriteError("labels must be whole numbers (0 = background, 1, 2, ... = lesions); convert the layer "
+                             "to integer labels before saving")
     if data.size and data.min() < 0:
         raise WriteError("labels must not be negative (0 = background, 1, 2, ... = lesions)")
-    top = int(data.max()) if data.size else 0
-    return data.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32, copy=False)
+    top = data.max() if data.size else 0
+    if top > np.iinfo(np.uint32).max:
+        raise WriteError(f"label value {top} is too large to save (at most {np.iinfo(np.uint32).max})")
+    top = int(top)
+    return data.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32)
 
 
 def _temporary(path: Path) -> Path:
@@ -253,9 +270,7 @@ def _write_world_nifti(path: Path, data: np.ndarray, attributes: dict) -> Path:
         raise WriteError(f"folder {path.parent} does not exist; choose an existing folder")
     scale = [float(v) for v in (attributes.get("scale") or (1.0, 1.0, 1.0))][-3:]
     translate = [float(v) for v in (attributes.get("translate") or (0.0, 0.0, 0.0))][-3:]
-    if data.dtype == bool or not np.issubdtype(data.dtype, np.integer):
-        data = data.astype(np.uint16)
-    image = sitk.GetImageFromArray(np.ascontiguousarray(data))
+    image = sitk.GetImageFromArray(np.ascontiguousarray(label_values(data)))
     image.SetSpacing(scale[::-1])
     image.SetOrigin(translate[::-1])
     return _write_image_atomically(image, path)
