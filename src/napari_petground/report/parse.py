@@ -20,12 +20,15 @@ the report, then the caller. Sentences without numbers give a finding only when 
 ("Intensely FDG-avid right hilar node") and are not negated ("No abnormal uptake").
 
 Numbers and roles live in report.roles, sides/sites/tracer in report.places; this module pairs roles into
-findings. Every pattern runs on the lower-cased sentence, computed once per sentence.
+findings. Every pattern runs on the lower-cased sentence, computed once per sentence. A sentence can be long
+(a pasted table whose rows join into one sentence of thousands of findings): nearest-number and per-finding
+look-ups are binary searches over positions, so the time stays linear in the length of the text.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from ..errors import ReportError
@@ -55,6 +58,7 @@ _NEGATED = re.compile(
 _RESOLVED = re.compile(r"\b(?:resolved|resolution|no\s+longer|disappeared|interval\s+clearance)\b")
 _RESPECTIVELY = re.compile(r"\brespectively\b")
 _DIGIT = re.compile(r"\d")
+_PAREN_OR_SEMI = re.compile(r"[();]")
 
 
 @dataclass(slots=True)
@@ -72,10 +76,34 @@ class _Draft:
 
 
 def _semicolons(sentence: str) -> list[int]:
-    """Positions of ';' outside parentheses."""
+    """Positions of ';' outside parentheses (no more "(" than ")" before it), in one pass."""
     if ";" not in sentence:
         return []
-    return [i for i, ch in enumerate(sentence) if ch == ";" and sentence.count("(", 0, i) <= sentence.count(")", 0, i)]
+    out = []
+    depth = 0
+    for m in _PAREN_OR_SEMI.finditer(sentence):
+        ch = m.group()
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth <= 0:
+            out.append(m.start())
+    return out
+
+
+def _nearest(firsts: list[int], lasts: list[int], pos: int) -> int:
+    """Index of the finding nearest ``pos`` (0 inside its span, else the distance to it; the first one on a
+    tie) when the findings' spans start and end in list order (both strictly increasing), in log time."""
+    i = bisect_right(firsts, pos)  # spans [:i] start at or before pos
+    j = bisect_left(lasts, pos)  # spans [j:] end at or after pos
+    if j < i:
+        return j  # the first span holding pos
+    if i == 0:
+        return 0
+    if i == len(firsts):
+        return i - 1
+    return i - 1 if pos - lasts[i - 1] <= firsts[i] - pos else i
 
 
 def _pair(nums: list[Num], sentence: str, respectively: bool) -> list[_Draft]:
@@ -114,9 +142,10 @@ def _pair(nums: list[Num], sentence: str, respectively: bool) -> list[_Draft]:
         one_group = len({v.group for v in suvs}) == 1 and suvs[0].group >= 0
         cur: _Draft | None = None
         events = sorted(suvs + slices, key=lambda n: n.start)
+        filled = 0  # drafts[:filled] all have an image
         for n in events:
-            if cur is not None and any(cur.last <= s < n.start for s in semis):
-                cur = None
+            if cur is not None and semis and (k := bisect_left(semis, cur.last)) < len(semis) and semis[k] < n.start:
+                cur = None  # a ';' between the finding so far and this number
             if n.role == "suv":
                 if cur is None or cur.suv is not None:
                     cur = _Draft()
@@ -125,9 +154,10 @@ def _pair(nums: list[Num], sentence: str, respectively: bool) -> list[_Draft]:
             else:
                 if cur is None or cur.slice is not None:
                     if one_group and drafts:
-                        for d in drafts:  # "SUV 3.1 and 4.2 on image 120": both on that image
+                        for d in drafts[filled:]:  # "SUV 3.1 and 4.2 on image 120": both on that image
                             if d.slice is None:
                                 d.slice = n
+                        filled = len(drafts)
                         continue
                     cur = _Draft()
                     drafts.append(cur)
@@ -136,22 +166,37 @@ def _pair(nums: list[Num], sentence: str, respectively: bool) -> list[_Draft]:
         if one_group and len(slices) == 1:
             for d in drafts:
                 d.slice = d.slice or slices[0]
-    # series: the nearest series number, or the only one
+    # series: the nearest series number (the earlier one on a tie), or the only one
     series = [n for n in nums if n.role == "series"]
-    for d in drafts:
-        if not series:
-            break
-        anchor = d.slice.start if d.slice else (d.suv.start if d.suv else 0)
-        d.series = min(series, key=lambda s: abs(s.start - anchor))
-    # prior values: the nearest finding
-    for p in (n for n in nums if n.role == "prior"):
-        if not drafts:
-            break
-        target = min(drafts, key=lambda d: 0 if d.first <= p.start <= d.last else
-                     min(abs(p.start - d.last), abs(p.start - d.first)))
-        if target.prior is None:
-            target.prior = p
-            target.touch(p)
+    if series:
+        starts = [n.start for n in series]
+        for d in drafts:
+            anchor = d.slice.start if d.slice else (d.suv.start if d.suv else 0)
+            k = bisect_left(starts, anchor)
+            if k == len(series) or (k and anchor - starts[k - 1] <= starts[k] - anchor):
+                k -= 1
+            d.series = series[k]
+    # prior values: the nearest finding (the first of the list on a tie)
+    priors = [n for n in nums if n.role == "prior"]
+    if priors and drafts:
+        # many findings whose spans are in order: look the nearest up (a prior widens its finding's span only
+        # towards itself, up to the next span, so the order holds); otherwise compare every finding
+        ordered = len(drafts) > 8 and all(d.first <= d.last for d in drafts) and all(
+            a.first < b.first and a.last < b.last for a, b in zip(drafts, drafts[1:], strict=False))
+        firsts = [d.first for d in drafts] if ordered else []
+        lasts = [d.last for d in drafts] if ordered else []
+        for p in priors:
+            if ordered:
+                i = _nearest(firsts, lasts, p.start)
+                target = drafts[i]
+            else:
+                target = min(drafts, key=lambda d: 0 if d.first <= p.start <= d.last else
+                             min(abs(p.start - d.last), abs(p.start - d.first)))
+            if target.prior is None:
+                target.prior = p
+                target.touch(p)
+                if ordered:
+                    firsts[i], lasts[i] = target.first, target.last
     return drafts
 
 
@@ -195,6 +240,8 @@ def findings_in_sentence(sentence: str, *, tracer: str = "", sentence_start: int
     drafts = _pair(nums, low, respectively)
     sentence_tracer = tracer_in_lower(low) or tracer
     side_list, site_list = mentions(masked)
+    side_starts = [s[1] for s in side_list] if len(drafts) > 1 else None
+    site_starts = [s[0] for s in site_list] if len(drafts) > 1 else None
     out: list[Finding] = []
     for i, (d, (lo, hi)) in enumerate(zip(drafts, _regions(low, drafts), strict=True)):
         f = Finding(sentence=sentence, tracer=sentence_tracer, sentence_start=sentence_start)
@@ -211,7 +258,8 @@ def findings_in_sentence(sentence: str, *, tracer: str = "", sentence_start: int
             f.prior_suvmax = d.prior.value
             f.spans["prior_suvmax"] = span(d.prior.start, d.prior.end)
         respectively_index = i if (respectively and len(drafts) > 1) else None
-        describe(f, lo, max(hi, lo + 1), respectively_index, len(drafts), side_list, site_list)
+        describe(f, lo, max(hi, lo + 1), respectively_index, len(drafts), side_list, site_list,
+                 side_starts=side_starts, site_starts=site_starts)
         out.append(f)
     return out
 

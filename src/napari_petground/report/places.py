@@ -8,6 +8,7 @@ and every finding of the sentence picks from those mentions.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from functools import lru_cache
 
 from .finding import Finding, Span
@@ -143,21 +144,36 @@ def site_key(phrase: str) -> str:
     return ""
 
 
+def _pick(items: list, starts: list[int], lo: int, hi: int, several: bool) -> list:
+    """The mentions starting in [lo, hi); with several findings and none there, the next one after the
+    region or else the last one before it. ``starts`` are the mentions' starts, in order (they are looked
+    up, so a sentence with many findings costs no more per finding)."""
+    a, b = bisect_left(starts, lo), bisect_left(starts, hi)
+    if a < b:
+        return items[a:b]
+    if not several:
+        return items
+    if b < len(items):
+        return [items[b]]
+    return items[a - 1:a] if a else []
+
+
 def describe(finding: Finding, lo: int, hi: int, respectively_index: int | None, n_findings: int,
-             side_list: list[Side], site_list: list[SiteMention]) -> None:
-    """Side and site from the words of this finding's part [lo, hi) of the sentence."""
+             side_list: list[Side], site_list: list[SiteMention], *, side_starts: list[int] | None = None,
+             site_starts: list[int] | None = None) -> None:
+    """Side and site from the words of this finding's part [lo, hi) of the sentence (``side_starts`` /
+    ``site_starts``: the mentions' starts, computed once per sentence by a caller with many findings)."""
+    several = n_findings > 1
     if respectively_index is not None and len(side_list) == n_findings:
         chosen_sides = [side_list[respectively_index]]
     else:
-        chosen_sides = [s for s in side_list if lo <= s[1] < hi] or ([] if n_findings > 1 else side_list)
-        if not chosen_sides and n_findings > 1:
-            chosen_sides = [s for s in side_list if s[1] >= hi][:1] or [s for s in side_list if s[1] < lo][-1:]
+        starts = side_starts if side_starts is not None else [s[1] for s in side_list]
+        chosen_sides = _pick(side_list, starts, lo, hi, several)
     if respectively_index is not None and len(site_list) == n_findings:
         chosen_sites = [site_list[respectively_index]]
     else:
-        chosen_sites = [s for s in site_list if lo <= s[0] < hi] or ([] if n_findings > 1 else site_list)
-        if not chosen_sites and n_findings > 1:
-            chosen_sites = [s for s in site_list if s[0] >= hi][:1] or [s for s in site_list if s[0] < lo][-1:]
+        starts = site_starts if site_starts is not None else [s[0] for s in site_list]
+        chosen_sites = _pick(site_list, starts, lo, hi, several)
     kinds = {s[0] for s in chosen_sides}
     if chosen_sides:
         if len(kinds) > 1:

@@ -10,6 +10,7 @@ IGNORECASE, which is several times faster in Python's regex engine. The left-con
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from . import backwards as bw
@@ -65,6 +66,7 @@ _PRE_CURRENT = re.compile(
     r"\b(?:now|currently|today|presently|at\s+present|on\s+(?:the\s+)?(?:current|present)\s+(?:study|exam|scan))"
     r"[\s:=(,]*(?:(?:an?|the|its)\s+)?(?:" + SUVKW + r")?" + FILLER + r"$"
 )
+_PAREN = re.compile(r"[()]")
 _PRIOR_PAREN = re.compile(r"\(\s*(?:previously|previous|prior|before|baseline|was|on\s+(?:the\s+)?prior)\b")
 _PARALLEL_GAP = re.compile(r"\s*[)\]]\s*(?:,\s*and|,|and|&)\s*")
 _NUMBER_NEXT = re.compile(r"[\s:=,(]*(?:" + SUVKW + r")?[\s:=]*(?:of\s+)?\d")
@@ -76,7 +78,7 @@ _CHANGE = re.compile(
     r"|\bfrom\s+(?:(?:an?|the)\s+)?(?:" + SUVKW + r"\s*)?(?:of\s+)?(?P<c>\d+(?:\.\d+)?)\s*"
     r"(?:(?:on|in)\s+(?:the\s+)?(?:prior|previous|baseline)\s+(?:study|exam|scan)\s*)?"
     r"(?:,\s*)?(?:to|→|->)\s+(?:(?:an?|the)\s+)?(?:" + SUVKW + r"\s*)?(?:of\s+)?(?P<d>\d+(?:\.\d+)?)"
-    r"|\bto\s+(?:(?:an?|the)\s+)?(?:" + SUVKW + r"\s*)?(?:of\s+)?(?P<e>\d+(?:\.\d+)?)\s*,?\s*(?:\([^)]*\)\s*)?"
+    r"|\bto\s+(?:(?:an?|the)\s+)?(?:" + SUVKW + r"\s*)?(?:of\s+)?(?P<e>\d+(?:\.\d+)?)\s*,?\s*(?:\([^)]{0,200}\)\s*)?"
     r"(?:down\s+|up\s+)?from\s+(?:(?:an?|the)\s+)?(?:" + SUVKW + r"\s*)?(?:of\s+)?(?P<f>\d+(?:\.\d+)?)"
 )
 SUV_ANY = re.compile(SUVKW)
@@ -184,10 +186,12 @@ def classify(low: str) -> list[Num]:
     maybe_current = has_any(low, _CURRENT_HINTS)
     maybe_suv = "suv" in low or "uptake value" in low
     prior_paren = "(" in low and _PRIOR_PAREN.search(low) is not None
+    parens: tuple[list[int], list[int]] | None = None  # made when first needed
     _preset_roles(low, nums)
     group_id = 0
+    suvs_before_prev = 0  # current SUVs among the numbers before ``prev`` (counted as they become final)
     prev: Num | None = None
-    for i, n in enumerate(nums):
+    for n in nums:
         pre = low[n.start - PRE_WINDOW if n.start > PRE_WINDOW else 0:n.start]
         rev = pre[::-1]  # for the backward patterns (report.backwards)
         post = low[n.end:n.end + 40]
@@ -243,7 +247,7 @@ def classify(low: str) -> list[Num]:
                 n.role = "suv_other"  # SUVmean, SUVpeak
         elif (
             prev is not None and prev.role == "slice" and _PARALLEL_GAP.fullmatch(gap)
-            and ("." in n.text or _LIST_END.match(post)) and any(p.role == "suv" for p in nums[:i] if p.end <= prev.start)
+            and ("." in n.text or _LIST_END.match(post)) and suvs_before_prev
         ):
             n.role = "suv"  # "SUVmax 2.3 (image 300) and 3.4 (image 305)"
         elif "." in n.text and (k := SUV_ANY.search(low, prev.end if prev else 0, n.start)) and (
@@ -253,7 +257,7 @@ def classify(low: str) -> list[Num]:
         else:
             n.role = "other"
         if prior_paren and (n.role in ("suv", "slice", "series") or (n.role == "other" and "." in n.text)) and (
-            _in_prior_paren(low, n.start)
+            _in_prior_paren(low, n.start, parens or (parens := _parens(low)))
         ):
             n.role = "prior" if n.role in ("suv", "other") else "other"  # "(previously 2.1 cm, SUV 9.8 on image 95)"
         if maybe_ref and (n.role == "suv" or n.role == "prior") and _is_reference(low, n, prev):
@@ -264,6 +268,8 @@ def classify(low: str) -> list[Num]:
             if n.slice_value is None:
                 n.role = "other"
         if n.role != "range":
+            if prev is not None and prev.role == "suv":  # only the number just before can still change role
+                suvs_before_prev += 1
             prev = n
     return nums
 
@@ -304,10 +310,25 @@ def _preset_roles(low: str, nums: list[Num]) -> None:
                 se.role, im.role = "series", "slice"
 
 
-def _in_prior_paren(low: str, pos: int) -> bool:
-    """Inside a parenthesis that starts with "previously"/"prior": the whole aside is about the old exam."""
-    open_at = low.rfind("(", 0, pos)
-    if open_at < 0 or low.find(")", open_at, pos) >= 0:
+def _parens(low: str) -> tuple[list[int], list[int]]:
+    """Positions of every "(" and every ")" of the sentence, for _in_prior_paren."""
+    opens: list[int] = []
+    closes: list[int] = []
+    for m in _PAREN.finditer(low):
+        (opens if m.group() == "(" else closes).append(m.start())
+    return opens, closes
+
+
+def _in_prior_paren(low: str, pos: int, parens: tuple[list[int], list[int]]) -> bool:
+    """Inside a parenthesis that starts with "previously"/"prior": the whole aside is about the old exam.
+    ``parens`` (from _parens) are looked up, so a long sentence is not scanned again for every number."""
+    opens, closes = parens
+    i = bisect_left(opens, pos)
+    if not i:
+        return False
+    open_at = opens[i - 1]  # the last "(" before pos
+    k = bisect_left(closes, open_at)
+    if k < len(closes) and closes[k] < pos:  # closed again before pos
         return False
     return bool(_PRIOR_PAREN.match(low, open_at))
 

@@ -12,6 +12,10 @@ splitter walks the text once and cuts at
 
 Headers and list markers are not part of the sentence text; offsets always point into the original text, so
 ``text[offset:offset + len(sentence)] == sentence``.
+
+Time is linear in the length of the text, whatever its shape (the GUI parses a pasted report as it is typed):
+a line is joined to its block by looking at the block's last few characters only, parenthesis depth is
+counted once per character, and runs of punctuation are scanned once.
 """
 
 from __future__ import annotations
@@ -35,13 +39,18 @@ SECTION_HEADERS: frozenset[str] = frozenset(_SECTION_WORDS.split()) | {
 
 _LINE_HEADER = re.compile(r"[ \t]*([A-Za-z][A-Za-z /&,()'-]{0,40}?):(?=[ \t]|$)")
 _LIST_MARKER = re.compile(r"[ \t]*(?:[-*•·▪◦‣–—>]+|\(?\d{1,2}[.)](?!\d)|\(?[a-hA-H][.)](?=\s))[ \t]*")
-_SENT_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)|[.!?]+[\"')\]]*$")
+# a sentence end: a run of [.!?] (and closing quotes/brackets) before white space or the end. Possessive and
+# tried only where a run starts, so a long run ("!!!!…x") costs its length once, not its length squared;
+# _SENT_END_HERE is the same without the look-behind, for a block that starts inside a run
+_SENT_END_HERE = re.compile(r"[.!?]++[\"')\]]*+(?:(?=\s)|$)")
+_SENT_END = re.compile(r"(?<![.!?])" + _SENT_END_HERE.pattern)
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _JOINING_END = re.compile(
     r"(?:[,(\-/&+=:]|\b(?:and|or|of|with|in|at|on|the|a|an|to|from|for|by|measuring|image|images|slice|"
     r"series|suv|suvmax|max|than|vs|versus|compared|previously|approximately|approx\.?|up))\s*$",
     re.IGNORECASE,
 )
+_JOIN_TAIL = 40  # characters at the end of a block that _JOINING_END can need
 _NONSPACE = re.compile(r"\S")
 _ALNUM = re.compile(r"[^\W_]")  # a letter or digit (str.isalnum)
 
@@ -97,14 +106,15 @@ def _blocks(text: str) -> list[tuple[int, int]]:
                 continue
             break
         if cur_start is not None and not new_block:
-            first = text[start:le].lstrip()[:1]
-            prev = text[cur_start:cur_end]
             rest = text[start:le].lstrip()
+            first = rest[:1]
             acronym = rest[:2].isupper() and rest[:2].isalpha()  # "SUV max ..." continues a wrapped line
-            terminal = prev.rstrip()[-1:] in ".!?:;"
+            # the block so far ends at cur_end without white space: only its last few characters are
+            # looked at (the longest joining word is 13 long), so a long block costs no more per line
+            terminal = text[cur_end - 1:cur_end] in ".!?:;"
             joined = (
                 depth > 0
-                or bool(_JOINING_END.search(prev))
+                or bool(_JOINING_END.search(text, max(cur_start, cur_end - _JOIN_TAIL), cur_end))
                 or not (first.isupper() or first.isdigit())
                 or (acronym and not terminal)
             )
@@ -128,8 +138,9 @@ def _split_block(text: str, start: int, end: int) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     seg_start = start
     pos = start
+    depth, depth_at = 0, start  # "(" minus ")" in text[seg_start:depth_at], counted once per character
     while True:
-        m = _SENT_END.search(text, pos, end)
+        m = (pos == start and _SENT_END_HERE.match(text, pos, end)) or _SENT_END.search(text, pos, end)
         if m is None:
             break
         pos = m.end()
@@ -140,7 +151,8 @@ def _split_block(text: str, start: int, end: int) -> list[tuple[int, int]]:
                 w = word.group(1).lower().rstrip(".")
                 if w in ABBREVIATIONS or len(w) == 1 or "." in w:
                     continue
-        depth = text.count("(", seg_start, m.start()) - text.count(")", seg_start, m.start())
+        depth += text.count("(", depth_at, m.start()) - text.count(")", depth_at, m.start())
+        depth_at = m.start()
         if depth > 0:
             continue
         nxt = (n := _NONSPACE.search(text, cut, end)) and n.group() or ""
@@ -149,7 +161,8 @@ def _split_block(text: str, start: int, end: int) -> list[tuple[int, int]]:
         s, e = _strip_span(text, seg_start, cut)
         if s < e:
             out.append((s, e))
-        seg_start = cut
+        seg_start = depth_at = cut
+        depth = 0
     s, e = _strip_span(text, seg_start, end)
     if s < e:
         out.append((s, e))

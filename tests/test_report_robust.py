@@ -1,0 +1,60 @@
+"""The report parser on bad and unusual input: time linear in the text, no traceback."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from napari_petground.report import extract_findings, split_sentences
+
+
+def _cpu_seconds(work) -> float:
+    start = time.process_time()
+    work()
+    return time.process_time() - start
+
+
+# long blocks of short lines (a joining word on every line), a pasted table whose rows are joined into one
+# sentence of thousands of findings, long runs of punctuation, thousands of findings with priors in one
+# sentence: each took 5 to 60 s while some step of the parser was quadratic
+LONG_TEXTS = {
+    "8000 lines": "\n".join(["A"] * 8000),
+    "4000 lines": "\n".join(["A"] * 4000),
+    "table": "\n".join(f"LN {i} R hilar SUVmax 1.2 img {i}" for i in range(4000)),
+    "periods": "Word. next " * 60000,
+    "unclosed parenthesis": "(" + "word. Next " * 60000,
+    "semicolons": "SUVmax 2.1 image 3; " * 8000,
+    "priors": "; ".join(f"node SUVmax {i % 9 + 1}.5 image {i} (previously {i % 7 + 1}.1)" for i in range(5000)),
+    "priors in parenthesis": "(previously " + " ".join(f"SUV {i % 9 + 1}.2 image {i}," for i in range(80000)),
+    "values after images": "node " + " ".join(f"(image {i}), {i % 9 + 1}.5" for i in range(8000)),
+    "respectively": "SUVmax " + ", ".join(f"{i % 9}.1" for i in range(8000)) + " on images "
+    + ", ".join(str(i) for i in range(8000)) + " respectively, previously " + ", ".join(f"{i % 9}.3" for i in range(8000)),
+    "exclamation marks": "!" * 20000 + "x",
+    "periods after a number": "SUV 5" + "." * 20000 + "x",
+    "change with an open parenthesis": "SUV from 5 " + "to 5 (" * 40000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(LONG_TEXTS))
+def test_long_text_is_parsed_in_linear_time(name):
+    text = LONG_TEXTS[name]
+    # generous bounds: the linear parser takes about 0.1 s here; the quadratic one took 5 to 60 s
+    assert _cpu_seconds(lambda: split_sentences(text)) < 2.0
+    assert _cpu_seconds(lambda: extract_findings(text)) < 3.0
+
+
+def test_table_rows_each_give_their_finding():
+    rows = 400
+    text = "\n".join(f"LN {i} R hilar SUVmax 1.2 img {i}" for i in range(rows))
+    found = extract_findings(text)
+    assert [(f.suvmax, f.slice) for f in found] == [(1.2, i) for i in range(rows)]
+    assert all(f.site == "hilar_node" for f in found)
+
+
+def test_time_per_character_stays_flat_from_10_kb_to_200_kb():
+    line = "Right hilar node SUVmax 5.1 image 140\nLN 3 R axillary SUV 2.3 img 88\n"
+    small, large = line * (10_000 // len(line)), line * (200_000 // len(line))
+    per_char_small = min(_cpu_seconds(lambda: extract_findings(small)) for _ in range(3)) / len(small)
+    per_char_large = min(_cpu_seconds(lambda: extract_findings(large)) for _ in range(2)) / len(large)
+    assert per_char_large < 3 * per_char_small + 1e-7
