@@ -105,6 +105,15 @@ def test_changed_bytes_of_a_decision_are_refused_not_read_as_someone_elses(root)
         ReviewQueue(root)
 
 
+def test_changed_table_definitions_are_refused_even_when_they_still_parse(root):
+    path = root / "review.sqlite"
+    data = path.read_bytes()
+    assert data.count(b"'choose'") == 1
+    path.write_bytes(data.replace(b"'choose'", b"'chooze'"))  # a decision kind the table would now refuse
+    with pytest.raises(ReviewError, match="table definitions changed"):
+        ReviewQueue(root)
+
+
 def test_a_stale_current_decision_cache_is_rebuilt_so_totals_and_export_agree(root, tmp_path, capsys):
     with ReviewQueue(root) as q:
         before = snapshot(q)
@@ -167,6 +176,7 @@ def test_a_queue_from_before_row_checksums_opens_with_its_decisions(root):
     with plain(root / "review.sqlite") as conn:
         conn.execute("ALTER TABLE decisions DROP COLUMN row_sum")
         conn.execute("ALTER TABLE items DROP COLUMN row_sum")
+        conn.execute("DELETE FROM meta WHERE key = 'schema_sum'")
     with ReviewQueue(root) as q:
         assert snapshot(q) == before
         q.accept(q.claim_item("c0:2", "zelda"))

@@ -8,7 +8,7 @@ The checks when a queue opens, cheapest first:
 - write access to the file and its folder (SQLite in WAL mode needs both);
 - ``PRAGMA integrity_check``: pages, b-trees and indexes agree (a damaged page otherwise reads as missing
   rows: an export of nothing, or two different totals from two queries);
-- the schema version is one this package knows;
+- the schema version is one this package knows, and the table definitions match their recorded checksum;
 - every decision and item row matches the checksum written with it (``row_sum``), so changed bytes are never
   read as somebody's decision;
 - the items' current-decision cache agrees with the decisions table (store.connect rebuilds it otherwise).
@@ -104,6 +104,22 @@ def check_version(conn: sqlite3.Connection, path: Path, current: int) -> None:
                           "to open it (the file is left as it is)")
     if version < 1:
         raise damaged(path, f"schema version {version} is not one napari-petground writes")
+
+
+def schema_sum(conn: sqlite3.Connection) -> str:
+    """Checksum of every table, index and trigger definition (changed text there changes what is enforced)."""
+    from .store import row_sum
+
+    rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+    return row_sum(*(tuple(r) for r in rows))
+
+
+def check_schema(conn: sqlite3.Connection, path: Path) -> str | None:
+    """The recorded schema checksum (None for a queue older than it); damaged when the definitions differ."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_sum'").fetchone()
+    if row is not None and row[0] != schema_sum(conn):
+        raise damaged(path, "its table definitions changed on disk")
+    return None if row is None else row[0]
 
 
 def check_rows(conn: sqlite3.Connection, path: Path) -> None:

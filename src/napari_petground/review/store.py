@@ -195,6 +195,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     if "meta" not in tables or "decisions" not in tables:
         raise integrity.not_a_queue(path, tables)
     integrity.check_version(conn, path, SCHEMA_VERSION)
+    stored = integrity.check_schema(conn, path)
     for statement in _statements(SCHEMA):
         conn.execute(statement)
     columns = {r[1] for r in conn.execute("PRAGMA table_info(items)")}
@@ -211,6 +212,9 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute(f"UPDATE decisions SET row_sum = {sum_sql(DECISION_SUM)}")
         conn.execute(_NO_UPDATE_TRIGGER)
     conn.execute("CREATE INDEX IF NOT EXISTS items_current ON items(cur_action, position)")
+    current = integrity.schema_sum(conn)
+    if current != stored:  # new, or brought up to date just now: remember the table definitions
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_sum', ?)", (current,))
 
 
 def _statements(script: str) -> list[str]:
