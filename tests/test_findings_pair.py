@@ -220,3 +220,26 @@ def test_sentences_with_characters_utf8_cannot_hold_round_trip(tmp_path):
     records = [FindingRecord(2, "lone \ud800 surrogate, Größe 3 cm"), FindingRecord(3, "")]
     save_findings(tmp_path / "f.nii.gz", labels, study, records)
     assert [r.sentence for r in load_findings(tmp_path / "f.nii.gz", study).records] == [r.sentence for r in records]
+
+
+def test_large_label_ids_are_saved_and_read_without_counting_up_to_them(tmp_path):
+    study = small_study()
+    labels = np.zeros(study.pet.shape, np.int64)
+    labels[1, 1, 1], labels[2, 2, 2] = 4_000_000_000, 70_000
+    records = [FindingRecord(70_000, "node"), FindingRecord(4_000_000_000, "mass")]
+    save_findings(tmp_path / "f.nii.gz", labels, study, records)
+    assert_is(load_findings(tmp_path / "f.nii.gz", study), labels, records)
+
+
+@pytest.mark.parametrize(("values", "message"), [(np.int16(-1), "outside 0"), (np.float32(1.5), "fractional")])
+def test_a_labels_file_that_holds_no_label_values_is_refused_on_load(tmp_path, values, message):
+    import SimpleITK as sitk
+
+    study = small_study()
+    data = np.zeros(study.pet.shape, type(values))
+    data[1, 1, 1] = values
+    image = sitk.GetImageFromArray(data)
+    image.SetSpacing(study.pet.spacing[::-1])
+    sitk.WriteImage(image, str(tmp_path / "f.nii.gz"))
+    with pytest.raises(StudyError, match=message):
+        load_findings(tmp_path / "f.nii.gz", study)

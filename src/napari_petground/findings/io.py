@@ -100,14 +100,14 @@ def save_findings(path: str | os.PathLike, labels: np.ndarray, study: Study,
 
     Only records whose label has voxels are saved; statistics are recomputed from ``labels``.
     """
-    from ..study.writers import write_labels
+    from ..study.writers import label_values, write_labels
 
     path = Path(path)
     if not path.name.lower().endswith(LABEL_SUFFIXES):
         raise WriteError(f"cannot write labels as {path.name!r}; use a .nii.gz (NIfTI) or .dcm (DICOM SEG) name")
     if not path.parent.is_dir():
         raise WriteError(f"folder {path.parent} does not exist; choose an existing folder")
-    labels = np.asarray(labels)
+    labels = label_values(np.asarray(labels))  # WriteError for values a labels file cannot hold as they are
     ids = present_labels(labels)
     kept = [r for r in records if r.label in ids]
     pending = path.with_name(f".pending-{secrets.token_hex(4)}-{path.name}")
@@ -204,7 +204,7 @@ def load_findings(path: str | os.PathLike, study: Study) -> LoadedFindings:
     source = _labels_source(path, document, notes) if document is not None else path
     if not source.is_file():
         raise StudyError(f"{path} does not exist; choose a findings file saved before (.nii.gz or .dcm)")
-    labels = np.asarray(load_labels(source, study))
+    labels = _label_values(np.asarray(load_labels(source, study)), path)
     if document is None:
         notes.append(f"no sidecar {sidecar_path(path).name}: labels loaded without their sentences")
         return LoadedFindings(labels, [], None, notes)
@@ -219,6 +219,21 @@ def load_findings(path: str | os.PathLike, study: Study) -> LoadedFindings:
     if missing:
         notes.append(f"labels {missing} of the sidecar have no voxels in {path.name}")
     return LoadedFindings(labels, [r for r in records if r.label in ids], sidecar, notes)
+
+
+def _label_values(labels: np.ndarray, path: Path) -> np.ndarray:
+    """Loaded labels as whole non-negative numbers; StudyError for a file that holds anything else."""
+    if labels.dtype == bool:
+        return labels.astype(np.uint8)
+    if not np.issubdtype(labels.dtype, np.integer):
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(labels) & (np.mod(labels, 1) == 0)
+        if not np.all(whole):
+            raise StudyError(f"{path} holds fractional values, so it is not a labels file; choose the findings file")
+    if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.uint32).max):
+        raise StudyError(f"{path} holds label values outside 0 .. {np.iinfo(np.uint32).max}; it is not a findings "
+                         "labels file")
+    return labels if np.issubdtype(labels.dtype, np.integer) else labels.astype(np.int64)
 
 
 def _find_sidecar(path: Path, notes: list[str]) -> tuple[Path | None, dict | None]:

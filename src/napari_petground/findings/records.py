@@ -163,11 +163,14 @@ class FindingsStore:
 
 
 def present_labels(labels: np.ndarray) -> set[int]:
-    """Nonzero label ids with at least one voxel."""
+    """Label ids above 0 with at least one voxel."""
     labels = np.asarray(labels)
     if not labels.size:
         return set()
-    counts = np.bincount(labels.ravel().astype(np.int64, copy=False))
+    flat = labels.ravel().astype(np.int64, copy=False)
+    if int(flat.max()) > 65535 or int(flat.min()) < 0:  # large ids: counting up to the largest would not fit
+        return {int(v) for v in np.unique(flat) if v > 0}
+    counts = np.bincount(flat)
     return {int(v) for v in np.flatnonzero(counts) if v != 0}
 
 

@@ -9,6 +9,8 @@ the saved sidecar always describe the voxels on disk.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy import ndimage
 
@@ -18,6 +20,7 @@ from ..weaklabel.components import ComponentStats, body_midline_x_mm, component_
 LesionStats = ComponentStats  # the name this package uses for the statistics of one accepted finding
 
 _TUPLES = ("image_range", "z_range", "peak_index", "centroid_mm")
+COMPACT_ABOVE = 65535  # label ids above this are renumbered before per-id statistics
 
 
 def stats_from_dict(data: dict) -> ComponentStats:
@@ -63,4 +66,12 @@ def label_stats(study: Study, labels: np.ndarray, *, midline_x: float | None = N
     if not np.issubdtype(labels.dtype, np.integer):
         labels = labels.astype(np.int64)
     midline = body_midline_x_mm(study) if midline_x is None else midline_x
-    return {s.label: s for s in component_stats(labels, study.pet, study.numbering, midline)}
+    top = int(labels.max())
+    if top <= COMPACT_ABOVE:
+        return {s.label: s for s in component_stats(labels, study.pet, study.numbering, midline)}
+    # large ids (a file from elsewhere): number them 1..n first, the per-id work grows with the largest id
+    ids, compact = np.unique(labels, return_inverse=True)
+    compact = compact.reshape(labels.shape) + (0 if ids[0] == 0 else 1)
+    ids = ids if ids[0] == 0 else np.concatenate([[0], ids])
+    stats = component_stats(compact, study.pet, study.numbering, midline)
+    return {int(ids[s.label]): replace(s, label=int(ids[s.label])) for s in stats}
