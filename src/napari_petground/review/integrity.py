@@ -38,7 +38,9 @@ class WriteRefused(ReviewError):
 def _keep(path: Path) -> str:
     return (f"Keep the file: it may still hold decisions. Close every program using the dataset, copy "
             f"{path.name} (and {path.name}-wal if there is one) aside, then restore {path.name} from a backup, or "
-            f"salvage the copy with the sqlite3 tool (`sqlite3 copy.sqlite .recover | sqlite3 {path.name}`). "
+            f"salvage the copy with the sqlite3 tool (`sqlite3 copy.sqlite .recover | sqlite3 recovered.sqlite`, "
+            f"or `.dump` where `.recover` fails) and put recovered.sqlite in its place (if rows themselves "
+            f"changed, the salvaged file is refused too and only a backup brings them back). "
             "Start a new queue (delete the file, run `petground review import`) only if nobody has reviewed "
             "this dataset yet")
 

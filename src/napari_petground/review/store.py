@@ -104,8 +104,6 @@ ITEM_SUM = ("item_id", "case_id", "idx", "position", "sentence", "finding", "wea
 SUM_FUNCTION = "petground_row_sum"
 _DECISION_DEFAULTS = {"outcome": "", "reason": "", "note": ""}
 _DECISION_KINDS = {"id": int, "at": float, "candidate": int, "mask_voxels": int, "dice": float}
-_NO_UPDATE_TRIGGER = ("CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions\n"
-                      "BEGIN SELECT RAISE(ABORT, 'review decisions are append-only'); END;")
 
 
 def db_path(dataset_root: str | Path) -> Path:
@@ -208,9 +206,9 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute(f"UPDATE items SET row_sum = {sum_sql(ITEM_SUM)}")
     if "row_sum" not in {r[1] for r in conn.execute("PRAGMA table_info(decisions)")}:
         conn.execute("ALTER TABLE decisions ADD COLUMN row_sum TEXT")
-        conn.execute("DROP TRIGGER decisions_no_update")
+        conn.execute("DROP TRIGGER decisions_no_update")  # the only UPDATE ever made to decisions
         conn.execute(f"UPDATE decisions SET row_sum = {sum_sql(DECISION_SUM)}")
-        conn.execute(_NO_UPDATE_TRIGGER)
+        conn.execute(next(x for x in _statements(SCHEMA) if "TRIGGER IF NOT EXISTS decisions_no_update" in x))
     conn.execute("CREATE INDEX IF NOT EXISTS items_current ON items(cur_action, position)")
     current = integrity.schema_sum(conn)
     if current != stored:  # new, or brought up to date just now: remember the table definitions
@@ -241,8 +239,7 @@ def transaction(conn: sqlite3.Connection, immediate: bool = True) -> Iterator[sq
     try:
         yield conn
     except BaseException as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        _roll_back(conn)
         if isinstance(exc, sqlite3.DatabaseError) and integrity.is_environmental(exc):
             raise integrity.write_refusal(conn, exc) from exc
         raise
@@ -250,11 +247,19 @@ def transaction(conn: sqlite3.Connection, immediate: bool = True) -> Iterator[sq
         try:
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _roll_back(conn)
             if not integrity.is_environmental(exc):
                 raise
             raise integrity.write_refusal(conn, exc) from exc
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction; a rollback that fails too (a dying disk) must not hide the first error."""
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
 
 
 def record_decision(conn: sqlite3.Connection, item_id: str, action: str, annotator: str, at: float,
