@@ -25,6 +25,9 @@ class Finding:
     tracer: str = ""  # tracer named in the sentence or report header, or ""
     spans: dict[str, Span] = field(default_factory=dict)  # "suvmax", "prior_suvmax", "slice", "series", "site", "laterality"
     sentence_start: int = 0  # offset of the sentence in the report it came from
+    # numbers the sentence states but the parser did not read (not a plausible value, see report.parse):
+    # value name ("suvmax", "slice", "series", "prior_suvmax") -> the number as written; that value is None
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_numbers(self) -> bool:

@@ -19,6 +19,14 @@ come from the words nearest each finding (reference phrases masked out), the tra
 the report, then the caller. Sentences without numbers give a finding only when they describe a lesion
 ("Intensely FDG-avid right hilar node") and are not negated ("No abnormal uptake").
 
+Numbers are read exactly as written ("12.3", "3,8" with a decimal comma, "0045") or not at all, never as
+another value. Not read: exponent notation ("1e308"), a comma before three or more digits ("1,234": digit
+groups or decimals?), more than one point or comma ("12.3.4", "3.1,4"), more than 9 digits before the
+point, an image or series number with decimals, and a value no report means: an SUV (current or prior)
+above SUV_LIMIT (1000) or an image or series number above NUMBER_LIMIT (100000). Such a number keeps its
+role (so findings still pair up) and its span, its value stays None, and ``Finding.refused`` maps the
+value's name to the number as written, so that a caller can say what was not read.
+
 Numbers and roles live in report.roles, sides/sites/tracer in report.places; this module pairs roles into
 findings. Every pattern runs on the lower-cased sentence, computed once per sentence. A sentence can be long
 (a pasted table whose rows join into one sentence of thousands of findings): nearest-number and per-finding
@@ -58,6 +66,8 @@ _NEGATED = re.compile(
 _RESOLVED = re.compile(r"\b(?:resolved|resolution|no\s+longer|disappeared|interval\s+clearance)\b")
 _RESPECTIVELY = re.compile(r"\brespectively\b")
 _DIGIT = re.compile(r"\d")
+SUV_LIMIT = 1000.0  # a larger SUV is not a real value: refused, not read (see module docstring)
+NUMBER_LIMIT = 100_000  # the same for image and series numbers
 _PAREN_OR_SEMI = re.compile(r"[();]")
 
 
@@ -214,6 +224,16 @@ def _regions(sentence: str, drafts: list[_Draft]) -> list[tuple[int, int]]:
     return [(bounds[i], d.last) for i, d in enumerate(drafts)]
 
 
+def _plausible(f: Finding, name: str, value: float | None, limit: float) -> float | None:
+    """``value`` when it was read and is at most ``limit``; else None, with the number as written kept in
+    ``f.refused[name]`` (``f.spans[name]`` is set)."""
+    if value is not None and value <= limit:  # NaN (not read) fails the comparison
+        return value
+    sp = f.spans[name]
+    f.refused[name] = f.sentence[sp.start:sp.end]
+    return None
+
+
 def findings_in_sentence(sentence: str, *, tracer: str = "", sentence_start: int = 0) -> list[Finding]:
     """Findings of one sentence (see module docstring); ``tracer`` is used when the sentence names none."""
     low = lower(sentence)
@@ -246,17 +266,18 @@ def findings_in_sentence(sentence: str, *, tracer: str = "", sentence_start: int
     for i, (d, (lo, hi)) in enumerate(zip(drafts, _regions(low, drafts), strict=True)):
         f = Finding(sentence=sentence, tracer=sentence_tracer, sentence_start=sentence_start)
         if d.suv is not None:
-            f.suvmax = d.suv.value
             f.spans["suvmax"] = span(d.suv.start, d.suv.end)
+            f.suvmax = _plausible(f, "suvmax", d.suv.value, SUV_LIMIT)
         if d.slice is not None:
-            f.slice = d.slice.slice_value
             f.spans["slice"] = span(d.slice.start, d.slice.slice_end if d.slice.slice_end > 0 else d.slice.end)
+            f.slice = _plausible(f, "slice", d.slice.slice_value, NUMBER_LIMIT)
         if d.series is not None:
-            f.series = int(d.series.value)
             f.spans["series"] = span(d.series.start, d.series.end)
+            whole = not d.series.refused and d.series.text.isdigit()
+            f.series = _plausible(f, "series", int(d.series.text) if whole else None, NUMBER_LIMIT)
         if d.prior is not None:
-            f.prior_suvmax = d.prior.value
             f.spans["prior_suvmax"] = span(d.prior.start, d.prior.end)
+            f.prior_suvmax = _plausible(f, "prior_suvmax", d.prior.value, SUV_LIMIT)
         respectively_index = i if (respectively and len(drafts) > 1) else None
         describe(f, lo, max(hi, lo + 1), respectively_index, len(drafts), side_list, site_list,
                  side_starts=side_starts, site_starts=site_starts)

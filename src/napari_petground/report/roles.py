@@ -5,6 +5,8 @@ lower-cased sentence (same length as the original, so offsets agree) and are com
 IGNORECASE, which is several times faster in Python's regex engine. The left-context patterns below
 (_PRE_SUV, _PRE_SLICE, ...) are the readable definitions; classify matches their backward forms
 (report.backwards) at the number instead of searching a window before every number, Tests check that both forms agree.
+A number that is not read as written (exponent, digit groups, too many digits: see _read and report.parse)
+still gets its role, with ``refused`` saying why and a NaN value, so that no other value stands in for it.
 """
 
 from __future__ import annotations
@@ -27,10 +29,14 @@ FILLER = (
     r"around|roughly|nearly|value|values|level|reaching|at|now|currently|today|an?|the|the\s+order\s+of|"
     r"on\s+the\s+order\s+of|observed|calculated|noted|seen|max)\b)*"
 )
-_NUM = re.compile(r"(?<![\d.])(?<!\d,)\d+(?:\.\d+|,\d{1,2}(?!\d))?(?!\d)")
+# a number: digits with a decimal point or comma; an exponent ("1e308"), digit groups ("1,234") and more
+# separators ("12.3.4", "3.1,4") are taken whole, so that no part of them is read as another number (_read
+# decides what is read, see report.parse)
+_NUM = re.compile(r"(?<![\d.])(?<!\d,)\d+(?:[.,]\d+)*(?:e[+-]?\d+)?")
 # the same numbers in ASCII text, found several times faster (a leading lookbehind defeats the regex
 # engine's fast scan); the left context that _NUM looks behind for is checked in _numbers
-_NUM_ASCII = re.compile(r"[0-9]+(?:\.[0-9]+|,[0-9]{1,2}(?![0-9]))?")
+_NUM_ASCII = re.compile(r"[0-9]+(?:[.,][0-9]+)*(?:e[+-]?[0-9]+)?")
+MAX_DIGITS = 9  # digits before the decimal point of a number that is read at all
 # left contexts, ending at the number ($); matched backwards by classify (report.backwards)
 _PRE_SUV = re.compile("(" + SUVKW + ")" + FILLER + r"$")
 _PRE_SLICE = re.compile(
@@ -110,6 +116,7 @@ LESION = re.compile(
 )
 
 PRE_WINDOW = 48
+_NAN = float("nan")
 # cheap substring tests that skip a regex when its keywords cannot be there (lower-case text)
 _SLICE_HINTS = ("im", "sl", "sec", "cut", "ax", "#")
 # Without its trailing white space and ".:#=", the text before a number ends with one of these words when
@@ -142,6 +149,7 @@ class Num:
     group: int = -1  # numbers of one list ("2.7 and 3.5") share a group
     slice_value: int | None = None
     slice_end: int = -1
+    refused: str = ""  # why the number is not read ("" when it is; then ``value`` is NaN): see _read
 
 
 def lower(text: str) -> str:
@@ -158,11 +166,31 @@ def has_any(text: str, words: tuple[str, ...]) -> bool:
     return False
 
 
+def _read(text: str) -> tuple[float, str]:
+    """(value, "") of a number as written, or (NaN, why) for one that is not read: exponent notation, a comma
+    followed by three or more digits (digit groups or decimals?), more than MAX_DIGITS digits before the
+    point, more than one point or comma ("12.3.4", "3.1,4"). Never another value than the one written."""
+    if "e" in text:
+        return _NAN, "exponent notation"
+    if text.count(".") + text.count(",") > 1:
+        return _NAN, "more than one decimal point or comma"
+    whole, comma, decimals = text.partition(",")
+    if comma and len(decimals) > 2:
+        return _NAN, "digit groups or three decimals after a comma"
+    if len(whole.partition(".")[0]) > MAX_DIGITS:
+        return _NAN, "too many digits"
+    return float(whole + "." + decimals if comma else text), ""
+
+
 def _numbers(low: str) -> list[Num]:
-    """The numbers of the sentence: "12.3", "3,8" (decimal comma); not ".5" nor the "234" of "1,234"."""
-    if not low.isascii():
-        return [Num(m.start(), m.end(), float(m.group().replace(",", ".")), m.group()) for m in _NUM.finditer(low)]
+    """The numbers of the sentence: "12.3", "3,8" (decimal comma); not ".5" nor a part of "1,234" or "1e5"."""
     out = []
+    if not low.isascii():
+        for m in _NUM.finditer(low):
+            text = m.group()
+            value, refused = _read(text)
+            out.append(Num(m.start(), m.end(), value, text, refused=refused))
+        return out
     for m in _NUM_ASCII.finditer(low):
         start = m.start()
         if start:
@@ -170,7 +198,12 @@ def _numbers(low: str) -> list[Num]:
             if c == "." or "0" <= c <= "9" or (c == "," and start > 1 and "0" <= low[start - 2] <= "9"):
                 continue
         text = m.group()
-        out.append(Num(start, m.end(), float(text.replace(",", ".")), text))
+        end = m.end()
+        if len(text) <= MAX_DIGITS and "," not in text and "e" not in text and text.count(".") < 2:
+            out.append(Num(start, end, float(text), text))  # the common case, read at once
+        else:
+            value, refused = _read(text)
+            out.append(Num(start, end, value, text, refused=refused))
     return out
 
 
@@ -203,7 +236,10 @@ def classify(low: str) -> list[Num]:
         elif prev is not None and prev.role in ("slice", "other") and "." not in n.text and _RANGE_GAP.fullmatch(gap):
             # "images 140-150": one lesion over a range; keep the middle image
             if prev.role == "slice":
-                prev.slice_value = (int(prev.value) + int(n.value)) // 2
+                if prev.refused or n.refused:  # a range with an end that is not read is not read either
+                    prev.refused, prev.slice_value = prev.refused or n.refused, None
+                else:
+                    prev.slice_value = (int(prev.value) + int(n.value)) // 2
                 prev.slice_end = n.end
             n.role = "range"
         elif (pre_unit := bw.UNIT_BEFORE.match(rev, 0, 10)) or _POST_UNIT.match(post):
@@ -263,10 +299,12 @@ def classify(low: str) -> list[Num]:
         if maybe_ref and (n.role == "suv" or n.role == "prior") and _is_reference(low, n, prev):
             n.role = "ref"
         if n.role == "slice":
-            n.slice_value = int(n.value) if "." not in n.text and "," not in n.text else None
             n.slice_end = -1
-            if n.slice_value is None:
-                n.role = "other"
+            if n.refused or "." in n.text or "," in n.text:  # still an image number, for pairing; not read
+                n.slice_value = None
+                n.refused = n.refused or "not a whole number"
+            else:
+                n.slice_value = int(n.text)  # exact (at most MAX_DIGITS digits)
         if n.role != "range":
             if prev is not None and prev.role == "suv":  # only the number just before can still change role
                 suvs_before_prev += 1
@@ -301,7 +339,10 @@ def _preset_roles(low: str, nums: list[Num]) -> None:
         for m in _RANGE_SUV.finditer(low):
             lo_n, hi_n = by_start.get(m.start("lo")), by_start.get(m.start("hi"))
             if lo_n is not None and hi_n is not None:
-                lo_n, hi_n = sorted((lo_n, hi_n), key=lambda x: x.value)
+                if lo_n.refused or hi_n.refused:  # the maximum is unknown: the end not read is the SUVmax
+                    lo_n, hi_n = (hi_n, lo_n) if lo_n.refused else (lo_n, hi_n)
+                else:
+                    lo_n, hi_n = sorted((lo_n, hi_n), key=lambda x: x.value)
                 lo_n.role, hi_n.role = "suv_other", "suv"
     if "(" in low:
         for m in _SHORTHAND.finditer(low):  # "(4/120)", "(se 4: im 120)"
