@@ -86,6 +86,15 @@ def test_exporting_again_replaces_the_earlier_export_as_a_whole(root, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "out"]  # no staging folder left beside it
 
 
+def test_the_command_says_when_an_export_replaced_an_earlier_one(root, tmp_path, capsys):
+    from napari_petground.cli import main
+
+    assert main(["review", "export", str(root), "--out", str(tmp_path / "out")]) == 0
+    assert "replaced" not in capsys.readouterr().out
+    assert main(["review", "export", str(root), "--out", str(tmp_path / "out")]) == 0
+    assert "it replaced the earlier export of this dataset there" in capsys.readouterr().out
+
+
 def test_a_failed_export_leaves_no_half_written_folder(root, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")

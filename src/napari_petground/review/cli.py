@@ -80,7 +80,8 @@ def _export(args) -> int:
     writable_folder(args.out, "--out")
     with ReviewQueue(args.dataset) as queue:
         result = export_reviewed(queue, args.out, include_unreviewed=args.include_unreviewed)
-    print(f"wrote {result.items} items of {len(result.cases)} cases to {result.out}")
+    print(f"wrote {result.items} items of {len(result.cases)} cases to {result.out}"
+          + (" (it replaced the earlier export of this dataset there)" if result.replaced else ""))
     for what, why in result.left_out:
         print(f"left out {what}: {why}")
     print(format_stats(result.stats))
