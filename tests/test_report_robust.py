@@ -22,6 +22,7 @@ LONG_TEXTS = {
     "8000 lines": "\n".join(["A"] * 8000),
     "4000 lines": "\n".join(["A"] * 4000),
     "table": "\n".join(f"LN {i} R hilar SUVmax 1.2 img {i}" for i in range(4000)),
+    "table of one sentence": "\n".join(f"LN {i} R hilar SUVmax 1.2 img {i}," for i in range(4000)),
     "periods": "Word. next " * 60000,
     "unclosed parenthesis": "(" + "word. Next " * 60000,
     "semicolons": "SUVmax 2.1 image 3; " * 8000,
@@ -44,20 +45,33 @@ def test_long_text_is_parsed_in_linear_time(name):
     assert _cpu_seconds(lambda: extract_findings(text)) < 3.0
 
 
-def test_table_rows_each_give_their_finding():
-    rows = 400
-    text = "\n".join(f"LN {i} R hilar SUVmax 1.2 img {i}" for i in range(rows))
+def test_table_rows_are_sentences_of_their_own():
+    rows = [f"LN {i} {'R' if i % 2 else 'L'} hilar SUVmax 1.{i % 10} img {i}" for i in range(400)]
+    text = "\n".join(rows)
+    assert [s for _, s in split_sentences(text)] == rows  # was one sentence of 400 findings
     found = extract_findings(text)
-    assert [(f.suvmax, f.slice) for f in found] == [(1.2, i) for i in range(rows)]
+    assert [(f.sentence, f.suvmax, f.slice) for f in found] == [(r, float(f"1.{i % 10}"), i) for i, r in enumerate(rows)]
+    assert all(f.site == "hilar_node" for f in found)
+    # a wrapped line that starts with another abbreviation still continues its sentence
+    (f,) = extract_findings("Right hilar node, image 145\nSUVmax 8.2")
+    assert (f.suvmax, f.slice) == (8.2, 145)
+
+
+def test_rows_joined_into_one_sentence_each_give_their_finding():
+    text = "\n".join(f"LN {i} R hilar SUVmax 1.2 img {i}," for i in range(400))
+    assert len(split_sentences(text)) == 1
+    found = extract_findings(text)
+    assert [(f.suvmax, f.slice) for f in found] == [(1.2, i) for i in range(400)]
     assert all(f.site == "hilar_node" for f in found)
 
 
 def _pasted(size: int) -> str:
-    """A short report followed by a pasted table of ``size`` characters (its rows join into one sentence)."""
+    """A short report followed by a pasted table of ``size`` characters (rows ending in a comma: they join
+    into one sentence, the hardest case)."""
     head = "FINDINGS:\nRight hilar node SUVmax 5.1 image 140 (previously 6.2).\nIMPRESSION: no new lesion.\n"
     rows, total, i = [], len(head), 0
     while total < size:
-        rows.append(f"LN {i} R hilar SUVmax {i % 9 + 1}.2 img {i}; series 3")
+        rows.append(f"LN {i} R hilar SUVmax {i % 9 + 1}.2 img {i}; series 3,")
         total += len(rows[-1]) + 1
         i += 1
     return head + "\n".join(rows)

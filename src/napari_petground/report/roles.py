@@ -192,14 +192,12 @@ def _numbers(low: str) -> list[Num]:
             out.append(Num(m.start(), m.end(), value, text, refused=refused))
         return out
     for m in _NUM_ASCII.finditer(low):
-        start = m.start()
-        if start:
-            c = low[start - 1]
-            if c == "." or "0" <= c <= "9" or (c == "," and start > 1 and "0" <= low[start - 2] <= "9"):
-                continue
-        text = m.group()
-        end = m.end()
-        if len(text) <= MAX_DIGITS and "," not in text and "e" not in text and text.count(".") < 2:
+        start, end = m.span()
+        # a number right after "." or "d," (".5", "3.1,4.2"): the regex cannot look behind cheaply
+        if start and ((c := low[start - 1]) == "." or (c == "," and start > 1 and "0" <= low[start - 2] <= "9")):
+            continue
+        text = low[start:end]
+        if end - start <= MAX_DIGITS and text.count(".") < 2 and "," not in text and "e" not in text:
             out.append(Num(start, end, float(text), text))  # the common case, read at once
         else:
             value, refused = _read(text)
@@ -319,10 +317,14 @@ def _other_suv_kind(keyword: str) -> bool:
 
 def _preset_roles(low: str, nums: list[Num]) -> None:
     """Roles fixed by patterns spanning two numbers: changes, SUV ranges, "(4/120)" shorthand."""
-    by_start = {n.start: n for n in nums}
     if len(nums) < 2:
         return
-    if has_any(low, _CHANGE_HINTS):
+    change = has_any(low, _CHANGE_HINTS)
+    ranging = "rang" in low or "between" in low
+    if not (change or ranging or "(" in low):
+        return
+    by_start = {n.start: n for n in nums}
+    if change:
         for m in _CHANGE.finditer(low):
             a, b = ("a", "b") if m.group("a") else (("c", "d") if m.group("c") else ("f", "e"))
             prior_n, cur_n = by_start.get(m.start(a)), by_start.get(m.start(b))
@@ -335,7 +337,7 @@ def _preset_roles(low: str, nums: list[Num]) -> None:
             if a == "c" and _RANGING.search(low, max(0, m.start() - 24), m.start()):
                 continue  # "SUVmax ranging from 3.1 to 5.6": a spread, not a change
             prior_n.role, cur_n.role = "prior", "suv"
-    if "rang" in low or "between" in low:  # "SUVmax ranging from 3.1 to 5.6": the maximum is the SUVmax
+    if ranging:  # "SUVmax ranging from 3.1 to 5.6": the maximum is the SUVmax
         for m in _RANGE_SUV.finditer(low):
             lo_n, hi_n = by_start.get(m.start("lo")), by_start.get(m.start("hi"))
             if lo_n is not None and hi_n is not None:

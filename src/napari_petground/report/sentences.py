@@ -6,7 +6,9 @@ splitter walks the text once and cuts at
 
 * blank lines, bullets and list markers at the start of a line, section headers ("Chest:" / "IMPRESSION:");
 * a line break whose next line starts with a capital letter or a digit (a new line-per-finding entry),
-  unless the previous line ended inside parentheses or on a joining word/comma;
+  unless the previous line ended inside parentheses or on a joining word/comma, or the next line starts
+  with an upper-case abbreviation ("SUV max 5.1" wrapped onto it) other than the previous line's first
+  word (rows of a pasted table, "LN 3 R hilar ...", are entries of their own);
 * ``.``, ``!``, ``?`` followed by white space, outside parentheses, unless the word before the period is a
   known abbreviation or a single letter ("e.g.", "R.") or the next text starts lower case.
 
@@ -52,6 +54,7 @@ _JOINING_END = re.compile(
 )
 _JOIN_TAIL = 40  # characters at the end of a block that _JOINING_END can need
 _NONSPACE = re.compile(r"\S")
+_FIRST_WORD = re.compile(r"\S+")
 _ALNUM = re.compile(r"[^\W_]")  # a letter or digit (str.isalnum)
 
 
@@ -75,12 +78,19 @@ def _lines(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _same_first_word(text: str, at: int, rest: str) -> bool:
+    """Does ``rest`` start with the word that starts at ``at`` (the block's last line)?"""
+    head = _FIRST_WORD.match(text, at)
+    return head is not None and rest.split(None, 1)[0] == head.group()
+
+
 def _blocks(text: str) -> list[tuple[int, int]]:
     """Group lines into blocks: a block ends at a blank line, header, bullet or a new capitalised line."""
     blocks: list[tuple[int, int]] = []
     cur_start: int | None = None
     cur_end = 0
     depth = 0  # parenthesis depth carried over line breaks
+    line_at = 0  # where the text of the block's last line starts
     for ls, le in _lines(text):
         line = text[ls:le]
         if not line.strip():
@@ -109,6 +119,8 @@ def _blocks(text: str) -> list[tuple[int, int]]:
             rest = text[start:le].lstrip()
             first = rest[:1]
             acronym = rest[:2].isupper() and rest[:2].isalpha()  # "SUV max ..." continues a wrapped line
+            if acronym and _same_first_word(text, line_at, rest):
+                acronym = False  # rows of a pasted table ("LN 3 R hilar ...") start alike: each is an entry
             # the block so far ends at cur_end without white space: only its last few characters are
             # looked at (the longest joining word is 13 long), so a long block costs no more per line
             terminal = text[cur_end - 1:cur_end] in ".!?:;"
@@ -127,6 +139,8 @@ def _blocks(text: str) -> list[tuple[int, int]]:
             if s == e:
                 continue  # a header alone on its line
             cur_start = s
+        if s < e:
+            line_at = s
         cur_end = e or cur_end
         depth = max(0, depth + line.count("(") - line.count(")"))
     if cur_start is not None:
