@@ -230,7 +230,12 @@ def test_copied_slice_file_is_skipped_not_4d(exam, reference):
 def test_two_images_at_one_position_are_named_not_4d(exam):
     extra = exam / "PET" / "PT0003b.dcm"
     shutil.copy(pet_files(exam)[3], extra)
-    edit([extra], lambda ds: setattr(ds, "SOPInstanceUID", pydicom.uid.generate_uid()))
+
+    def another_image(ds):
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        ds.PixelData = (np.frombuffer(ds.PixelData, "<i2") // 2).astype("<i2").tobytes()
+
+    edit([extra], another_image)
     with pytest.raises(StudyError, match="PT0003.dcm and PT0003b.dcm are at the same position") as error:
         load_study(exam)
     assert "4D" not in str(error.value)
@@ -242,3 +247,19 @@ def test_orientation_that_is_not_two_unit_vectors_is_refused_not_4d(exam, orient
     with pytest.raises(StudyError, match=r"ImageOrientationPatient \(0020,0037\)") as error:
         load_study(exam)
     assert "4D" not in str(error.value)
+
+
+def test_copy_under_a_new_uid_is_skipped_when_its_pixels_are_identical(exam, reference):
+    extra = exam / "PET" / "PT0005 copy.dcm"
+    shutil.copy(pet_files(exam)[5], extra)
+    edit([extra], lambda ds: setattr(ds, "SOPInstanceUID", pydicom.uid.generate_uid()))
+    study = load_study(exam)
+    assert same_grid(study.pet, reference.pet)
+    assert any("PT0005 copy.dcm" in w and "identical pixels" in w for w in study.warnings)
+
+
+def test_same_uid_at_another_position_is_not_a_copy(exam, reference):
+    first_uid = pydicom.dcmread(pet_files(exam)[0], stop_before_pixels=True).SOPInstanceUID
+    edit(pet_files(exam)[7:], lambda ds: setattr(ds, "SOPInstanceUID", first_uid))  # a careless anonymiser
+    study = load_study(exam)
+    assert same_grid(study.pet, reference.pet)  # the top slice is not dropped as a "copy"

@@ -115,7 +115,7 @@ def scan_series(paths: list[Path]) -> tuple[list[Series], list[Path], Listing]:
             continue
         if "SeriesInstanceUID" not in ds or "ImagePositionPatient" not in ds or "Rows" not in ds:
             if str(ds.get("SOPClassUID", "")) in IMAGE_CLASSES:
-                broken.append(file)  # an image whose header stops early: truncated
+                broken.append(file)  # an image whose header stops early (truncated) or lacks its position
             continue  # RTSTRUCT, SEG, reports, localiser without position: not an image slice
         uid = str(ds.SeriesInstanceUID)
         if uid not in series:
@@ -139,15 +139,22 @@ def scan_series(paths: list[Path]) -> tuple[list[Series], list[Path], Listing]:
     return list(series.values()), broken, listing
 
 
-def _check_broken(broken: list[Path], chosen: list[Series]) -> list[str]:
-    """A broken file beside the chosen series may be one of its slices: refuse; elsewhere: warn."""
+def _check_broken(broken: list[Path], chosen: list[Series], complete: bool) -> list[str]:
+    """A broken file beside the chosen series may be one of its slices, and broken files while the CT is
+    missing may be the CT: refuse; elsewhere: warn."""
     folders = {f.parent for s in chosen for f in s.files}
     near = [f for f in broken if f.parent in folders]
     if near:
         shown = ", ".join(str(f) for f in near[:3]) + (" ..." if len(near) > 3 else "")
         raise StudyError(
-            f"{len(near)} file(s) in the PET/CT series folders are corrupt or truncated: {shown}. "
-            "Re-export the series, or remove the broken files if they are not part of it"
+            f"{len(near)} file(s) in the PET/CT series folders are corrupt, truncated or lack the image "
+            f"position: {shown}. Re-export the series, or remove the broken files if they are not part of it"
+        )
+    if broken and not complete:
+        shown = ", ".join(str(f) for f in broken[:3]) + (" ..." if len(broken) > 3 else "")
+        raise StudyError(
+            f"{len(broken)} DICOM file(s) are corrupt, truncated or lack the image position ({shown}), so the "
+            "CT may be missing; re-export them, or open the PET alone with ct_series='none' (--ct-series none)"
         )
     if broken:
         shown = ", ".join(f.name for f in broken[:5]) + (" ..." if len(broken) > 5 else "")
@@ -232,19 +239,19 @@ def _pixels(ds, file: Path, kind: str) -> np.ndarray:
         raise StudyError(f"{kind} image {file} cannot be read: {reason(exc)}; check its permissions") from exc
     except Exception as exc:
         raise StudyError(
-            f"{kind} image {file} is corrupt or truncated ({type(exc).__name__}: {exc}); "
-            "re-export the series or remove the file"
+            f"{kind} image {file} is corrupt, truncated or its header does not match its pixel data "
+            f"({type(exc).__name__}: {exc}); re-export the series or remove the file"
         ) from exc
 
 
 def _read_stack(series: Series, kind: str) -> _Stack:
     """Place the series' images by their positions (headers checked), then read the pixels of those kept."""
-    if any(_frames(ds) > 1 for ds in series.headers):
+    if any(_frames(ds, kind, file) > 1 for ds, file in zip(series.headers, series.files, strict=True)):
         raise StudyError(
             f"{kind} series {series.uid} is multi-frame (enhanced) DICOM; export it as single-frame images"
         )
     label = series.summary() if len(series.headers) < 2 else series.uid
-    placement = place_slices(series.headers, series.files, kind, label)
+    placement = place_slices(series.headers, series.files, kind, label, _same_pixels(series))
     headers = [series.headers[i] for i in placement.order]
     files = [series.files[i] for i in placement.order]
     notes = list(placement.notes)
@@ -260,11 +267,27 @@ def _read_stack(series: Series, kind: str) -> _Stack:
     return _Stack(raw, placement, headers, files, notes)
 
 
-def _frames(ds) -> int:
+def _same_pixels(series: Series):
+    """Whether two images of the series hold the same stored pixels and rescale (a copy under a new UID)."""
+    def same(i: int, j: int) -> bool:
+        a, b = series.headers[i], series.headers[j]
+        try:
+            with _warnings.catch_warnings():
+                _warnings.simplefilter("ignore")
+                keys = ("RescaleSlope", "RescaleIntercept")
+                return (all(str(a.get(k, "")) == str(b.get(k, "")) for k in keys)
+                        and bytes(a.PixelData) == bytes(b.PixelData))
+        except Exception:  # unreadable pixels are named when the stack is read
+            return False
+    return same
+
+
+def _frames(ds, kind: str, file: Path) -> int:
     try:
         return int(ds.get("NumberOfFrames", 1) or 1)
-    except (TypeError, ValueError):
-        return 2  # unreadable: treat it as the multi-frame image it claims to be
+    except (TypeError, ValueError) as exc:
+        raise StudyError(f"{kind} image {file.name}: NumberOfFrames (0028,0008) cannot be read ({exc}); "
+                         "re-export the series") from exc
 
 
 def _number(ds, keyword: str, tag: str, what: str) -> float | None:
@@ -403,14 +426,18 @@ def load_dicom_study(paths: list[Path], *, pet_series: str | None = None, ct_ser
                          "choose the folder that holds the PET and CT series")
     try:
         pet_info, ct_info, notes = select_pair(series, pet_series=pet_series, ct_series=ct_series)
-    except StudyError as exc:
-        if listing.unreadable:  # the missing series may be in what could not be read
+    except StudyError as exc:  # the missing series may be in what could not be read
+        if listing.unreadable:
             raise StudyError(f"cannot read {listing.unreadable_text()}; check the permissions. {exc}") from exc
+        if broken:
+            shown = ", ".join(str(f) for f in broken[:3]) + (" ..." if len(broken) > 3 else "")
+            raise StudyError(f"{len(broken)} DICOM file(s) are corrupt, truncated or lack the image position "
+                             f"({shown}). {exc}") from exc
         raise
     chosen = [s for s in (pet_info, ct_info) if s is not None]
-    notes.extend(_check_broken(broken, chosen))
-    pet_alone = ct_series is not None and ct_series.lower() in ("none", "")
-    notes.extend(_check_unreadable(listing, chosen, complete=ct_info is not None or pet_alone))
+    complete = ct_info is not None or (ct_series is not None and ct_series.lower() in ("none", ""))
+    notes.extend(_check_broken(broken, chosen, complete))
+    notes.extend(_check_unreadable(listing, chosen, complete))
     pet_stack = _read_stack(pet_info, "PET")
     pet, units, is_suv, pet_notes = _pet_volume(pet_stack)
     notes.extend(pet_stack.warnings + pet_notes)

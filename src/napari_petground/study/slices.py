@@ -2,22 +2,25 @@
 
 Every header value that decides where a voxel sits is checked before it is used: ImageOrientationPatient
 must hold two perpendicular unit vectors, PixelSpacing two positive distances, ImagePositionPatient three
-finite numbers, and all of them must agree between the images. A copy of an image (same SOPInstanceUID) is
-skipped with a note; two different images at one position are refused by name (only when every position
-holds the same number of images is the series taken as 4D, dynamic or gated).
+finite numbers, and all of them must agree between the images. A copy of an image (same SOPInstanceUID, or
+identical pixels, at the same position) is skipped with a note; two different images at one position are
+refused by name (only when every position holds the same number of images is the series taken as 4D,
+dynamic or gated).
 
 Slices are then placed by their positions along the slice normal, never at a spacing guessed from their
-count. A grid is fitted to the positions (spacing and origin by least squares over whole-number slice
-indices); a position further than ``GRID_TOLERANCE`` (10 %) of a slice from its grid place, or a sideways
-shift between slices (gantry tilt), is refused: stacking such a series would put voxels where they are not.
-A gap of a whole number of slices means images are missing; gaps of up to ``MAX_FILLED`` slices are filled
-by linear interpolation between the neighbouring slices so everything after the gap stays aligned with the
-CT, with a warning that names the missing images. Larger gaps are refused: interpolating over more than
-about a centimetre of PET would invent uptake.
+count. The smallest step sets the whole-number slice index of every image (so a gap shows wherever two
+images somewhere in the series are one slice apart), and spacing and origin are fitted to those indices by
+least squares. A position further than ``GRID_TOLERANCE`` (10 %) of a slice from its grid place, or a
+sideways shift between slices (gantry tilt), is refused: stacking such a series would put voxels where they
+are not. A gap of a whole number of slices means images are missing; gaps of up to ``MAX_FILLED`` slices
+are filled by linear interpolation between the neighbouring slices, so everything after the gap stays
+aligned with the CT, with a warning that names the missing images. Larger gaps are refused: interpolating
+over more than about a centimetre of PET would invent uptake.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +34,7 @@ SHEAR_TOLERANCE = 0.1  # of a pixel: how far a slice may be shifted sideways fro
 NOTE_TOLERANCE = 0.02  # of a slice: deviations above this are mentioned
 MAX_FILLED = 2  # consecutive missing slices that are filled by interpolation
 SAME_POSITION_MM = 1e-3
+SameImage = Callable[[int, int], bool]
 
 
 @dataclass
@@ -100,23 +104,21 @@ def _spacing(ds, what: str) -> np.ndarray:
     return values
 
 
-def _drop_copies(headers: list, files: list[Path], kind: str) -> tuple[list[int], list[str]]:
-    """Indices of the images to keep: a second file with the same SOPInstanceUID is the same image."""
-    keep, seen, copies = [], {}, []
+def _copies(headers: list, positions: np.ndarray, same_image: SameImage | None) -> list[tuple[int, int]]:
+    """(copy, original) pairs: the same image at the same position, by SOPInstanceUID or by identical pixels."""
+    pairs: list[tuple[int, int]] = []
+    first_at: dict[tuple, int] = {}
     for i, ds in enumerate(headers):
-        uid = str(ds.get("SOPInstanceUID", "") or "")
-        if uid and uid in seen:
-            copies.append((files[i], files[seen[uid]]))
+        key = tuple(np.round(positions[i] / SAME_POSITION_MM).astype(np.int64))
+        if key not in first_at:
+            first_at[key] = i
             continue
-        if uid:
-            seen[uid] = i
-        keep.append(i)
-    notes = []
-    if copies:
-        shown = ", ".join(f"{a.name} (copy of {b.name})" for a, b in copies[:3]) + (" ..." if len(copies) > 3 else "")
-        notes.append(f"{len(copies)} {kind} file(s) repeat an image already read (same SOPInstanceUID) and "
-                     f"were skipped: {shown}")
-    return keep, notes
+        j = first_at[key]
+        uid = str(ds.get("SOPInstanceUID", "") or "")
+        if (uid and uid == str(headers[j].get("SOPInstanceUID", "") or "")) or (
+                same_image is not None and same_image(i, j)):
+            pairs.append((i, j))
+    return pairs
 
 
 def _refuse_same_position(distance: np.ndarray, order: np.ndarray, files: list[Path], kind: str,
@@ -131,7 +133,7 @@ def _refuse_same_position(distance: np.ndarray, order: np.ndarray, files: list[P
         )
     steps = np.diff(distance[order])
     i = int(np.flatnonzero(steps < SAME_POSITION_MM)[0])
-    a, b = files[order[i]], files[order[i + 1]]
+    a, b = sorted((files[order[i]], files[order[i + 1]]))
     raise StudyError(
         f"{kind} images {a.name} and {b.name} are at the same position ({distance[order[i]]:.2f} mm along the "
         f"slice normal) but are different images; a series holds one image per position. Remove the one "
@@ -139,13 +141,13 @@ def _refuse_same_position(distance: np.ndarray, order: np.ndarray, files: list[P
     )
 
 
-def place_slices(headers: list, files: list[Path], kind: str, label: str) -> Placement:
-    """Check the headers of one series and place its images on a regular grid (see the module notes)."""
-    if len(headers) < 2:
-        raise StudyError(f"{kind} series {label} has a single image (2D); a PET/CT study needs a 3D volume")
-    keep, notes = _drop_copies(headers, files, kind)
-    headers = [headers[i] for i in keep]
-    files = [files[i] for i in keep]
+def place_slices(headers: list, files: list[Path], kind: str, label: str,
+                 same_image: SameImage | None = None) -> Placement:
+    """Check the headers of one series and place its images on a regular grid (see the module notes).
+
+    ``same_image(i, j)`` tells whether images i and j at one position hold the same pixels (a copy under
+    another SOPInstanceUID); without it only a repeated SOPInstanceUID marks a copy.
+    """
     if len(headers) < 2:
         raise StudyError(f"{kind} series {label} has a single image (2D); a PET/CT study needs a 3D volume")
     what = [f"{kind} image {f.name}" for f in files]
@@ -159,26 +161,39 @@ def place_slices(headers: list, files: list[Path], kind: str, label: str) -> Pla
         if not np.allclose(_spacing(ds, name), pixel, rtol=1e-4, atol=1e-6):
             raise StudyError(f"{kind} series {label} mixes pixel spacings ({name} differs from "
                              f"{files[0].name}); cannot stack it")
-    row, col = orientation[:3], orientation[3:]
-    normal = np.cross(row, col)
     positions = np.array([_values(ds, "ImagePositionPatient", "(0020,0032)", 3, name)
                           for ds, name in zip(headers, what, strict=True)])
+    copies = _copies(headers, positions, same_image)
+    notes = []
+    if copies:
+        shown = ", ".join(f"{files[a].name} (copy of {files[b].name})" for a, b in copies[:3])
+        notes.append(f"{len(copies)} {kind} file(s) repeat an image already read (same SOPInstanceUID or "
+                     f"identical pixels at the same position) and were skipped: {shown}"
+                     f"{' ...' if len(copies) > 3 else ''}")
+    keep = [i for i in range(len(headers)) if i not in {a for a, _b in copies}]
+    if len(keep) < 2:
+        raise StudyError(f"{kind} series {label} has a single image (2D); a PET/CT study needs a 3D volume")
+    positions, kept_files = positions[keep], [files[i] for i in keep]
+    row, col = orientation[:3], orientation[3:]
+    normal = np.cross(row, col)
     distance = positions @ normal
     order = np.argsort(distance, kind="stable")
     steps = np.diff(distance[order])
     if np.any(steps < SAME_POSITION_MM):
-        _refuse_same_position(distance, order, files, kind, label)
+        _refuse_same_position(distance, order, kept_files, kind, label)
     sideways = positions[order] - positions[order[0]]
     sideways -= np.outer(sideways @ normal, normal)
     shift = np.linalg.norm(sideways, axis=1)
     if shift.max() > SHEAR_TOLERANCE * pixel.min():
         worst = int(np.argmax(shift))
         raise StudyError(
-            f"{kind} series {label}: image {files[order[worst]].name} is shifted {shift[worst]:.2f} mm sideways "
-            f"from {files[order[0]].name} (gantry tilt or a sheared series); the slices do not stack into one "
-            "grid. Resample the series to an orthogonal grid (e.g. convert it with dcm2niix) and open that"
+            f"{kind} series {label}: image {kept_files[order[worst]].name} is shifted {shift[worst]:.2f} mm "
+            f"sideways from {kept_files[order[0]].name} (gantry tilt or a sheared series); the slices do not "
+            "stack into one grid. Resample the series to an orthogonal grid (e.g. convert it with dcm2niix) "
+            "and open that"
         )
-    index, spacing_z, intercept, grid_notes = _fit_grid(distance[order], [files[i] for i in order], kind, label)
+    sorted_files = [kept_files[i] for i in order]
+    index, spacing_z, intercept, grid_notes = _fit_grid(distance[order], sorted_files, kind, label)
     notes.extend(grid_notes)
     slots = np.full(int(index[-1]) + 1, -1, dtype=np.int64)
     slots[index] = np.arange(len(order))
@@ -196,7 +211,7 @@ def _fit_grid(distance: np.ndarray, files: list[Path], kind: str,
               label: str) -> tuple[np.ndarray, float, float, list[str]]:
     """(grid index per sorted image, spacing, position of index 0, notes); StudyError for irregular positions."""
     steps = np.diff(distance)
-    base = float(np.median(steps))
+    base = float(steps.min())  # a slice apart: the median would be two when many images are missing
     whole = np.rint(steps / base).astype(np.int64)
     if np.any(whole < 1) or np.any(np.abs(steps / base - whole) > 2 * GRID_TOLERANCE):
         raise _irregular(steps, base, files, kind, label, int(np.argmax(np.abs(steps / base - np.maximum(whole, 1)))))
