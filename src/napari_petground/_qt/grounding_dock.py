@@ -8,6 +8,11 @@ running one and empties the queue). Each result is shown as the cyan "prediction
 statistics; edit it with napari's paint / erase / fill tools, then **Accept** (key ``a``) to move it into the
 "findings" layer under a new label id, or **Reject** (key ``r``). Accepting is one napari undo step (Ctrl+Z on
 the findings layer).
+
+A short text is parsed at once; a long pasted report (more than SYNC_PARSE_CHARS characters) is parsed in a
+napari thread worker, so napari stays responsive, and its findings are listed when it is done (Ground /
+Ground all pressed meanwhile act then). A number the parser refused as not a real value (``Finding.refused``)
+is named in a warning when its finding is grounded.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SYNC_PARSE_CHARS = 20_000  # a longer text is parsed off the GUI thread (about 15 ms of parsing and more)
 PLACEHOLDER = ("Type a finding or paste a report, e.g.\n"
                "Intensely FDG-avid right hilar node, SUVmax 12.3, image 145.\n"
                "Ctrl+Enter grounds it.")
@@ -71,6 +77,9 @@ class GroundingDock(QWidget):
         self._results: dict[tuple, ResultEntry] = {}
         self._study: Study | None = None
         self._previous_keys: dict[str, Any] = {}
+        self._parsed: tuple[str, str] | None = None  # (text, tracer) a long text's listed findings came from
+        self._parse_worker = None  # parsing a long text, off the GUI thread
+        self._after_parse: list = []  # actions (ground, ground all) waiting for that parse
 
         # text and findings list
         self.text = SentenceEdit()
@@ -159,6 +168,7 @@ class GroundingDock(QWidget):
     def release(self) -> None:
         """Stop runs, give the keys back and stop following the viewer (the dock is closed or removed)."""
         self.runner.shutdown()
+        self._detach_parse()
         for key, previous in self._previous_keys.items():
             try:
                 self.viewer.bind_key(key, previous, overwrite=True)
@@ -219,21 +229,86 @@ class GroundingDock(QWidget):
         self.findings_panel.refresh()
 
     def parse_text(self) -> list[Finding]:
-        """Findings of the text box into the list (one row per finding, numbers highlighted)."""
-        from ..report import extract_findings
+        """Findings of the text box into the list (one row per finding, numbers highlighted).
 
+        A long text is parsed in a thread worker: until it is done this returns [] and the list keeps what
+        it showed (``parsing`` is True); the list is filled when the worker returns."""
         self._parse_timer.stop()
         text = self.text.toPlainText()
         tracer = self._study.tracer if self._study is not None else ""
-        try:
-            findings = extract_findings(text, tracer=tracer) if text.strip() else []
-        except PetGroundError as exc:
-            log.info("report not parsed: %s", exc)
-            findings = []
+        if len(text) > SYNC_PARSE_CHARS:
+            if self._parsed == (text, tracer):
+                self._refresh_statuses()
+                return self.findings_list.findings
+            self._parse_in_worker(text, tracer)
+            return []
+        self._parsed = None
+        findings = _parse_report(text, tracer)
+        self._list_findings(findings)
+        return findings
+
+    @property
+    def parsing(self) -> bool:
+        """A long text is being parsed off the GUI thread."""
+        return self._parse_worker is not None
+
+    def _list_findings(self, findings: list[Finding]) -> None:
         if [finding_key(f) for f in findings] != [finding_key(f) for f in self.findings_list.findings]:
             self.findings_list.set_findings(findings)
         self._refresh_statuses()
-        return findings
+
+    def _parse_in_worker(self, text: str, tracer: str) -> None:
+        """Parse ``text`` in a napari thread worker, one at a time: a text changed meanwhile is parsed next."""
+        from napari.qt.threading import create_worker
+
+        if self._parse_worker is not None:
+            return  # _on_parse_finished parses the text box again if it changed meanwhile
+        self.stage.setText("Reading the report…")
+        worker = create_worker(_parse_report, text, tracer, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda findings, key=(text, tracer): self._on_parsed(key, findings))
+        worker.errored.connect(self._on_parse_error)
+        worker.finished.connect(self._on_parse_finished)
+        self._parse_worker = worker
+        worker.start()
+
+    def _on_parsed(self, key: tuple[str, str], findings: list[Finding]) -> None:
+        tracer = self._study.tracer if self._study is not None else ""
+        if key != (self.text.toPlainText(), tracer):
+            return  # the text changed while it was parsed: parsed again when this worker finishes
+        self._parsed = key
+        self._list_findings(findings)
+
+    def _on_parse_error(self, exc: BaseException) -> None:
+        from napari.utils.notifications import show_error
+
+        log.error("report not parsed", exc_info=exc)
+        self._after_parse.clear()
+        show_error(f"The report could not be read ({type(exc).__name__}: {exc}); its findings are not listed.")
+
+    def _on_parse_finished(self) -> None:
+        self._parse_worker = None
+        tracer = self._study.tracer if self._study is not None else ""
+        text = self.text.toPlainText()
+        if len(text) > SYNC_PARSE_CHARS and self._parsed != (text, tracer):
+            self._parse_in_worker(text, tracer)  # changed meanwhile
+            return
+        self._update_stage()
+        actions, self._after_parse = self._after_parse, []
+        if self._parsed == (text, tracer) or len(text) <= SYNC_PARSE_CHARS:
+            for action in actions:
+                action()
+
+    def _detach_parse(self) -> None:
+        """Nothing a running parse emits reaches this dock any more (it is closing)."""
+        worker, self._parse_worker = self._parse_worker, None
+        self._after_parse.clear()
+        if worker is None:
+            return
+        for signal in (worker.returned, worker.errored, worker.finished):
+            try:
+                signal.disconnect()
+            except (TypeError, RuntimeError):
+                log.debug("parse worker signal already disconnected")
 
     # -- grounding ---------------------------------------------------------------------------------------
     def ground(self) -> int:
@@ -248,6 +323,9 @@ class GroundingDock(QWidget):
             show_warning("Type or paste a finding first, e.g. 'Right hilar node, SUVmax 12.3, image 145'.")
             return 0
         findings = self.parse_text()
+        if not findings and self.parsing:
+            self._after_parse = [self.ground]  # grounded when the report has been read
+            return 0
         if not findings:
             short = text if len(text) < 80 else text[:77] + "…"
             show_warning(f"No lesion finding in “{short}”: describe a lesion (site, side, SUVmax or image number).")
@@ -260,7 +338,9 @@ class GroundingDock(QWidget):
         study = self._require_study()
         if study is None:
             return 0
-        self.parse_text()
+        if not self.parse_text() and self.parsing:
+            self._after_parse = [self.ground_all]  # queued when the report has been read
+            return 0
         queued = 0
         for row, finding in enumerate(self.findings_list.findings):
             if finding_key(finding) not in self._results:
@@ -298,6 +378,10 @@ class GroundingDock(QWidget):
     def _queue_row(self, study: Study, row: int, *, show: bool) -> bool:
         finding = self.findings_list.findings[row]
         self._results.pop(finding_key(finding), None)
+        if finding.refused:
+            from napari.utils.notifications import show_warning
+
+            show_warning(refused_message(finding))
         request = GroundingRequest(study, finding.sentence, finding, self.model_picker.checkpoint,
                                    self.model_picker.device, row, show)
         if not self.runner.submit(request):
@@ -434,3 +518,27 @@ class GroundingDock(QWidget):
 
     def findings_layer(self):
         return self.findings_panel.layer()
+
+
+def _parse_report(text: str, tracer: str) -> list[Finding]:
+    """The findings of ``text``; [] for a blank text or one the parser refuses (logged)."""
+    from ..report import extract_findings
+
+    try:
+        return extract_findings(text, tracer=tracer) if text.strip() else []
+    except PetGroundError as exc:
+        log.info("report not parsed: %s", exc)
+        return []
+
+
+_VALUE_NAMES = {"suvmax": "SUVmax", "slice": "image number", "series": "series number",
+                "prior_suvmax": "prior SUVmax"}
+
+
+def refused_message(finding: Finding) -> str:
+    """What the parser did not read in ``finding``'s sentence, and what to do."""
+    sentence = finding.sentence if len(finding.sentence) < 80 else finding.sentence[:77] + "…"
+    parts = ", ".join(f"{_VALUE_NAMES.get(name, name)} “{written[:30]}”" for name, written in finding.refused.items())
+    are = "is not a plausible value" if len(finding.refused) == 1 else "are not plausible values"
+    return (f"In “{sentence}” the {parts} {are} and not read: the finding is grounded without. Correct the "
+            "number in the text to use it.")
