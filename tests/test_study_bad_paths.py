@@ -192,3 +192,13 @@ def test_chmod_unreadable_folder_is_one_clear_error(exam):
             load_study(exam)
     finally:
         os.chmod(exam / "CT", 0o755)
+
+
+@pytest.mark.parametrize("names", [("case_ct.nii.gz", "case_pet.nii.gz"), ("a.nii.gz", "b.nii.gz")])
+def test_permission_denied_nifti_is_not_called_corrupt(tmp_path, monkeypatch, names):
+    for name, low in zip(names, (-1000.0, 0.0), strict=True):
+        sitk.WriteImage(sitk.GetImageFromArray(np.full((4, 8, 8), low, np.float32)), str(tmp_path / name))
+    Denied(monkeypatch, tmp_path / names[1])
+    with pytest.raises(StudyError, match="permission denied") as error:
+        load_study([tmp_path / n for n in names])
+    assert names[1] in str(error.value) and "corrupt" not in str(error.value)

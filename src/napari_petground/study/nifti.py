@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StudyError
+from .files import reason
 from .geometry import SourceGeometry, canonical_volume
 from .volume import Volume
 
@@ -124,13 +125,20 @@ def _opener(path: Path):
     return gzip.open if path.name.lower().endswith(".gz") else open
 
 
+def _read_error(path: Path, exc: Exception) -> StudyError:
+    """Permission problems said as such; anything else while reading is a damaged file."""
+    if isinstance(exc, OSError) and reason(exc) == "permission denied":
+        return StudyError(f"{path} cannot be read: permission denied; check its permissions")
+    return StudyError(f"{path} cannot be read as NIfTI (corrupt or truncated?): {exc}")
+
+
 def _nifti1_header(path: Path) -> dict | None:
     """The fields of a NIfTI-1 header needed to read its voxels; None for other headers."""
     try:
         with _opener(path)(path, "rb") as handle:
             raw = handle.read(352)
     except (OSError, EOFError, zlib.error) as exc:
-        raise StudyError(f"{path} cannot be read as NIfTI (corrupt or truncated?): {exc}") from exc
+        raise _read_error(path, exc) from exc
     if len(raw) < 348:
         raise StudyError(f"{path} is too short to be a NIfTI file (truncated?)")
     for order in "<>":
@@ -163,6 +171,8 @@ def _read_voxels(path: Path, header: dict) -> tuple[np.ndarray, int]:
                     break
                 filled += got
     except (OSError, EOFError, zlib.error) as exc:
+        if isinstance(exc, OSError) and reason(exc) == "permission denied":
+            raise _read_error(path, exc) from exc
         raise StudyError(f"{path} is corrupt or truncated ({exc}); re-export it") from exc
     if filled < len(target):
         raise StudyError(f"{path} is truncated ({filled} of {len(target)} voxel bytes); re-export it")
@@ -197,7 +207,7 @@ def check_nifti_file(path: Path) -> int:
         with opener(path, "rb") as handle:
             header = handle.read(352)
     except (OSError, EOFError, zlib.error) as exc:
-        raise StudyError(f"{path} cannot be read as NIfTI (corrupt or truncated?): {exc}") from exc
+        raise _read_error(path, exc) from exc
     if len(header) < 348:
         raise StudyError(f"{path} is too short to be a NIfTI file (truncated?)")
     for order in "<>":
@@ -241,6 +251,8 @@ def _scan(path: Path, opener, offset: int, expected: int, dtype: np.dtype) -> in
                     usable = len(chunk) - len(chunk) % dtype.itemsize
                     nans += int((~np.isfinite(np.frombuffer(chunk[:usable], dtype=dtype))).sum())
     except (OSError, EOFError, zlib.error) as exc:
+        if isinstance(exc, OSError) and reason(exc) == "permission denied":
+            raise _read_error(path, exc) from exc
         raise StudyError(f"{path} is corrupt or truncated ({exc}); re-export it") from exc
     if total < expected:
         raise StudyError(f"{path} is truncated ({total} of {expected} bytes); re-export it")
@@ -291,6 +303,7 @@ def _by_values(first: Path, second: Path) -> tuple[Path, Path, list[str]]:
 
     lows = []
     for path in (first, second):
+        _nifti1_header(path)  # a file that cannot be opened is named with the reason, not as corrupt
         try:
             image = sitk.ReadImage(str(path))
         except RuntimeError as exc:
