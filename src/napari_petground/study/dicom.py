@@ -1,188 +1,33 @@
 """DICOM folder trees -> a PET/CT Study: find series by Modality, pair PET and CT, stack slices, SUV.
 
-Headers are scanned first (no pixel data), series grouped by SeriesInstanceUID, PET ('PT') and CT series
-paired by StudyInstanceUID / FrameOfReferenceUID. Pixel data is then read only for the two chosen series,
-slices placed by their real positions (study.slices: checked headers, missing slices filled or refused),
-rescaled slice by slice (PET slopes vary per slice; a slope that is not a positive number is refused) and
-canonicalised to LPS. Files that cannot be opened are named with the reason, so an unreadable CT folder
-never turns into a PET-only study without a word.
+Headers are scanned first (study.scan: no pixel data, series grouped by SeriesInstanceUID), PET ('PT') and
+CT series paired by StudyInstanceUID / FrameOfReferenceUID (study.selection). Pixel data is then read only
+for the two chosen series, slices placed by their real positions (study.slices: checked headers, missing
+slices filled or refused), rescaled slice by slice (PET slopes vary per slice; a slope that is not a
+positive number is refused) and canonicalised to LPS. Files that cannot be opened are named with the
+reason, so an unreadable CT folder never turns into a PET-only study without a word.
 """
 
 from __future__ import annotations
 
 import warnings as _warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import StudyError, SuvError
-from .files import Listing, has_dicom_preamble, reason, walk_files
+from .files import reason
 from .geometry import SourceGeometry, canonical_volume
 from .numbering import Convention, ImageNumbering
+from .scan import Series, check_broken, check_unreadable, scan_series
 from .selection import select_pair
 from .slices import Placement, fill_missing, infer_number, missing_note, place_slices
 from .study import PatientInfo, Study
 from .suv import check_suv_values, suv_conversion, tracer_name
 from .volume import Volume
 
-SKIP_NAMES = {"DICOMDIR"}
-DEFER_BYTES = 4096
 UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
-IMAGE_CLASSES = {
-    "1.2.840.10008.5.1.4.1.1.2",  # CT Image Storage
-    "1.2.840.10008.5.1.4.1.1.128",  # PET Image Storage
-    "1.2.840.10008.5.1.4.1.1.2.1",  # Enhanced CT
-    "1.2.840.10008.5.1.4.1.1.130",  # Enhanced PET
-}
-
-
-@dataclass
-class Series:
-    """One DICOM image series found in a folder (headers only)."""
-
-    uid: str
-    modality: str
-    description: str
-    number: int | None
-    study_uid: str
-    frame_uid: str
-    patient_id: str
-    header: object  # the first file's header (pydicom Dataset, pixel data deferred)
-    files: list[Path] = field(default_factory=list)
-    headers: list = field(default_factory=list)  # one per file, pixel data deferred (read on access)
-
-    @property
-    def attenuation_corrected(self) -> bool:
-        corrected = self.header.get("CorrectedImage", None) or []
-        corrected = [corrected] if isinstance(corrected, str) else list(corrected)
-        return "ATTN" in [str(c).upper() for c in corrected]
-
-    def summary(self) -> str:
-        number = f"#{self.number} " if self.number is not None else ""
-        text = f"{self.modality} {number}{self.description!r} ({len(self.files)} images) uid={self.uid}"
-        return text
-
-
-def _header(file: Path):
-    """A file's header with pixel data deferred (read from the file only for the chosen series)."""
-    import pydicom
-
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
-        return pydicom.dcmread(file, defer_size=DEFER_BYTES, force=False)
-
-
-def holds_dicom_images(folder: Path, limit: int = 512) -> bool:
-    """True when a PET or CT image (not a SEG, RTSTRUCT or report) is among the first files under ``folder``."""
-    for file in walk_files(folder, limit=limit, skip_names=frozenset(SKIP_NAMES)).files:
-        if not has_dicom_preamble(file):
-            continue
-        try:
-            ds = _header(file)
-        except Exception:  # pydicom raises several types for a broken file: the scan will name it
-            return True
-        if str(ds.get("SOPClassUID", "")) in IMAGE_CLASSES or str(ds.get("Modality", "")).upper() in ("PT", "CT"):
-            return True
-    return False
-
-
-def scan_series(paths: list[Path]) -> tuple[list[Series], list[Path], Listing]:
-    """Group the image files under ``paths`` (folders are walked) by series; also the corrupt DICOM files and
-    what could not be read (with why) or is not a regular file."""
-    listing = Listing()
-    for path in paths:
-        if path.is_dir():
-            found = walk_files(path, skip_names=frozenset(SKIP_NAMES))
-            listing.files.extend(found.files)
-            listing.unreadable.extend(found.unreadable)
-            listing.special.extend(found.special)
-        else:
-            listing.files.append(path)
-    series: dict[str, Series] = {}
-    broken: list[Path] = []
-    for file in listing.files:
-        if file.suffix.lower() in (".nii", ".gz", ".json", ".txt", ".md", ".png", ".csv"):
-            continue
-        try:
-            ds = _header(file)
-        except OSError as exc:
-            listing.unreadable.append((file, reason(exc)))
-            continue
-        except Exception:  # pydicom raises several types for non-DICOM or truncated files
-            if has_dicom_preamble(file) or file.suffix.lower() in (".dcm", ".ima"):
-                broken.append(file)
-            continue
-        if "SeriesInstanceUID" not in ds or "ImagePositionPatient" not in ds or "Rows" not in ds:
-            if str(ds.get("SOPClassUID", "")) in IMAGE_CLASSES:
-                broken.append(file)  # an image whose header stops early (truncated) or lacks its position
-            continue  # RTSTRUCT, SEG, reports, localiser without position: not an image slice
-        uid = str(ds.SeriesInstanceUID)
-        if uid not in series:
-            number = ds.get("SeriesNumber", None)
-            try:
-                number = int(number) if number not in (None, "") else None
-            except (TypeError, ValueError):
-                number = None
-            series[uid] = Series(
-                uid=uid,
-                modality=str(ds.get("Modality", "") or "").upper(),
-                description=str(ds.get("SeriesDescription", "") or ""),
-                number=number,
-                study_uid=str(ds.get("StudyInstanceUID", "") or ""),
-                frame_uid=str(ds.get("FrameOfReferenceUID", "") or ""),
-                patient_id=str(ds.get("PatientID", "") or ""),
-                header=ds,
-            )
-        series[uid].files.append(file)
-        series[uid].headers.append(ds)
-    return list(series.values()), broken, listing
-
-
-def _check_broken(broken: list[Path], chosen: list[Series], complete: bool) -> list[str]:
-    """A broken file beside the chosen series may be one of its slices, and broken files while the CT is
-    missing may be the CT: refuse; elsewhere: warn."""
-    folders = {f.parent for s in chosen for f in s.files}
-    near = [f for f in broken if f.parent in folders]
-    if near:
-        shown = ", ".join(str(f) for f in near[:3]) + (" ..." if len(near) > 3 else "")
-        raise StudyError(
-            f"{len(near)} file(s) in the PET/CT series folders are corrupt, truncated or lack the image "
-            f"position: {shown}. Re-export the series, or remove the broken files if they are not part of it"
-        )
-    if broken and not complete:
-        shown = ", ".join(str(f) for f in broken[:3]) + (" ..." if len(broken) > 3 else "")
-        raise StudyError(
-            f"{len(broken)} DICOM file(s) are corrupt, truncated or lack the image position ({shown}), so the "
-            "CT may be missing; re-export them, or open the PET alone with ct_series='none' (--ct-series none)"
-        )
-    if broken:
-        shown = ", ".join(f.name for f in broken[:5]) + (" ..." if len(broken) > 5 else "")
-        return [f"{len(broken)} file(s) could not be read as DICOM and were skipped: {shown}"]
-    return []
-
-
-def _check_unreadable(listing: Listing, chosen: list[Series], complete: bool) -> list[str]:
-    """Unreadable files beside the chosen series, or anything unreadable while the CT is missing: refuse."""
-    folders = {f.parent for s in chosen for f in s.files}
-    near = [(p, why) for p, why in listing.unreadable if p.parent in folders]
-    if near:
-        shown = ", ".join(f"{p} ({why})" for p, why in near[:3]) + (" ..." if len(near) > 3 else "")
-        raise StudyError(f"{len(near)} file(s) in the PET/CT series folders cannot be read: {shown}; "
-                         "check their permissions, then open the study again")
-    notes = []
-    if listing.unreadable and not complete:
-        raise StudyError(
-            f"cannot read {listing.unreadable_text()}, so the CT may be missing; check the permissions, "
-            "or open the PET alone with ct_series='none' (--ct-series none)"
-        )
-    if listing.unreadable:
-        notes.append(f"could not read {listing.unreadable_text()}; skipped")
-    if listing.special:
-        shown = ", ".join(p.name for p in listing.special[:3]) + (" ..." if len(listing.special) > 3 else "")
-        notes.append(f"{len(listing.special)} entries that are not regular files (pipes, sockets, devices) "
-                     f"were skipped: {shown}")
-    return notes
 
 
 @dataclass
@@ -436,8 +281,8 @@ def load_dicom_study(paths: list[Path], *, pet_series: str | None = None, ct_ser
         raise
     chosen = [s for s in (pet_info, ct_info) if s is not None]
     complete = ct_info is not None or (ct_series is not None and ct_series.lower() in ("none", ""))
-    notes.extend(_check_broken(broken, chosen, complete))
-    notes.extend(_check_unreadable(listing, chosen, complete))
+    notes.extend(check_broken(broken, chosen, complete))
+    notes.extend(check_unreadable(listing, chosen, complete))
     pet_stack = _read_stack(pet_info, "PET")
     pet, units, is_suv, pet_notes = _pet_volume(pet_stack)
     notes.extend(pet_stack.warnings + pet_notes)

@@ -1,8 +1,10 @@
 """Opening a PET/CT study from whatever the user points at: DICOM folders/files or NIfTI pairs.
 
 ``can_read`` is cheap (file names and one DICOM preamble; never loads a volume) because napari asks every
-reader about every drop. ``load_study`` does the work and checks what a user could get wrong: missing PET,
-CT and PET that do not overlap in space, NaNs, 2D/4D images.
+reader about every drop, and it opens regular files only (a named pipe would block napari). ``load_study``
+does the work and checks what a user could get wrong: missing PET, CT and PET that do not overlap in space,
+NaNs, 2D/4D images, folders that cannot be read. A folder holding DICOM images is read as DICOM even with
+NIfTI files beside it (the label maps of a phantom, a preview), so the CT is not lost to a stray file.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StudyError
-from .dicom import holds_dicom_images, load_dicom_study
+from .dicom import load_dicom_study
 from .files import has_dicom_preamble, is_regular, list_folder, walk_files
 from .nifti import LABEL_NAME, is_nifti, pair_files, pet_units, read_nifti, stem
 from .numbering import Convention, ImageNumbering
+from .scan import holds_dicom_images
 from .study import PatientInfo, Study
 from .volume import Volume
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..errors import StudyError
 
 if TYPE_CHECKING:
-    from .dicom import Series
+    from .scan import Series
 
 NO_CT = ("none", "")
 
