@@ -6,7 +6,13 @@ all (SUVmax, image) pairs right, side/site/prior accuracy on those, then sentenc
 ``findings_in_sentence`` and ``extract_findings`` on a 1 MB report made of the labelled sentences (nearly all
 state numbers: the hard case) and on 1 MB of phantom reports (headers, technique, negatives, impressions as in
 real reports). Rates are per CPU second of this process (one core; other load on the machine does not count)
-with wall-clock rates beside them; the best of five runs (three for findings_in_sentence).
+with wall-clock rates beside them; the best of five runs (three for findings_in_sentence). The target is
+20,000 sentences/s for findings_in_sentence on the labelled set.
+
+Then the time per MB of pasted text at 10 kB, 100 kB and 1 MB, for four shapes: a report of the labelled
+sentences one per line, a pasted table (one row per line), the same table with rows ending in a comma (they
+join into one sentence of thousands of findings) and the labelled sentences on one line without breaks.
+Parsing is linear when the time per MB stays flat (the last column: 1 MB over 10 kB).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from napari_petground.report.parse import extract_findings, findings_in_sentence
@@ -79,12 +86,16 @@ def _phantom_reports() -> str:
     return "\n\n".join(reports)
 
 
+TARGET_RATE = 20_000  # sentences per CPU second
+
+
 def throughput() -> None:
     rows = [json.loads(line)["sentence"] for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     sentences = rows * 40
     cpu, wall, n_findings = _best_of(3, lambda: sum(len(findings_in_sentence(s)) for s in sentences))
-    print(f"findings_in_sentence: {len(sentences) / cpu:,.0f} sentences/s (wall {len(sentences) / wall:,.0f}/s, "
-          f"{n_findings} findings)")
+    rate = len(sentences) / cpu
+    print(f"findings_in_sentence: {rate:,.0f} sentences/s (wall {len(sentences) / wall:,.0f}/s, "
+          f"{n_findings} findings); target {TARGET_RATE:,}/s: {'met' if rate >= TARGET_RATE else 'NOT met'}")
     report = "FINDINGS:\n" + "\n".join(f"- {s}" for s in rows)
     big = (report + "\nÜbersicht: keine weiteren Befunde – ≥ 2 cm.\n") * (1_000_000 // len(report) + 1)
     _report_rate("1 MB of labelled sentences", big)
@@ -92,6 +103,45 @@ def throughput() -> None:
     _report_rate("1 MB of phantom reports", reports * (1_000_000 // len(reports) + 1))
 
 
+def _pasted_shapes(rows: list[str]) -> dict[str, Callable[[int], str]]:
+    """Text of (at least) n characters in each shape."""
+
+    def report(n: int) -> str:
+        unit = "FINDINGS:\n" + "\n".join(f"- {s}" for s in rows) + "\nIMPRESSION: as above.\n\n"
+        return (unit * (n // len(unit) + 1))[:n]
+
+    def table(n: int, end: str = "") -> str:
+        out, total, i = [], 0, 0
+        while total < n:
+            out.append(f"LN {i} {'R' if i % 2 else 'L'} hilar SUVmax {i % 9 + 1}.{i % 7} img {i % 400 + 1}{end}")
+            total += len(out[-1]) + 1
+            i += 1
+        return "\n".join(out)
+
+    def one_line(n: int) -> str:
+        unit = " ".join(rows) + " "
+        return (unit * (n // len(unit) + 1))[:n]
+
+    return {"report, one sentence a line": report, "table, one row a line": table,
+            "table as one sentence": lambda n: table(n, ","), "one line, no breaks": one_line}
+
+
+def time_per_mb() -> None:
+    rows = [json.loads(line)["sentence"] for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    sizes = (10_000, 100_000, 1_000_000)
+    print(f"{'time per MB of pasted text (CPU s)':36s}" + "".join(f"{s // 1000:>8,} kB" for s in sizes)
+          + f"{'1 MB / 10 kB':>14s}")
+    for name, make in _pasted_shapes(rows).items():
+        per_mb = []
+        for size in sizes:
+            text = make(size)
+            repeats = max(1, 1_000_000 // size)  # about 1 MB of parsing per timing, whatever the size
+            cpu, _, _ = _best_of(3, lambda text=text, repeats=repeats: [extract_findings(text) for _ in range(repeats)])
+            per_mb.append(cpu / (repeats * len(text) / 1e6))
+        print(f"{name:36s}" + "".join(f"{t:11.3f}" for t in per_mb) + f"{per_mb[-1] / per_mb[0]:14.2f}")
+
+
 if __name__ == "__main__":
     accuracy()
     throughput()
+    time_per_mb()
