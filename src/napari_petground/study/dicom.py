@@ -210,7 +210,8 @@ def _pet_volume(stack: _Stack) -> tuple[Volume, str, bool, list[str]]:
     except SuvError as exc:
         data = _scaled(stack, rescales, np.ones(len(stack.datasets)))
         units, is_suv = ("unknown" if stored == "GML" else stored), False  # GML values that are no SUV
-        notes.append(f"PET is shown in {units}, not SUV: {exc}")
+        shown = "its stored values (units unknown)" if units == "unknown" else units
+        notes.append(f"PET is shown in {shown}, not SUV: {exc}")
     volume, geo_notes = canonical_volume(fill_missing(data, stack.slots), stack.geometry,
                                          {"modality": "PT", "units": units})
     return volume, units, is_suv, notes + geo_notes

@@ -166,7 +166,7 @@ def place_slices(headers: list, files: list[Path], kind: str, label: str,
     copies = _copies(headers, positions, same_image)
     notes = []
     if copies:
-        shown = ", ".join(f"{files[a].name} (copy of {files[b].name})" for a, b in copies[:3])
+        shown = ", ".join(f"{files[a].name} (same image as {files[b].name})" for a, b in copies[:3])
         notes.append(f"{len(copies)} {kind} file(s) repeat an image already read (same SOPInstanceUID or "
                      f"identical pixels at the same position) and were skipped: {shown}"
                      f"{' ...' if len(copies) > 3 else ''}")
