@@ -52,7 +52,7 @@ _JOINING_END = re.compile(
     r"series|suv|suvmax|max|than|vs|versus|compared|previously|approximately|approx\.?|up))\s*$",
     re.IGNORECASE,
 )
-_JOIN_TAIL = 40  # characters at the end of a block that _JOINING_END can need
+_JOIN_TAIL = 16  # characters at the end of a block that _JOINING_END can need (its longest word is 13)
 _NONSPACE = re.compile(r"\S")
 _FIRST_WORD = re.compile(r"\S+")
 _ALNUM = re.compile(r"[^\W_]")  # a letter or digit (str.isalnum)
