@@ -29,12 +29,8 @@ def long_report(size: int = 1_000_000, lesions: int = 40) -> str:
 
 
 @pytest.fixture
-def viewer():
-    import napari
-
-    v = napari.Viewer(show=False)
-    yield v
-    v.close()
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
 
 
 @pytest.fixture
@@ -45,8 +41,6 @@ def settings(tmp_path):
 
 
 def test_long_pasted_report_is_parsed_off_the_gui_thread_and_listed(qtbot, viewer, settings):
-    from qtpy.QtCore import QTimer
-
     study, truth = toy_study()
     grounder = ScriptedGrounder(truth, delay=0.001)
     dock = open_dock(viewer, settings, study, grounder)
@@ -55,22 +49,15 @@ def test_long_pasted_report_is_parsed_off_the_gui_thread_and_listed(qtbot, viewe
     expected = [finding_key(f) for f in extract_findings(text, tracer=study.tracer)]
     assert len(expected) >= 40
 
-    beats: list[bool] = []  # one per 10 ms timer beat: was the report being parsed then?
-    timer = QTimer()
-    timer.timeout.connect(lambda: beats.append(dock.parsing))
-    timer.start(10)
     dock.text.setPlainText(text)
     started = time.perf_counter()
     assert dock.parse_text() == []  # not parsed on this thread: the worker has it
     returned = time.perf_counter() - started
     assert dock.parsing
     assert dock.ground() == 0  # pressed while the report is read: grounds once it is listed
+    # parsing 1 MB takes about a second on one core: returning at once means the GUI thread did not parse
+    assert returned < 0.2, f"parse_text took {returned:.2f} s on the GUI thread"
     qtbot.waitUntil(lambda: not dock.parsing, timeout=60_000)
-    timer.stop()
-
-    # the event loop kept running while the worker parsed (a blocking parse lets no beat see it running)
-    assert sum(beats) >= 3, f"{sum(beats)} beats during the parse, {len(beats)} in all, returned in {returned:.2f} s"
-    assert returned < 0.5
     assert [finding_key(f) for f in dock.findings_list.findings] == expected
     wait_idle(qtbot, dock, timeout=30_000)
     assert grounder.calls == [dock.findings_list.findings[0].sentence]  # the deferred Ground ran
