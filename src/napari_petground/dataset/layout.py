@@ -21,17 +21,15 @@ Every path is made from a case name and an index read from data files, so both a
 (:func:`check_case`): a case is one plain file name (no folder separator, no leading dot, no ``..``) and an
 item's case is the case of the items file it is in. Nothing read from a dataset can name a file outside it.
 
-Files are written through dot-named temporaries and renamed into place (:func:`atomic_write_bytes` is the
-package's one helper for bytes); a killed writer leaves only such temporaries, which
+Files are written through dot-named temporaries and renamed into place (napari_petground.atomic, the
+package's one home for atomic writes); a killed writer leaves only such temporaries, which
 :func:`remove_stale_temporaries` clears once they are an hour old.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -39,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write, atomic_write_bytes
 from ..errors import PetGroundError
 from ..study.volume import Volume
 
@@ -102,40 +101,6 @@ class DatasetItem:
         return cls(**known)
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a temporary file and a rename, so readers never see half a file.
-
-    The file is flushed to disk before the rename and the folder after it, so after a crash or a power cut
-    ``path`` holds either the old bytes or the new ones. A killed writer leaves a ``.NAME.*.tmp`` file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_folder(path.parent)
-
-
-def fsync_folder(folder: Path) -> None:
-    """Flush a folder's entries (a rename into it) to disk; a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def stale_temporaries(folder: Path, older_than_s: float = STALE_AFTER_S,
                       patterns: Iterable[str] = TEMPORARY_PATTERNS) -> list[Path]:
     """Temporaries in ``folder`` left by interrupted writes, untouched for ``older_than_s`` seconds."""
@@ -183,14 +148,7 @@ def write_nifti(path: Path, data: np.ndarray, spacing: tuple, origin: tuple) -> 
     image.SetSpacing(tuple(float(s) for s in spacing[::-1]))
     image.SetOrigin(tuple(float(o) for o in origin[::-1]))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name.split('.')[0]}.", suffix=".nii.gz")
-    os.close(fd)
-    try:
-        sitk.WriteImage(image, tmp, True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: sitk.WriteImage(image, str(tmp), True))
 
 
 def read_nifti(path: Path) -> Volume:

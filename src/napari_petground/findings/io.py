@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..dataset.layout import atomic_write_bytes, fsync_folder
+from ..atomic import atomic_write_bytes, format_suffix, fsync_folder
 from ..errors import StudyError, WriteError
 from ..study.study import Study
 from .records import FindingRecord, now_iso, present_labels
@@ -112,9 +112,7 @@ def save_findings(path: str | os.PathLike, labels: np.ndarray, study: Study,
     kept = [r for r in records if r.label in ids]
     pending = path.with_name(f".pending-{secrets.token_hex(4)}-{path.name}")
     try:
-        write_labels(pending, labels, study, segment_names=segment_names(kept))  # step 1
-        with open(pending, "rb+") as handle:
-            os.fsync(handle.fileno())
+        write_labels(pending, labels, study, segment_names=segment_names(kept))  # step 1 (flushed to disk)
         document = _sidecar_document(path, pending, labels, study, kept, extra)
         sidecar = sidecar_path(path)
         atomic_write_bytes(sidecar, _json_bytes(document))  # step 2: the commit
@@ -178,8 +176,10 @@ def _json_bytes(document: dict) -> bytes:
 def _clean_up(path: Path) -> None:
     """After a save: pending files of earlier interrupted saves and a superseded old-style sidecar go."""
     name = glob.escape(path.name)
-    leftovers = [*path.parent.glob(f".pending-*-{name}"), *path.parent.glob(f".tmp-*-{name}"),
-                 *path.parent.glob(f".tmp-*-.pending-*-{name}")]
+    suffix = format_suffix(path)
+    stem = glob.escape(path.name[: len(path.name) - len(suffix)])
+    leftovers = [*path.parent.glob(f".pending-*-{name}"),  # and the temporaries of atomic writes to either:
+                 *path.parent.glob(f".{stem}.*.tmp{suffix}"), *path.parent.glob(f"..pending-*-{stem}.*.tmp{suffix}")]
     legacy = legacy_sidecar_path(path)
     if legacy.is_file() and legacy != sidecar_path(path):
         try:

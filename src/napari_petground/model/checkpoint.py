@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..dataset.layout import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 from ..errors import CheckpointError
 from .config import ModelConfig
 

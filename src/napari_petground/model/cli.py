@@ -307,7 +307,7 @@ def _load_study(text: str):
 
 
 def _evaluate(args) -> int:
-    from ..dataset.layout import atomic_write_bytes
+    from ..atomic import atomic_write_bytes
     from .evaluate import evaluate_cli
 
     out = writable_file(args.out, "--out") if args.out else None

@@ -123,17 +123,14 @@ def _save_cached(cache, exam: Exam, config: ModelConfig) -> None:
     path = _cache_path(cache, exam.case, config)
     if path is None:
         return
-    import os
-    import tempfile
+    from ..atomic import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"case": exam.case, "tracer": exam.tracer,
             "sentences": [{"text": s.text, "target": s.target, "tracer": s.tracer, "info": s.info}
                           for s in exam.sentences]}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    os.close(fd)
-    np.savez(tmp, image=exam.image, targets=exam.targets, meta=np.array(json.dumps(meta)))
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: np.savez(tmp, image=exam.image, targets=exam.targets,
+                                            meta=np.array(json.dumps(meta))))
 
 
 TRAIN_SENTENCE_KINDS = ("numbers", "no_numbers", "prior", "impression")

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..dataset.layout import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 from ..errors import CheckpointError
 from .describe_features import FeatureSpec
 from .describe_vocab import VocabEntry

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..dataset.layout import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 from ..errors import ModelError
 from .checkpoint import _unique_state
 

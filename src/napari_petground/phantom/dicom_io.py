@@ -9,13 +9,12 @@ one FrameOfReferenceUID, and every UID is a valid one from pydicom.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import WriteError
 from .generate import NUCLIDES, Phantom
 
@@ -32,14 +31,7 @@ def _uid(*parts: str) -> str:
 
 
 def _write(ds, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        ds.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))
 
 
 def _base(phantom: Phantom, modality: str, sop_class: str, series_uid: str, series_number: int, description: str,

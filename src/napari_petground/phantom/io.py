@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset.layout import DatasetItem, DatasetWriter, atomic_write_bytes, read_nifti, write_nifti
+from ..atomic import atomic_write_bytes
+from ..dataset.layout import DatasetItem, DatasetWriter, read_nifti, write_nifti
 from ..errors import PhantomError, WriteError
 from ..study.numbering import Convention, ImageNumbering
 from ..study.study import PatientInfo

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..study.volume import Volume
 
 
@@ -31,10 +32,7 @@ def save_png(image: np.ndarray, path: str | os.PathLike) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    Image.fromarray(image).save(tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
 
 
 def mip_panel(volumes: list[Volume], suv_max: float = 10.0, gap: int = 8) -> np.ndarray:

@@ -25,13 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..dataset.layout import (
-    DatasetItem,
-    DatasetWriter,
-    atomic_write_bytes,
-    fsync_folder,
-    remove_stale_temporaries,
-)
+from ..atomic import atomic_write_bytes, fsync_folder
+from ..dataset.layout import DatasetItem, DatasetWriter, remove_stale_temporaries
 from ..errors import PetGroundError, ReviewError
 from .masks import MaskProblem
 from .records import ReviewItem

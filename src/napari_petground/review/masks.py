@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..dataset.layout import check_case, fsync_folder, inside
+from ..atomic import atomic_write
+from ..dataset.layout import check_case, inside
 from ..dataset.layout import stale_temporaries as _stale
 from ..errors import PetGroundError, ReviewError
 from .store import MASK_DIR
@@ -85,21 +85,17 @@ def write_mask(root: Path, case: str, index: int, mask: np.ndarray, grid: Grid) 
     image = sitk.GetImageFromArray(np.ascontiguousarray(mask > 0, dtype=np.uint8))
     image.SetSpacing(tuple(float(s) for s in grid.spacing[::-1]))
     image.SetOrigin(tuple(float(o) for o in grid.origin[::-1]))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{final.name[:-7]}.", suffix=TMP_SUFFIX)
-    os.close(fd)
+    digests: list[str] = []
+
+    def write(tmp: Path) -> None:
+        sitk.WriteImage(image, str(tmp), True)
+        digests.append(file_sha256(tmp))
+
     try:
-        sitk.WriteImage(image, tmp, True)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        digest = file_sha256(Path(tmp))
-        os.replace(tmp, final)
-        fsync_folder(folder)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError | RuntimeError):
-            raise ReviewError(f"cannot write the fixed mask to {folder}: {exc}") from exc
-        raise
-    return SavedMask(str(final.relative_to(root)), digest, int(np.count_nonzero(mask)))
+        atomic_write(final, write)
+    except (OSError, RuntimeError) as exc:
+        raise ReviewError(f"cannot write the fixed mask to {folder}: {exc}") from exc
+    return SavedMask(str(final.relative_to(root)), digests[0], int(np.count_nonzero(mask)))
 
 
 class MaskProblem(ReviewError):

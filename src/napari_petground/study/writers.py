@@ -2,20 +2,20 @@
 
 The format follows the file name: ``.nii`` / ``.nii.gz`` -> NIfTI with the source direction restored (works for
 every study); ``.dcm`` -> DICOM SEG referencing the source PET images (DICOM studies only, highdicom). Every
-write goes to a temporary file in the target folder and is renamed into place, so a crash never leaves half
-a file where accepted work used to be.
+write goes through napari_petground.atomic (a temporary file in the target folder, renamed into place), so a
+crash never leaves half a file where accepted work used to be.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import StudyError, WriteError
 from .geometry import canonical_volume, source_geometry, to_source_array
 from .study import Study
@@ -60,14 +60,6 @@ def label_values(data: np.ndarray) -> np.ndarray:
         raise WriteError(f"label value {top} is too large to save (at most {np.iinfo(np.uint32).max})")
     top = int(top)
     return data.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32)
-
-
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
-
-
-def _commit(temporary: Path, path: Path) -> None:
-    os.replace(temporary, path)
 
 
 def write_labels(path: str | os.PathLike, labels, study: Study, *,
@@ -177,14 +169,10 @@ def _write_seg(path: Path, data: np.ndarray, study: Study, names: SegmentNames) 
         )
     except (ValueError, TypeError, AttributeError) as exc:
         raise WriteError(f"cannot build a DICOM SEG for {study.name}: {exc}") from exc
-    temporary = _temporary(path)
     try:
-        seg.save_as(temporary)
-        _commit(temporary, path)
+        return atomic_write(path, seg.save_as)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise WriteError(f"cannot write {path}: {exc}") from exc
-    return path
 
 
 def load_labels(path: str | os.PathLike, study: Study) -> np.ndarray:
@@ -280,11 +268,7 @@ def _write_image_atomically(image, path: Path) -> Path:
     """Write a SimpleITK image compressed through a temporary file, so a failed write leaves nothing behind."""
     import SimpleITK as sitk
 
-    temporary = _temporary(path)
     try:
-        sitk.WriteImage(image, str(temporary), True)
-        _commit(temporary, path)
+        return atomic_write(path, lambda tmp: sitk.WriteImage(image, str(tmp), True))
     except (RuntimeError, OSError) as exc:
-        temporary.unlink(missing_ok=True)
         raise WriteError(f"cannot write {path}: {exc}") from exc
-    return path

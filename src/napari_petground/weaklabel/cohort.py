@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..dataset.layout import DatasetWriter, atomic_write_bytes
+from ..atomic import atomic_write_bytes
+from ..dataset.layout import DatasetWriter
 from ..errors import WeakLabelError
 from .cohort_exam import MAX_REPORT_CHARS, ExamOutcome, ExamTask, describe_error, process_exam
 from .cohort_inputs import collect_inputs

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..dataset.layout import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 
 STATUSES = ("matched", "ambiguous", "no_match", "rejected", "error")
 CASE_KEYS = ("reports", "report_errors", "sentences", "sentence_errors", "sentences_with_numbers",
