@@ -54,6 +54,7 @@ def save_phantom(phantom: Phantom, out_dir: str | os.PathLike, format: str = "ni
     payload = {
         "format": format,
         "report": phantom.report,
+        "pet_units": "SUVbw",  # NIfTI carries no units; the study reader takes them from here
         "patient": {"id": phantom.study.patient.patient_id, "sex": phantom.study.patient.sex,
                     "weight_kg": phantom.study.patient.weight_kg, "height_m": phantom.study.patient.height_m},
         "study_uid": phantom.study.study_uid,

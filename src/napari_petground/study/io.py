@@ -18,7 +18,17 @@ import numpy as np
 from ..errors import StudyError
 from .dicom import load_dicom_study
 from .files import has_dicom_preamble, is_regular, list_folder, walk_files
-from .nifti import LABEL_NAME, is_nifti, pair_files, pet_units, read_nifti, stem
+from .nifti import (
+    LABEL_NAME,
+    Sidecar,
+    is_nifti,
+    pair_files,
+    pet_units,
+    read_nifti,
+    read_sidecar,
+    sidecar_units,
+    stem,
+)
 from .numbering import Convention, ImageNumbering
 from .scan import holds_dicom_images
 from .study import PatientInfo, Study
@@ -111,27 +121,46 @@ def _load_nifti(paths: list[Path], numbering: Convention) -> Study:
     ct_path, pet_path, notes = pair_files(paths)
     pet, pet_notes = read_nifti(pet_path, "linear")
     pet.data = pet.data.astype(np.float32, copy=False)
-    units, is_suv, unit_notes = pet_units(pet, pet_path)
+    sidecar, sidecar_notes = read_sidecar(pet_path)
+    known_units = sidecar_units(sidecar)
+    if known_units is not None:
+        (units, is_suv), unit_notes = known_units, []
+    else:
+        units, is_suv, unit_notes = pet_units(pet, pet_path)
     ct = None
     if ct_path is not None:
         ct, ct_notes = read_nifti(ct_path, "linear")
         notes.extend(ct_notes)
-    if numbering == Convention.DICOM:
-        notes.append("NIfTI carries no InstanceNumber; image numbers counted from the head (head_first)")
-        numbering = Convention.HEAD_FIRST
     return Study(
         pet=pet,
         ct=ct,
-        numbering=ImageNumbering.from_convention(pet.shape[0], numbering),
+        numbering=_nifti_numbering(pet.shape[0], numbering, sidecar, notes),
         pet_units=units,
         pet_is_suv=is_suv,
+        tracer=sidecar.tracer if sidecar else "",
+        report=sidecar.report if sidecar else "",
         patient=PatientInfo(),
         source=tuple(paths),
         source_kind="nifti",
         title=_case_name(paths, pet_path),
-        warnings=notes + pet_notes + unit_notes,
+        warnings=notes + pet_notes + unit_notes + sidecar_notes,
         extras={"pet_file": str(pet_path), "ct_file": str(ct_path) if ct_path else ""},
     )
+
+
+def _nifti_numbering(n_slices: int, numbering: Convention, sidecar: Sidecar | None,
+                     notes: list[str]) -> ImageNumbering:
+    """The sidecar's image numbers when it has one per PET slice and the caller asked for no other
+    convention; else ``numbering`` (DICOM numbering falls back to head_first: NIfTI has no InstanceNumber)."""
+    if sidecar is not None and numbering in (Convention.DICOM, Convention.HEAD_FIRST):
+        if len(sidecar.numbers) == n_slices and sidecar.convention:
+            return ImageNumbering(sidecar.numbers, Convention(sidecar.convention))
+        if sidecar.convention:
+            return ImageNumbering.from_convention(n_slices, Convention(sidecar.convention))
+    if numbering == Convention.DICOM:
+        notes.append("NIfTI carries no InstanceNumber; image numbers counted from the head (head_first)")
+        numbering = Convention.HEAD_FIRST
+    return ImageNumbering.from_convention(n_slices, numbering)
 
 
 def _case_name(paths: list[Path], pet_path: Path) -> str:

@@ -4,15 +4,18 @@ Layouts recognised: two files chosen together (roles from names such as ``*ct*``
 from values: a CT has air at about -1000 HU, a PET is non-negative); a folder holding one of each; autoPET
 (``CTres.nii.gz`` + ``SUV.nii.gz``); nnU-Net (``case_0000`` CT + ``case_0001`` PET). NIfTI carries no PET
 units: a PET whose maximum is a plausible SUV (<= 100) is taken as SUV and said so; anything else is kept in
-its own units and flagged, so nothing pretends to be SUV.
+its own units and flagged, so nothing pretends to be SUV. A ``phantom.json`` beside the PET (the
+project's phantoms) says what NIfTI cannot: tracer, report, image numbering and PET units.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -365,3 +368,64 @@ def pet_units(volume: Volume, path: Path) -> tuple[str, bool, list[str]]:
         f"{path.name}: maximum {peak:g} is not a plausible SUV (Bq/ml?); PET is shown in its stored units, "
         "not SUV. Convert it to SUV (e.g. from the DICOM) for SUV-based findings"
     ]
+
+
+SIDECAR_NAME = "phantom.json"  # written by phantom.io.save_phantom beside its NIfTI images
+_SIDECAR_LIMIT = 16 << 20  # bytes: a sidecar holds a report and truth tables, never images
+_SUV_UNITS = ("SUVbw", "SUV")
+
+
+@dataclass
+class Sidecar:
+    """What a ``phantom.json`` beside a NIfTI PET says about the images (NIfTI itself carries none of it)."""
+
+    tracer: str = ""
+    report: str = ""
+    convention: str = ""  # image-number convention ("head_first", "feet_first") or "" when not given
+    numbers: tuple[int, ...] = ()  # image number of every PET slice, indexed by z
+    pet_units: str = ""  # "SUVbw" for the phantom's PET; "" when not said
+
+
+def read_sidecar(pet_path: Path) -> tuple[Sidecar | None, list[str]]:
+    """(Sidecar or None, notes) from ``phantom.json`` in the PET file's folder.
+
+    Only that file name is looked at, only a JSON object is used, and a missing file is the normal case
+    (None, no note): a damaged sidecar must never stop the images from opening, so it is a note, not an error.
+    """
+    path = pet_path.parent / SIDECAR_NAME
+    try:
+        if not path.is_file():
+            return None, []
+        if path.stat().st_size > _SIDECAR_LIMIT:
+            return None, [f"{path.name} beside {pet_path.name} is too large to be a phantom's description; ignored"]
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return None, [f"{path.name} beside {pet_path.name} could not be read ({type(exc).__name__}); "
+                      "tracer, report and units were not taken from it"]
+    if not isinstance(meta, dict) or meta.get("format", "nifti") != "nifti":
+        return None, []  # a DICOM phantom's sidecar describes its DICOM series, not these files
+    from .suv import normalise_tracer
+
+    tracer = meta.get("tracer")
+    report = meta.get("report")
+    numbering = meta.get("numbering") if isinstance(meta.get("numbering"), dict) else {}
+    convention = numbering.get("convention") if isinstance(numbering.get("convention"), str) else ""
+    numbers = numbering.get("numbers")
+    whole = isinstance(numbers, list) and all(isinstance(n, int) and not isinstance(n, bool) for n in numbers)
+    units = meta.get("pet_units")
+    if not isinstance(units, str):
+        units = "SUVbw" if "seed" in meta else ""  # every phantom PET is written in SUVbw
+    return Sidecar(
+        tracer=normalise_tracer(tracer) if isinstance(tracer, str) else "",
+        report=report if isinstance(report, str) else "",
+        convention=convention if convention in ("head_first", "feet_first") else "",
+        numbers=tuple(numbers) if whole else (),
+        pet_units=units,
+    ), []
+
+
+def sidecar_units(sidecar: Sidecar | None) -> tuple[str, bool] | None:
+    """(units, is_suv) when the sidecar names the PET's units, else None (the values decide)."""
+    if sidecar is None or not sidecar.pet_units:
+        return None
+    return sidecar.pet_units, sidecar.pet_units in _SUV_UNITS
