@@ -12,18 +12,20 @@ from napari_petground.model.draft import (
     format_volume,
     lesion_noun,
 )
-from napari_petground.report.lexicon import SITES
+from napari_petground.report.lexicon import COARSE_SITES, FINE_SITES, SITES
 from napari_petground.report.parse import findings_in_sentence
 
 
 def test_vocabulary_covers_the_lexicon_with_sides():
     entries = vocabulary()
+    assert len(FINE_SITES) >= 120 and len(COARSE_SITES) >= 40
     for site in SITES:
         sides = sorted(e.side for e in entries if e.site == site.key)
-        assert sides == (["left", "right"] if site.lateral else [""])
+        assert sides == ([] if site.group else ["left", "right"] if site.lateral else [""])
     phrases, owner = phrase_table(entries)
     assert "left external iliac lymph node" in phrases
-    assert entries[owner[phrases.index("right obturator node")]].key == "right internal_iliac_node"
+    assert entries[owner[phrases.index("right obturator node")]].key == "right obturator_node"
+    assert entries[owner[phrases.index("right obturator node")]].coarse == "internal_iliac_node"
     assert entry_index(entries, "hilar_node", "") is None  # a paired site needs its side
     assert entries[entry_index(entries, "liver", "left")].side == ""  # an unpaired site ignores a side
 

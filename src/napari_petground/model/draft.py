@@ -11,16 +11,18 @@ from dataclasses import dataclass
 
 from ..report.lexicon import SITE_BY_KEY
 
-# lexicon phrases that are an organ or a part of one, not a lesion: the drafted noun says "lesion"
+# nouns of sites whose phrase would not parse back to them with "lesion" added (a grouping of sub-sites
+# names itself, not a sub-site: "pelvic bone lesion", not "iliac bone lesion", which is the ilium)
 DRAFT_NOUNS: dict[str, str] = {
     "thyroid": "thyroid lesion",
     "prostate": "prostate lesion",
     "vertebra": "vertebral body lesion",
     "rib": "rib lesion",
-    "iliac_bone": "iliac bone lesion",
+    "iliac_bone": "pelvic bone lesion",
     "sacrum": "sacral lesion",
-    "femur": "proximal femur lesion",
+    "femur": "femoral lesion",
 }
+_LESION_WORDS = ("lesion", "nodule", "mass", "node")
 
 AVIDITY: dict[str, str] = {
     "FDG": "Hypermetabolic",
@@ -39,8 +41,11 @@ def lesion_noun(site: str, side: str = "") -> str:
     """"left external iliac lymph node", "right rib lesion", "hepatic lesion"; "lesion" without a site."""
     if not site:
         return "lesion"
-    noun = DRAFT_NOUNS.get(site, SITE_BY_KEY[site].phrase)
-    return f"{side} {noun}" if side in ("left", "right") and SITE_BY_KEY[site].lateral else noun
+    known = SITE_BY_KEY[site]
+    noun = DRAFT_NOUNS.get(site, known.phrase)
+    if site not in DRAFT_NOUNS and not known.is_node and not noun.endswith(_LESION_WORDS):
+        noun += " lesion"  # "right frontal lobe lesion", "hepatic segment VII lesion"
+    return f"{side} {noun}" if side in ("left", "right") and known.lateral else noun
 
 
 def format_volume(volume_ml: float) -> str:

@@ -1,15 +1,26 @@
 """Anatomical lexicon shared by the report parser, the phantom generator and the lesion describer.
 
-Two levels: a coarse region (head & neck, chest, abdomen, pelvis, bone) and a fine site ("hilar lymph
-node"). A site that exists on both sides is ``lateral``; the side is a separate field of a finding, so
-"right hilar node" is site ``hilar_node`` with laterality ``right``. Synonyms are lower-case phrases matched
-on word boundaries by the report parser; the first one is the phrase used in drafted sentences.
+The vocabulary is data (``vocabulary.json`` beside this module), three levels deep: a region (head and neck,
+chest, abdomen, pelvis, skeleton, brain, skin/muscle/limbs) -> a site, the coarse level (an organ, a bone, a
+structure or a nodal station: "liver", "hilar lymph node") -> a sub-site, the fine level ("hepatic segment
+VII", "T10 vertebral body", "subcarinal lymph node"). A finding's ``site`` holds the key of a site or of a
+sub-site: the most specific one its sentence names. A site marked ``group`` only gathers its sub-sites
+("vertebra": every level); any other site is a fine answer of its own as well as the coarse level of its
+sub-sites ("internal iliac lymph node", with the obturator node inside it).
+
+A site that exists on both sides is ``lateral``; the side is a separate field of a finding, so "right hilar
+node" is site ``hilar_node`` with laterality ``right``. Synonyms are lower-case phrases matched on word
+boundaries by the report parser; the first one is the phrase used in drafted sentences. Keys of the first,
+27-site lexicon are all still keys (some are now sites with sub-sites), so stored findings, datasets and
+describe heads keep loading.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
+from importlib import resources
 
 
 class Region(StrEnum):
@@ -18,15 +29,8 @@ class Region(StrEnum):
     ABDOMEN = "abdomen"
     PELVIS = "pelvis"
     BONE = "bone"
-
-
-REGION_NAMES: dict[Region, str] = {
-    Region.HEAD_NECK: "head and neck",
-    Region.CHEST: "chest",
-    Region.ABDOMEN: "abdomen",
-    Region.PELVIS: "pelvis",
-    Region.BONE: "skeleton",
-}
+    BRAIN = "brain"
+    SOFT_TISSUE = "soft_tissue"
 
 
 @dataclass(frozen=True)
@@ -36,65 +40,80 @@ class Site:
     lateral: bool
     synonyms: tuple[str, ...]
     is_node: bool = False
+    parent: str = ""  # the coarse site this sub-site belongs to ("" for a site of the coarse level)
+    group: bool = False  # only a grouping of its sub-sites, never a fine answer itself
+    qualifiers: tuple[str, ...] = ()  # words naming this sub-site only next to its parent ("apical segment")
+    weak: tuple[str, ...] = ()  # words naming it alone, yielding to any other site word ("T10")
+    sided: tuple[tuple[str, str], ...] = ()  # (word, side) of words that also state the side ("rul", "4r")
 
     @property
     def phrase(self) -> str:
         """Phrase used when drafting a sentence about this site."""
         return self.synonyms[0]
 
+    @property
+    def coarse(self) -> str:
+        """Key of the coarse site: the parent of a sub-site, else the site itself."""
+        return self.parent or self.key
 
-SITES: tuple[Site, ...] = (
-    # head and neck
-    Site("cervical_node", Region.HEAD_NECK, True,
-         ("cervical lymph node", "cervical node", "level ii node", "level iii node", "jugulodigastric node",
-          "neck node", "cervical nodal"), True),
-    Site("supraclavicular_node", Region.HEAD_NECK, True,
-         ("supraclavicular lymph node", "supraclavicular node", "supraclavicular"), True),
-    Site("thyroid", Region.HEAD_NECK, True, ("thyroid lobe", "thyroid nodule", "thyroid")),
-    # chest
-    Site("axillary_node", Region.CHEST, True, ("axillary lymph node", "axillary node", "axilla", "axillary"), True),
-    Site("mediastinal_node", Region.CHEST, False,
-         ("mediastinal lymph node", "mediastinal node", "subcarinal node", "subcarinal", "paratracheal node",
-          "prevascular node", "aortopulmonary window node", "mediastinal", "mediastinum"), True),
-    Site("hilar_node", Region.CHEST, True, ("hilar lymph node", "hilar node", "hilum", "hilar"), True),
-    Site("lung_upper_lobe", Region.CHEST, True,
-         ("upper lobe pulmonary nodule", "upper lobe nodule", "upper lobe mass", "upper lobe", "apical lung",
-          "lung apex")),
-    Site("lung_middle_lobe", Region.CHEST, False, ("right middle lobe nodule", "middle lobe", "lingula")),
-    Site("lung_lower_lobe", Region.CHEST, True,
-         ("lower lobe pulmonary nodule", "lower lobe nodule", "lower lobe mass", "lower lobe", "lung base")),
-    Site("breast", Region.CHEST, True, ("breast mass", "breast")),
-    # abdomen
-    Site("liver", Region.ABDOMEN, False,
-         ("hepatic lesion", "liver lesion", "hepatic", "liver", "segment vii", "segment viii", "hepatic dome")),
-    Site("spleen", Region.ABDOMEN, False, ("splenic lesion", "splenic", "spleen")),
-    Site("pancreas", Region.ABDOMEN, False, ("pancreatic lesion", "pancreatic head", "pancreatic tail", "pancreas",
-                                            "pancreatic")),
-    Site("adrenal", Region.ABDOMEN, True, ("adrenal nodule", "adrenal gland", "adrenal")),
-    Site("kidney", Region.ABDOMEN, True, ("renal lesion", "renal mass", "kidney", "renal")),
-    Site("retroperitoneal_node", Region.ABDOMEN, True,
-         ("retroperitoneal lymph node", "retroperitoneal node", "para-aortic node", "paraaortic node",
-          "periaortic node", "aortocaval node", "retrocaval node", "retroperitoneal", "para-aortic"), True),
-    Site("mesenteric_node", Region.ABDOMEN, False, ("mesenteric lymph node", "mesenteric node", "mesenteric"), True),
-    # pelvis
-    Site("common_iliac_node", Region.PELVIS, True,
-         ("common iliac lymph node", "common iliac node", "common iliac"), True),
-    Site("external_iliac_node", Region.PELVIS, True,
-         ("external iliac lymph node", "external iliac node", "external iliac"), True),
-    Site("internal_iliac_node", Region.PELVIS, True,
-         ("internal iliac lymph node", "internal iliac node", "obturator node", "internal iliac", "obturator"), True),
-    Site("inguinal_node", Region.PELVIS, True, ("inguinal lymph node", "inguinal node", "groin node", "inguinal"), True),
-    Site("prostate", Region.PELVIS, False, ("prostate gland", "prostatic", "prostate", "prostate bed")),
-    # bone
-    Site("vertebra", Region.BONE, False,
-         ("vertebral body", "vertebral", "vertebra", "spine", "spinal", "thoracic spine", "lumbar spine")),
-    Site("rib", Region.BONE, True, ("rib", "costal")),
-    Site("iliac_bone", Region.BONE, True, ("iliac bone", "iliac wing", "ilium", "acetabulum", "acetabular")),
-    Site("sacrum", Region.BONE, False, ("sacral", "sacrum")),
-    Site("femur", Region.BONE, True, ("proximal femur", "femoral", "femur")),
-)
+    @property
+    def fine(self) -> bool:
+        """A fine answer of its own (a describe target), i.e. not a mere grouping."""
+        return not self.group
 
-SITE_BY_KEY: dict[str, Site] = {site.key: site for site in SITES}
+
+def _read(data: dict) -> tuple[tuple[Site, ...], dict[Region, str]]:
+    """Sites of a vocabulary document, parents before their sub-sites; ValueError names what is wrong."""
+    regions = {Region(k): str(v) for k, v in data["regions"].items()}
+    out: list[Site] = []
+
+    def add(node: dict, parent: Site | None) -> None:
+        region = Region(node.get("region", parent.region if parent else ""))
+        lateral = bool(node.get("lateral", parent.lateral if parent else False))
+        site = Site(
+            key=str(node["key"]), region=region, lateral=lateral,
+            synonyms=tuple(str(w) for w in node["words"]),
+            is_node=bool(node.get("node", parent.is_node if parent else False)),
+            parent=parent.key if parent else "", group=bool(node.get("group", False)),
+            qualifiers=tuple(str(w).lower() for w in node.get("qualifiers", ())),
+            weak=tuple(str(w) for w in node.get("weak", ())),
+            sided=tuple((str(w).lower(), str(s)) for w, s in node.get("sided", {}).items()),
+        )
+        if not site.synonyms:
+            raise ValueError(f"site {site.key!r} has no words")
+        out.append(site)
+        for child in node.get("fine", ()):
+            if parent is not None:
+                raise ValueError(f"sub-site {child.get('key')!r}: the vocabulary is region -> site -> sub-site")
+            add(child, site)
+
+    for node in data["sites"]:
+        add(node, None)
+    keys = [s.key for s in out]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate site keys: {sorted({k for k in keys if keys.count(k) > 1})}")
+    owner: dict[str, str] = {}
+    for s in out:
+        for word in (*s.synonyms, *s.weak, *(w for w, _ in s.sided)):
+            low = word.lower()
+            if owner.setdefault(low, s.key) != s.key:
+                raise ValueError(f"the word {word!r} names both {owner[low]!r} and {s.key!r}")
+    return tuple(out), regions
+
+
+def load_vocabulary(text: str | None = None) -> tuple[tuple[Site, ...], dict[Region, str]]:
+    """(sites, region names) of a vocabulary JSON text; the package's own ``vocabulary.json`` by default."""
+    if text is None:
+        text = resources.files(__package__).joinpath("vocabulary.json").read_text(encoding="utf-8")
+    return _read(json.loads(text))
+
+
+SITES, REGION_NAMES = load_vocabulary()
+SITE_BY_KEY: dict[str, Site] = {s.key: s for s in SITES}
+COARSE_SITES: tuple[Site, ...] = tuple(s for s in SITES if not s.parent)
+FINE_SITES: tuple[Site, ...] = tuple(s for s in SITES if s.fine)
+_CHILDREN: dict[str, tuple[Site, ...]] = {
+    s.key: tuple(c for c in SITES if c.parent == s.key) for s in COARSE_SITES}
 
 # Structures whose normal uptake is used as a reference value, never a lesion ("blood pool SUVmax 1.9").
 REFERENCE_PHRASES: tuple[str, ...] = (
@@ -111,11 +130,28 @@ TRACERS: dict[str, tuple[str, ...]] = {
 
 
 def site(key: str) -> Site:
-    """The site with this key; KeyError names the known keys."""
+    """The site with this key; KeyError names a few known keys."""
     try:
         return SITE_BY_KEY[key]
     except KeyError:
-        raise KeyError(f"unknown site {key!r}; known: {', '.join(SITE_BY_KEY)}") from None
+        raise KeyError(f"unknown site {key!r}; known: {', '.join(list(SITE_BY_KEY)[:12])}, …") from None
+
+
+def children(key: str) -> tuple[Site, ...]:
+    """The sub-sites of a coarse site (empty for a sub-site or a site without any)."""
+    return _CHILDREN.get(key, ())
+
+
+def coarse_of(key: str) -> str:
+    """Key of the coarse site holding ``key`` (itself when it is a coarse site); "" for an unknown key."""
+    known = SITE_BY_KEY.get(key)
+    return known.coarse if known else ""
+
+
+def within(key: str, other: str) -> bool:
+    """Is ``key`` the site ``other`` or one of its sub-sites? ("liver_segment_7" is within "liver")."""
+    known = SITE_BY_KEY.get(key)
+    return known is not None and other in (known.key, known.parent)
 
 
 def site_phrase(key: str, laterality: str = "") -> str:

@@ -259,9 +259,9 @@ def findings_in_sentence(sentence: str, *, tracer: str = "", sentence_start: int
     respectively = "respectively" in low and _RESPECTIVELY.search(low) is not None
     drafts = _pair(nums, low, respectively)
     sentence_tracer = tracer_in_lower(low) or tracer
-    side_list, site_list = mentions(masked)
-    side_starts = [s[1] for s in side_list] if len(drafts) > 1 else None
-    site_starts = [s[0] for s in site_list] if len(drafts) > 1 else None
+    places = mentions(masked)
+    side_starts = [s[1] for s in places.sides] if len(drafts) > 1 else None
+    site_starts = [s[0] for s in places.sites] if len(drafts) > 1 else None
     out: list[Finding] = []
     for i, (d, (lo, hi)) in enumerate(zip(drafts, _regions(low, drafts), strict=True)):
         f = Finding(sentence=sentence, tracer=sentence_tracer, sentence_start=sentence_start)
@@ -279,7 +279,7 @@ def findings_in_sentence(sentence: str, *, tracer: str = "", sentence_start: int
             f.spans["prior_suvmax"] = span(d.prior.start, d.prior.end)
             f.prior_suvmax = _plausible(f, "prior_suvmax", d.prior.value, SUV_LIMIT)
         respectively_index = i if (respectively and len(drafts) > 1) else None
-        describe(f, lo, max(hi, lo + 1), respectively_index, len(drafts), side_list, site_list,
+        describe(f, lo, max(hi, lo + 1), respectively_index, len(drafts), places,
                  side_starts=side_starts, site_starts=site_starts)
         out.append(f)
     return out
