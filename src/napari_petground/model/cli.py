@@ -76,6 +76,10 @@ def _register_ground(subparsers) -> None:
     p.add_argument("--device", default="auto", type=_device, help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--out", help="write the mask here (.nii.gz, or .dcm DICOM SEG for a DICOM study)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--progress", action="store_true",
+                       help="progress lines on stderr even when it is not a terminal (a log, a pipe)")
+    shown.add_argument("--no-progress", action="store_true", help="no progress on stderr, not even on a terminal")
     p.set_defaults(func=_ground)
 
 
@@ -251,36 +255,57 @@ def _train(args) -> int:
 
 
 def _ground(args) -> int:
+    from .progress import StageProgress, follow_grounding
+
+    # everything that can be refused without the slow steps is checked first
+    sentence = _sentence(args.sentence)
+    _describes_a_finding(sentence)
+    out = _mask_path(args.out) if args.out else None
+    if args.study.startswith("phantom:"):
+        _phantom_seed(args.study)
+    progress = StageProgress(enabled=not args.no_progress, force=args.progress)
+    progress.stage("starting (loading PyTorch)")
     import numpy as np
 
     from .checkpoint import read_config, shipped_checkpoint
     from .grounder import Grounder
 
-    # everything that can be refused without the slow steps is checked first
-    sentence = _sentence(args.sentence)
-    out = _mask_path(args.out) if args.out else None
     folder = Path(args.checkpoint) if args.checkpoint else shipped_checkpoint("demo")
     read_config(folder)
     if args.device != "auto":
         _check_device(args.device)
+    progress.stage(f"loading the study {args.study}")
     study = _load_study(args.study)
     if out is not None and out.name.lower().endswith(".dcm") and study.source_kind != "dicom":
         from ..errors import WriteError
 
         raise WriteError(f"--out {out}: a DICOM SEG needs a study read from DICOM, {args.study} is not; "
                          "name the mask .nii.gz")
+    progress.stage("loading the model (checkpoint and text encoder)")
     grounder = Grounder.from_checkpoint(folder, device=args.device)
-    result = grounder.ground(study, sentence)
+    result = follow_grounding(progress, grounder.iter_ground(study, sentence))
     if out is not None:
         from ..study.writers import write_labels
 
+        progress.stage(f"writing {out}")
         out.parent.mkdir(parents=True, exist_ok=True)
         write_labels(out, result.mask.astype(np.uint8), study)
+    progress.close()
     if args.json:
         print(json.dumps(result.summary(), indent=2))
     else:
         print(result.describe())
     return 0
+
+
+def _describes_a_finding(sentence: str) -> None:
+    """Refuse what the grounding dock refuses: a text the report parser finds no finding in."""
+    from ..report import extract_findings
+
+    if not extract_findings(sentence):
+        shown = sentence if len(sentence) <= 60 else sentence[:57] + "..."
+        raise ReportError(f"“{shown}” describes no lesion (no finding read in it); give the report sentence "
+                          "that describes the lesion, e.g. 'Left axillary lymph node, SUVmax 6.1'")
 
 
 def _mask_path(text: str) -> Path:
@@ -296,14 +321,18 @@ def _load_study(text: str):
     if text.startswith("phantom:"):
         from ..phantom import make_phantom
 
-        seed = text.split(":", 1)[1].strip()
-        if not seed.isdigit():
-            raise PhantomError(f"{text!r} is not a phantom: write phantom:SEED with a whole number SEED >= 0, "
-                               "e.g. phantom:7")
-        return make_phantom(int(seed)).study
+        return make_phantom(_phantom_seed(text)).study
     from ..study import load_study
 
     return load_study(text)
+
+
+def _phantom_seed(text: str) -> int:
+    seed = text.split(":", 1)[1].strip()
+    if not seed.isdigit():
+        raise PhantomError(f"{text!r} is not a phantom: write phantom:SEED with a whole number SEED >= 0, "
+                           "e.g. phantom:7")
+    return int(seed)
 
 
 def _evaluate(args) -> int:
