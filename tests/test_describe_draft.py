@@ -27,7 +27,8 @@ def test_vocabulary_covers_the_lexicon_with_sides():
     assert entries[owner[phrases.index("right obturator node")]].key == "right obturator_node"
     assert entries[owner[phrases.index("right obturator node")]].coarse == "internal_iliac_node"
     assert entry_index(entries, "hilar_node", "") is None  # a paired site needs its side
-    assert entries[entry_index(entries, "liver", "left")].side == ""  # an unpaired site ignores a side
+    assert entries[entry_index(entries, "spleen", "left")].side == ""  # an unpaired site ignores a side
+    assert entry_index(entries, "liver", "") is None  # a grouping of sub-sites is not a fine answer
 
 
 def test_the_example_sentence():

@@ -122,3 +122,22 @@ def test_sub_site_wherever_it_stands():
     assert _one("Mediastinal node in the subcarinal station, SUVmax 4.4, image 120.")[0] == "subcarinal_node"
     assert _one("Lesion in segment VII of the liver, SUVmax 8.4, image 102.")[0] == "liver_segment_7"
     assert _one("Lytic lesion of the left humeral head, SUVmax 6, image 30.") == ("proximal_humerus", "left")
+
+
+def test_held_out_sentences_about_the_new_sites():
+    """60 sentences written after the vocabulary was built (58 parsed right before any change for them)."""
+    from pathlib import Path
+
+    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "vocabulary_heldout.jsonl").read_text(
+        encoding="utf-8").splitlines() if line.strip()]
+    assert len(rows) == 60
+    right = 0
+    for row in rows:
+        got = [(f.site, f.laterality) for f in findings_in_sentence(row["sentence"])]
+        right += got == [(e["site"], e["laterality"]) for e in row["findings"]]
+    assert right / len(rows) >= 0.95, f"{right}/{len(rows)}"
+
+
+def test_a_site_word_that_is_a_qualifier_of_the_site_named_first():
+    assert _one("Left axillary level II node with SUVmax 6.1 (image 110).") == ("axillary_level_2", "left")
+    assert _one("Right sacral ala lesion at S1, SUVmax 6.2, image 276.") == ("sacrum_s1", "right")

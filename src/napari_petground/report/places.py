@@ -93,6 +93,7 @@ _PLACE = re.compile(
     r"|(?P<side>right|left|rt|lt|bilateral|bilaterally|both|bilat)\b(?:-sided)?)"
 )
 _LYMPH = re.compile(r"\s+lymph(?=\s+node)")
+_NODE_TAIL = re.compile(r"(?:\s+lymph)?\s+nodes?$")
 # negation cues of a clause, and the phrases with those words that do not negate a lesion
 _NEG = re.compile(r"\b(?:no|not|without|negative\s+for|free\s+of|absence\s+of|resolution\s+of)\b")
 _NOT_NEG = re.compile(r"\b(?:no|not)\s+(?:significant(?:ly)?\s+|interval\s+|substantial(?:ly)?\s+)?chang")
@@ -113,9 +114,10 @@ class Places:
     """The site and side mentions of one sentence: site words (those of a negated clause apart), weak
     words and qualifiers, each (start, end, key) in order; qualifiers keep every sub-site they may name."""
 
-    __slots__ = ("negated", "qualifiers", "sides", "sites", "weak")
+    __slots__ = ("low", "negated", "qualifiers", "sides", "sites", "weak")
 
-    def __init__(self) -> None:
+    def __init__(self, low: str = "") -> None:
+        self.low = low
         self.sides: list[Side] = []
         self.sites: list[SiteMention] = []
         self.negated: list[SiteMention] = []
@@ -132,7 +134,7 @@ def mask_reference(low: str) -> str:
 
 def mentions(low: str) -> Places:
     """Every side, site, weak and qualifier mention of a lower-cased sentence, in order."""
-    out = Places()
+    out = Places(low)
     negations = _NEG.search(low) is not None
     for m in _PLACE.finditer(low):
         if m.group("site") is None:
@@ -233,6 +235,11 @@ def _refine(primary: SiteMention, places: Places, lo: int, hi: int, index: int |
         if lo <= s < hi and (hit := next((k for k in keys if k in kids), None)) is not None:
             found.append((s, e, hit))
     found += [w for w in places.weak if lo <= w[0] < hi and w[2] in kids]
+    for s, e, _key in places.sites:  # "axillary level II node": a site word that is a qualifier here
+        if lo <= s < hi and (s, e) != primary[:2]:
+            kind, keys, _ = lookup(_NODE_TAIL.sub("", places.low[s:e]))
+            if kind == QUALIFIER and (hit := next((k for k in keys.split("|") if k in kids), None)) is not None:
+                found.append((s, e, hit))
     if not found:
         return primary
     found.sort()
@@ -242,7 +249,8 @@ def _refine(primary: SiteMention, places: Places, lo: int, hi: int, index: int |
 
 
 def _site_for(places: Places, lo: int, hi: int, index: int | None, n: int, site_starts: list[int] | None,
-              respectively: bool) -> SiteMention | None:
+              respectively: bool) -> tuple[SiteMention, SiteMention] | None:
+    """(the finding's site word, the mention naming its site: the same, or a sub-site word refining it)."""
     several = n > 1
     pool = places.sites if places.sites else places.weak
     if not pool:
@@ -262,9 +270,10 @@ def _site_for(places: Places, lo: int, hi: int, index: int | None, n: int, site_
         if SITE_BY_KEY[other[2]].parent == primary[2]:
             primary = other
             break
+    refined = primary
     if SITE_BY_KEY[primary[2]].parent == "":
-        primary = _refine(primary, places, lo, hi, index if respectively else None)
-    return primary
+        refined = _refine(primary, places, lo, hi, index if respectively else None)
+    return primary, refined
 
 
 def describe(finding: Finding, lo: int, hi: int, respectively_index: int | None, n_findings: int,
@@ -279,7 +288,8 @@ def describe(finding: Finding, lo: int, hi: int, respectively_index: int | None,
         starts = side_starts if side_starts is not None else [s[1] for s in side_list]
         chosen_sides = _pick(side_list, starts, lo, hi, several)
     respectively = respectively_index is not None
-    chosen_site = _site_for(places, lo, hi, respectively_index, n_findings, site_starts, respectively)
+    found = _site_for(places, lo, hi, respectively_index, n_findings, site_starts, respectively)
+    word, chosen_site = found if found is not None else (None, None)
     pick = None
     kinds = {s[0] for s in chosen_sides}
     if chosen_sides:
@@ -293,7 +303,7 @@ def describe(finding: Finding, lo: int, hi: int, respectively_index: int | None,
             pick = chosen_sides[0]
     if chosen_site is not None:
         site = SITE_BY_KEY[chosen_site[2]]
-        if pick is not None and not site.lateral and _carried(pick, chosen_site, places):
+        if pick is not None and not site.lateral and _carried(pick, word, places):
             pick = None  # "left hilar and subcarinal nodes": the side belongs to the hilar node
         finding.site = site.key
         finding.spans["site"] = span(chosen_site[0], chosen_site[1])
