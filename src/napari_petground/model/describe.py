@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import ModelError, WeakLabelError
 from ..report.lexicon import SITE_BY_KEY
 from ..study.study import Study
+from ..wording import with_article
 from .describe_vocab import VocabEntry
 from .draft import DraftLine, draft_paragraph, draft_sentence, lesion_noun
 
@@ -208,7 +209,7 @@ def describer_for(obj, head=None) -> Describer:
     if network is None and hasattr(obj, "encode") and hasattr(obj, "config"):
         network = obj  # a GroundingNet
     if network is None:
-        raise ModelError(f"cannot describe with a {type(obj).__name__}: it has no grounding network")
+        raise ModelError(f"cannot describe with {with_article(type(obj).__name__)}: it has no grounding network")
     config = getattr(obj, "config", None) or getattr(network, "config", None)
     if head is None:
         folder = next((getattr(obj, name) for name in ("source", "checkpoint", "folder", "checkpoint_dir", "path")
@@ -324,11 +325,12 @@ def compare_description(finding, description: Description) -> tuple[bool, str]:
         said = SITE_BY_KEY[site].phrase if site in SITE_BY_KEY else site
         looks = lesion_noun(description.site)
         if site in candidates:
-            problems.append(f"it looks more like a {looks} than a {said} ({candidates[site]:.0%})")
+            problems.append(f"it looks more like {with_article(looks)} than {with_article(said)} "
+                            f"({candidates[site]:.0%})")
         else:
             same_region = site in SITE_BY_KEY and str(SITE_BY_KEY[site].region) == description.region
             where = "in the same region, " if same_region else ""
-            problems.append(f"{where}it looks like a {looks}, not a {said}")
+            problems.append(f"{where}it looks like {with_article(looks)}, not {with_article(said)}")
     if problems:
         return False, "; ".join(problems)
     if not description.site:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..cli import writable_folder
 from ..errors import PhantomError
+from ..wording import plural
 
 TRACER_CHOICES = ("FDG", "PSMA", "DOTATATE", "FLUCICLOVINE", "mixed")
 
@@ -81,5 +82,5 @@ def _run(args) -> int:
             bar.update(1)
     finally:
         bar.close()
-    print(f"wrote {args.n} phantom(s) to {args.out}")
+    print(f"wrote {plural(args.n, 'phantom')} to {args.out}")
     return 0

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StudyError, SuvError
+from ..wording import agree, plural
 from .files import reason
 from .geometry import SourceGeometry, canonical_volume
 from .numbering import Convention, ImageNumbering
@@ -277,8 +278,8 @@ def load_dicom_study(paths: list[Path], *, pet_series: str | None = None, ct_ser
             raise StudyError(f"cannot read {listing.unreadable_text()}; check the permissions. {exc}") from exc
         if broken:
             shown = ", ".join(str(f) for f in broken[:3]) + (" ..." if len(broken) > 3 else "")
-            raise StudyError(f"{len(broken)} DICOM file(s) are corrupt, truncated or lack the image position "
-                             f"({shown}). {exc}") from exc
+            raise StudyError(f"{plural(len(broken), 'DICOM file')} {agree(len(broken), 'is', 'are')} corrupt, truncated "
+                             f"or {agree(len(broken), 'lacks', 'lack')} the image position ({shown}). {exc}") from exc
         raise
     chosen = [s for s in (pet_info, ct_info) if s is not None]
     complete = ct_info is not None or (ct_series is not None and ct_series.lower() in ("none", ""))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StudyError
+from ..wording import plural
 from .dicom import load_dicom_study
 from .files import has_dicom_preamble, is_regular, list_folder, walk_files
 from .nifti import (
@@ -78,7 +79,7 @@ def _kind(paths: list[Path]) -> tuple[str, list[str]]:
         images = [p.name for p in direct if not LABEL_NAME.search(stem(p))]  # label maps go without saying
         if not images:
             return "dicom", []
-        return "dicom", [f"NIfTI file(s) beside the DICOM series were not read: {', '.join(images[:5])}"
+        return "dicom", [f"{plural(len(images), 'NIfTI file')} beside the DICOM series not read: {', '.join(images[:5])}"
                          f"{' ...' if len(images) > 5 else ''} (select the NIfTI files to open them instead)"]
     if any(is_nifti(p) for p in paths):
         raise StudyError("mixing NIfTI and DICOM inputs is not supported; open one kind at a time")
@@ -183,7 +184,7 @@ def _replace_nans(study: Study) -> None:
         count = int(bad.sum())
         if count:
             volume.data[bad] = 0
-            study.warnings.append(f"{role} had {count} NaN/infinite voxel(s); they were set to 0")
+            study.warnings.append(f"{role} had {plural(count, 'NaN or infinite voxel')}; set to 0")
 
 
 def _extent(volume: Volume) -> tuple[np.ndarray, np.ndarray]:

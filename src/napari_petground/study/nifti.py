@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StudyError
+from ..wording import plural
 from .files import reason
 from .geometry import SourceGeometry, canonical_volume
 from .volume import Volume
@@ -93,7 +94,7 @@ def read_nifti(path: Path, interpolation: str = "linear") -> tuple[Volume, list[
         data = data.astype(np.float32)
     volume, notes = canonical_volume(data, geometry, {"file": str(path)}, interpolation)
     if nan_count:
-        notes.append(f"{path.name} had {nan_count} NaN or infinite voxel(s); they were set to 0")
+        notes.append(f"{path.name} had {plural(nan_count, 'NaN or infinite voxel')}; set to 0")
     return volume, notes
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StudyError
+from ..wording import agree, plural
 from .files import Listing, has_dicom_preamble, reason, walk_files
 
 SKIP_NAMES = {"DICOMDIR"}
@@ -135,18 +136,21 @@ def check_broken(broken: list[Path], chosen: list[Series], complete: bool) -> li
     if near:
         shown = ", ".join(str(f) for f in near[:3]) + (" ..." if len(near) > 3 else "")
         raise StudyError(
-            f"{len(near)} file(s) in the PET/CT series folders are corrupt, truncated or lack the image "
+            f"{plural(len(near), 'file')} in the PET/CT series folders {agree(len(near), 'is', 'are')} corrupt, "
+            f"truncated or {agree(len(near), 'lacks', 'lack')} the image "
             f"position: {shown}. Re-export the series, or remove the broken files if they are not part of it"
         )
     if broken and not complete:
         shown = ", ".join(str(f) for f in broken[:3]) + (" ..." if len(broken) > 3 else "")
         raise StudyError(
-            f"{len(broken)} DICOM file(s) are corrupt, truncated or lack the image position ({shown}), so the "
+            f"{plural(len(broken), 'DICOM file')} {agree(len(broken), 'is', 'are')} corrupt, truncated or "
+            f"{agree(len(broken), 'lacks', 'lack')} the image position ({shown}), so the "
             "CT may be missing; re-export them, or open the PET alone with ct_series='none' (--ct-series none)"
         )
     if broken:
         shown = ", ".join(f.name for f in broken[:5]) + (" ..." if len(broken) > 5 else "")
-        return [f"{len(broken)} file(s) could not be read as DICOM and were skipped: {shown}"]
+        return [f"{plural(len(broken), 'file')} could not be read as DICOM and {agree(len(broken), 'was', 'were')} "
+                f"skipped: {shown}"]
     return []
 
 
@@ -156,7 +160,7 @@ def check_unreadable(listing: Listing, chosen: list[Series], complete: bool) -> 
     near = [(p, why) for p, why in listing.unreadable if p.parent in folders]
     if near:
         shown = ", ".join(f"{p} ({why})" for p, why in near[:3]) + (" ..." if len(near) > 3 else "")
-        raise StudyError(f"{len(near)} file(s) in the PET/CT series folders cannot be read: {shown}; "
+        raise StudyError(f"{plural(len(near), 'file')} in the PET/CT series folders cannot be read: {shown}; "
                          "check their permissions, then open the study again")
     notes = []
     if listing.unreadable and not complete:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StudyError
+from ..wording import agree, plural
 from .geometry import SourceGeometry
 
 GRID_TOLERANCE = 0.1  # of a slice: how far a position may sit from its place on the fitted grid
@@ -167,8 +168,9 @@ def place_slices(headers: list, files: list[Path], kind: str, label: str,
     notes = []
     if copies:
         shown = ", ".join(f"{files[a].name} (same image as {files[b].name})" for a, b in copies[:3])
-        notes.append(f"{len(copies)} {kind} file(s) repeat an image already read (same SOPInstanceUID or "
-                     f"identical pixels at the same position) and were skipped: {shown}"
+        notes.append(f"{plural(len(copies), kind + ' file')} {agree(len(copies), 'repeats', 'repeat')} an image already "
+                     "read (same SOPInstanceUID or identical pixels at the same position) and "
+                     f"{agree(len(copies), 'was', 'were')} skipped: {shown}"
                      f"{' ...' if len(copies) > 3 else ''}")
     keep = [i for i in range(len(headers)) if i not in {a for a, _b in copies}]
     if len(keep) < 2:
@@ -275,7 +277,7 @@ def missing_note(placement: Placement, numbers: list, labels: list[str], kind: s
         what = f"image {number}" if number is not None else "one slice"
         names.append(f"{what} (between {labels[below]} and {labels[above]})")
     shown = "; ".join(names[:4]) + (" ..." if len(names) > 4 else "")
-    return (f"{kind}: {len(names)} slice(s) missing from the series: {shown}; filled by linear "
+    return (f"{kind}: {plural(len(names), 'slice')} missing from the series: {shown}; filled by linear "
             "interpolation from the neighbouring slices, so values there are estimates")
 
 
