@@ -187,6 +187,30 @@ def test_compare_description_flags_side_and_site():
     assert compare_description(Finding("a node", site=""), d)[0]
 
 
+def test_sites_agree_along_the_hierarchy():
+    d = _description("liver_segment_7", "", "right", [("liver_segment_7", "", 0.6), ("liver_segment_8", "", 0.3),
+                                                      ("kidney", "right", 0.05)])
+    assert compare_description(Finding("liver lesion", site="liver"), d)[0]  # the sentence names the organ
+    ok, reason = compare_description(Finding("segment VIII lesion", site="liver_segment_8"), d)
+    assert ok and "possible too (30%)" in reason
+    ok, reason = compare_description(Finding("segment II lesion", site="liver_segment_2"), d)
+    assert not ok and "hepatic segment VII" in reason
+    ok, reason = compare_description(Finding("right renal lesion", site="kidney", laterality="right"), d)
+    assert not ok and "5%" in reason
+    old = _description("vertebra", "", "midline", [("vertebra", "", 0.9)])  # a head of the first lexicon
+    assert compare_description(Finding("T10 lesion", site="vertebra_t10"), old)[0]
+
+
+def test_the_best_coarse_site_comes_first():
+    from napari_petground.model.describe import rank_hierarchically
+
+    scores = [SiteScore("kidney", "right", 0.4), SiteScore("liver_segment_7", "", 0.35),
+              SiteScore("liver_segment_6", "", 0.25)]
+    ranked, probs = rank_hierarchically(scores)
+    assert [r.site for r in ranked] == ["liver_segment_7", "kidney", "liver_segment_6"]
+    assert probs["liver"] == pytest.approx(0.6) and probs["kidney"] == pytest.approx(0.4)
+
+
 def test_a_paired_site_near_the_midline_takes_the_side_its_centroid_leans_to():
     d = replace(_description("", "", "midline", []), lean_side="left")
     assert d.with_site("retroperitoneal_node").side == "left"  # 6 mm left of the midline is still left

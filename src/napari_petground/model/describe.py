@@ -5,7 +5,9 @@ Input is a lesion mask on the PET grid: a prediction, a painted label, or a hot 
 the SUVmax slice, volume) are measured on the mask (findings.stats); the side is the side of the body
 midline the lesion's centroid lies on (LPS x grows to the patient's left); the site comes from the describe
 head trained on the grounding network's encoder features (model.describe_head), ranked over the lexicon's
-vocabulary with the top alternatives and their probabilities. The same code serves the viewer and the CLI.
+vocabulary at two levels: the coarse site (organ, bone, station) with the most probability summed over its
+fine entries first, then the best fine entry inside it ("liver", then "hepatic segment VII"), with the top
+alternatives and their probabilities. The same code serves the viewer and the CLI.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError, WeakLabelError
-from ..report.lexicon import SITE_BY_KEY
+from ..report.lexicon import SITE_BY_KEY, coarse_of, within
 from ..study.study import Study
 from ..wording import with_article
 from .describe_vocab import VocabEntry
@@ -59,10 +61,17 @@ class Description:
     tracer: str = ""
     note: str = ""
     lean_side: str = ""  # the side of the midline by sign alone: names a paired site's side near the midline
+    # probability of every likely site, fine entries (both sides summed) and coarse sites (their entries summed)
+    site_probabilities: dict[str, float] = field(default_factory=dict)
 
     @property
     def region(self) -> str:
         return str(SITE_BY_KEY[self.site].region) if self.site else ""
+
+    @property
+    def coarse(self) -> str:
+        """The coarse site: the organ, bone or station holding the named sub-site ("liver" for segment VII)."""
+        return coarse_of(self.site) if self.site else ""
 
     @property
     def phrase(self) -> str:
@@ -83,7 +92,9 @@ class Description:
         out["alternatives"] = [{"site": a.site, "side": a.side, "phrase": a.phrase, "region": a.region,
                                 "score": round(a.score, 4)} for a in self.alternatives]
         out["region"] = self.region
+        out["coarse"] = self.coarse
         out["phrase"] = self.phrase
+        out["site_probabilities"] = {k: round(v, 4) for k, v in self.site_probabilities.items()}
         return out
 
 
@@ -181,10 +192,28 @@ class Describer:
         scores = self.site_scores(study, mask, stats.side if stats.side in ("left", "right") else lean, box)
         tracer = study.tracer if tracer is None else tracer
         note = "" if scores or self.head is not None else "this checkpoint carries no describe head: site not named"
+        ranked, probabilities = rank_hierarchically(scores)
         description = Description("", "", "", stats.suvmax, int(image), stats.volume_ml, stats.peak_index,
-                                  stats.centroid_mm, stats.side, scores[:top], tracer, note, lean)
-        best = scores[0] if scores else None
+                                  stats.centroid_mm, stats.side, ranked[:top], tracer, note, lean, probabilities)
+        best = ranked[0] if ranked else None
         return description.with_site(best.site, best.side or None) if best else description.with_site("")
+
+
+def rank_hierarchically(scores: list[SiteScore]) -> tuple[list[SiteScore], dict[str, float]]:
+    """The fine scores reordered so that the best entry of the most probable coarse site comes first (the
+    rest keep their order), and the probability of every likely fine and coarse site."""
+    if not scores:
+        return [], {}
+    coarse: dict[str, float] = {}
+    fine: dict[str, float] = {}
+    for sc in scores:
+        coarse[coarse_of(sc.site)] = coarse.get(coarse_of(sc.site), 0.0) + sc.score
+        fine[sc.site] = fine.get(sc.site, 0.0) + sc.score
+    best_coarse = max(coarse, key=coarse.__getitem__)
+    first = next(sc for sc in scores if coarse_of(sc.site) == best_coarse)
+    ranked = [first] + [sc for sc in scores if sc is not first]
+    probabilities = {k: v for k, v in {**fine, **coarse}.items() if v >= 1e-3}
+    return ranked, probabilities
 
 
 def _lean_side(study: Study, stats) -> str:
@@ -314,17 +343,29 @@ def adopt_finding(description: Description, finding) -> Description:
 
 
 def compare_description(finding, description: Description) -> tuple[bool, str]:
-    """Does a sentence's site and side agree with what the lesion looks like? (ok, reason for a ⚠)."""
+    """Does a sentence's site and side agree with what the lesion looks like? (ok, reason for a ⚠).
+
+    A site agrees when one names the other or a sub-site of it ("liver" and "hepatic segment VII"); another
+    sub-site of the same coarse site ("segment VI" for a lesion that looks like segment VII) is flagged only
+    when the head gives it under 5 %."""
     problems = []
     side = getattr(finding, "laterality", "")
     if side in ("left", "right") and description.body_side in ("left", "right") and side != description.body_side:
         problems.append(f"the sentence says {side}, the lesion is on the patient's {description.body_side}")
     site = getattr(finding, "site", "")
-    if site and description.site and site != description.site:
+    note = ""
+    if site and description.site and not (within(site, description.site) or within(description.site, site)):
         candidates = {a.site: a.score for a in description.alternatives}
+        candidates.update(description.site_probabilities)
         said = SITE_BY_KEY[site].phrase if site in SITE_BY_KEY else site
         looks = lesion_noun(description.site)
-        if site in candidates:
+        if coarse_of(site) and coarse_of(site) == description.coarse:
+            p = candidates.get(site, 0.0)
+            if p < 0.05:
+                problems.append(f"it looks more like {with_article(looks)} than {with_article(said)} ({p:.0%})")
+            else:
+                note = f"; {said} is possible too ({p:.0%})"
+        elif site in candidates:
             problems.append(f"it looks more like {with_article(looks)} than {with_article(said)} "
                             f"({candidates[site]:.0%})")
         else:
@@ -335,4 +376,4 @@ def compare_description(finding, description: Description) -> tuple[bool, str]:
         return False, "; ".join(problems)
     if not description.site:
         return True, "side checked; no describe head for the site"
-    return True, f"site and side agree ({description.phrase})"
+    return True, f"site and side agree ({description.phrase}){note}"

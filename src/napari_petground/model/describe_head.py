@@ -1,10 +1,13 @@
 """The describe head: lesion features and site phrases mapped into one space, compared by cosine.
 
 Image side: standardised lesion features (model.describe_features) -> MLP -> unit vector. Text side: the
-frozen sentence encoder's mean token embedding of a site phrase -> linear -> unit vector. Trained with a
-symmetric InfoNCE loss (model.describe_train) in which lesions of the same (site, side) are never each
-other's negatives and only semi-hard negatives count. The phrase embeddings of the whole vocabulary travel
-with the head, so describing needs no text encoder at run time.
+frozen sentence encoder's mean token embedding of a site phrase -> linear -> unit vector, plus (version 2)
+a learned offset per vocabulary entry, because the encoder reads "T7 vertebral body" and "T8 vertebral body"
+almost alike. Trained with a symmetric InfoNCE loss (model.describe_train) in which lesions of the same
+(site, side) are never each other's negatives and only semi-hard negatives count, at two levels: fine
+entries, and coarse sites (an entry's site or the site holding its sub-site) scored by the log-sum of their
+entries. The phrase embeddings of the whole vocabulary travel with the head, so describing needs no text
+encoder at run time.
 
 Stored in a grounding checkpoint folder as ``describe_head.safetensors`` (tensors) + ``describe_head.json``
 (vocabulary, feature spec, sizes, the text encoder's fingerprint, training record); loaded when present.
@@ -28,7 +31,8 @@ from .describe_vocab import VocabEntry
 
 HEAD_WEIGHTS = "describe_head.safetensors"
 HEAD_CONFIG = "describe_head.json"
-HEAD_VERSION = 1
+HEAD_VERSION = 2
+KNOWN_VERSIONS = (1, 2)  # version 1: no per-entry offsets (heads trained on the first 27-site lexicon)
 
 
 @dataclass
@@ -44,9 +48,10 @@ class HeadConfig:
     spec: FeatureSpec = field(default_factory=FeatureSpec)
     encoder_fingerprint: str = ""
     training: dict = field(default_factory=dict)
+    version: int = HEAD_VERSION
 
     def to_dict(self) -> dict:
-        return {"version": HEAD_VERSION, "feature_dim": self.feature_dim, "text_dim": self.text_dim,
+        return {"version": self.version, "feature_dim": self.feature_dim, "text_dim": self.text_dim,
                 "embed_dim": self.embed_dim, "hidden": self.hidden, "dropout": self.dropout,
                 "entries": [list(e) for e in self.entries], "phrase_owner": list(self.phrase_owner),
                 "phrases": list(self.phrases), "spec": self.spec.to_dict(),
@@ -54,16 +59,31 @@ class HeadConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> HeadConfig:
-        if int(data.get("version", -1)) != HEAD_VERSION:
-            raise CheckpointError(f"describe head version {data.get('version')} is not {HEAD_VERSION}; retrain it")
+        version = int(data.get("version", -1))
+        if version not in KNOWN_VERSIONS:
+            raise CheckpointError(f"describe head version {data.get('version')} is not one of {KNOWN_VERSIONS}; "
+                                  "retrain it")
         return cls(int(data["feature_dim"]), int(data["text_dim"]), int(data["embed_dim"]), int(data["hidden"]),
                    float(data["dropout"]), [tuple(e) for e in data["entries"]], list(data["phrase_owner"]),
                    list(data["phrases"]), FeatureSpec.from_dict(data.get("spec", {})),
-                   str(data.get("encoder_fingerprint", "")), dict(data.get("training", {})))
+                   str(data.get("encoder_fingerprint", "")), dict(data.get("training", {})), version)
 
     @property
     def vocab(self) -> list[VocabEntry]:
         return [VocabEntry(site, side) for site, side in self.entries]
+
+    @property
+    def coarse_names(self) -> list[str]:
+        """The coarse sites of the entries (from the lexicon: a head stores only its fine entries)."""
+        from .describe_vocab import coarse_sites
+
+        return coarse_sites(self.vocab)
+
+    @property
+    def coarse_owner(self) -> list[int]:
+        """Index in ``coarse_names`` of each entry's coarse site."""
+        names = {name: i for i, name in enumerate(self.coarse_names)}
+        return [names[e.coarse] for e in self.vocab]
 
 
 class DescribeHead(nn.Module):
@@ -79,6 +99,10 @@ class DescribeHead(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(config.feature_dim))
         self.register_buffer("feature_std", torch.ones(config.feature_dim))
         self.register_buffer("phrase_text", torch.zeros(len(config.phrases), config.text_dim))
+        self.entry_offset = (nn.Parameter(torch.zeros(len(config.entries), config.embed_dim))
+                             if config.version >= 2 else None)
+        self.register_buffer("coarse_index", torch.as_tensor(config.coarse_owner, dtype=torch.long),
+                             persistent=False)
         self._prototypes: torch.Tensor | None = None  # cached in eval mode (describing one lesion at a time)
 
     def train(self, mode: bool = True) -> DescribeHead:
@@ -97,7 +121,9 @@ class DescribeHead(nn.Module):
         emb = self.embed_text(self.phrase_text)
         owner = torch.as_tensor(self.config.phrase_owner, dtype=torch.long)
         n = len(self.config.entries)
-        summed = torch.zeros(n, emb.shape[1]).index_add_(0, owner, emb)
+        summed = nn.functional.normalize(torch.zeros(n, emb.shape[1]).index_add_(0, owner, emb), dim=-1)
+        if self.entry_offset is not None:
+            summed = summed + self.entry_offset
         return nn.functional.normalize(summed, dim=-1)
 
     def entry_logits(self, features: torch.Tensor) -> torch.Tensor:
@@ -108,6 +134,21 @@ class DescribeHead(nn.Module):
         if self._prototypes is None:
             self._prototypes = self.entry_prototypes()
         return scale * self.embed_lesions(features) @ self._prototypes.T
+
+
+def coarse_logits(head: DescribeHead, logits: torch.Tensor) -> torch.Tensor:
+    """(N, coarse sites) log-sum of the fine logits of each coarse site's entries."""
+    top = logits.max(dim=1, keepdim=True).values.detach()
+    n = len(head.config.coarse_names)
+    summed = torch.zeros(logits.shape[0], n, dtype=logits.dtype).index_add_(1, head.coarse_index,
+                                                                            (logits - top).exp())
+    return summed.clamp_min(1e-30).log() + top
+
+
+def coarse_loss(head: DescribeHead, features: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each lesion's coarse site against every coarse site (the fine entries of one coarse
+    site all count for it, so a lesion known only as "liver" teaches the liver's segments together)."""
+    return nn.functional.cross_entropy(coarse_logits(head, head.entry_logits(features)), coarse)
 
 
 def info_nce(lesions: torch.Tensor, texts: torch.Tensor, labels: torch.Tensor, scale: torch.Tensor,
@@ -176,7 +217,7 @@ def load_head(folder: str | Path, encoder_fingerprint: str = "") -> DescribeHead
                               f"({config.encoder_fingerprint}, the checkpoint uses {encoder_fingerprint}); retrain it")
     head = DescribeHead(config)
     try:
-        head.load_state_dict({k: v.float() for k, v in stored.items()})
+        head.load_state_dict({k: v.float() for k, v in stored.items()}, strict=True)
     except RuntimeError as exc:
         raise CheckpointError(f"the describe head weights in {folder} do not fit its config: {exc}") from exc
     return head.eval()

@@ -5,7 +5,9 @@ the site and side the report parser reads from the item's sentence. The groundin
 encoder runs once per study and every lesion becomes a feature vector (model.describe_features), so the
 head trains on vectors in seconds to minutes of CPU. Each step draws a class-balanced batch of lesions, one
 random lexicon phrasing of each lesion's (site, side), and minimises the symmetric InfoNCE loss with same-entry
-pairs masked out plus the loss against the whole vocabulary (model.describe_head).
+pairs masked out, the loss against the whole fine vocabulary and the loss against the coarse sites
+(model.describe_head). A lesion known only by a grouping site ("vertebra" without its level) teaches the
+coarse level alone.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from ..errors import ModelError
 from ..report.lexicon import SITE_BY_KEY
 from .describe_features import N_POSITION, EncodedStudy, FeatureSpec, lesion_features
-from .describe_vocab import VocabEntry, entry_index, phrase_table, vocabulary
+from .describe_vocab import VocabEntry, coarse_index, entry_index, phrase_table, vocabulary
 
 SIDE_TOLERANCE_MM = 5.0
 
@@ -30,9 +32,10 @@ class LesionSample:
     features: np.ndarray
     site: str
     side: str
-    entry: int
+    entry: int  # fine vocabulary entry, -1 when only the coarse site is known
     case: str = ""
     info: dict = field(default_factory=dict)
+    coarse: int = -1  # index of the coarse site (describe_vocab.coarse_sites)
 
 
 def site_of_sentence(sentence: str) -> tuple[str, str]:
@@ -48,15 +51,19 @@ def site_of_sentence(sentence: str) -> tuple[str, str]:
 def samples_from_encoded(encoded: EncodedStudy, masks: Iterable[np.ndarray], labels: Iterable[tuple[str, str]],
                          spec: FeatureSpec, entries: tuple[VocabEntry, ...], case: str = "",
                          infos: Iterable[dict] | None = None) -> list[LesionSample]:
-    """One sample per model-grid mask whose (site, side) is in the vocabulary; others are skipped."""
+    """One sample per model-grid mask whose site is in the vocabulary (a fine entry, or a grouping site that
+    only its coarse level knows); others are skipped."""
     out = []
     infos = list(infos) if infos is not None else None
     for k, (mask, (site, side)) in enumerate(zip(masks, labels, strict=True)):
         index = entry_index(entries, site, side)
-        if index is None or not np.any(mask):
+        coarse = coarse_index(entries, site)
+        if (index is None and coarse is None) or not np.any(mask):
             continue
         info = infos[k] if infos is not None else {}
-        out.append(LesionSample(lesion_features(encoded, mask, spec), site, entries[index].side, index, case, info))
+        side = entries[index].side if index is not None else side if side in ("left", "right") else ""
+        out.append(LesionSample(lesion_features(encoded, mask, spec), site, side,
+                                -1 if index is None else index, case, info, -1 if coarse is None else coarse))
     return out
 
 
@@ -83,6 +90,7 @@ def samples_from_exam(network, exam, config, spec: FeatureSpec, entries: tuple[V
 def samples_from_phantom(network, config, phantom, spec: FeatureSpec, entries: tuple[VocabEntry, ...],
                          grown: bool = False) -> list[LesionSample]:
     """Samples of a phantom's lesions (truth masks; with ``grown`` also masks grown from each SUVmax voxel)."""
+    from ..phantom.fine import fine_site
     from ..weaklabel.grow import grow_lesion
     from .data import target_on_model_grid
     from .describe_features import encode_study
@@ -98,7 +106,7 @@ def samples_from_phantom(network, config, phantom, spec: FeatureSpec, entries: t
                 pet_masks.append(result.mask)
         for m in pet_masks:
             masks.append(target_on_model_grid(m, encoded.prepared))
-            labels.append((lesion.site, lesion.laterality))
+            labels.append(fine_site(lesion))
             infos.append({"lesion": lesion.id, "kind": lesion.kind, "volume_ml": lesion.volume_ml})
     return samples_from_encoded(encoded, masks, labels, spec, entries, f"phantom-{phantom.seed}", infos)
 
@@ -150,7 +158,7 @@ def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phr
     """A trained DescribeHead (eval mode)."""
     import torch
 
-    from .describe_head import DescribeHead, HeadConfig, info_nce, vocab_loss
+    from .describe_head import DescribeHead, HeadConfig, coarse_loss, info_nce, vocab_loss
 
     if len(samples) < 2:
         raise ModelError("too few lesions with a known site to train the describe head")
@@ -164,14 +172,18 @@ def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phr
                         [(e.site, e.side) for e in entries], list(phrase_owner), list(phrases), spec,
                         encoder_fingerprint)
     head = DescribeHead(config)
+    owner_of = np.asarray(config.coarse_owner)
+    yc = np.array([s.coarse if s.coarse >= 0 else owner_of[s.entry] for s in samples])
     with torch.no_grad():
         head.feature_mean.copy_(torch.from_numpy(x.mean(0)))
         head.feature_std.copy_(torch.from_numpy(x.std(0) + 1e-3))
         head.phrase_text.copy_(torch.from_numpy(phrase_text))
     owner = np.asarray(phrase_owner)
     by_entry = {int(e): np.flatnonzero(owner == e) for e in np.unique(owner)}
-    present = np.unique(y)
-    members = {int(e): np.flatnonzero(y == e) for e in present}
+    # classes to balance: every fine entry present, and every coarse site known only as a grouping
+    keys = np.where(y >= 0, y, -1 - yc)
+    present = np.unique(keys)
+    members = {int(e): np.flatnonzero(keys == e) for e in present}
     optimizer = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=settings.steps, pct_start=0.1)
     xt = torch.from_numpy(x)
@@ -182,13 +194,16 @@ def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phr
         chosen = rng.choice(present, size=settings.batch)  # class-balanced: entries first, then a lesion
         idx = np.array([rng.choice(members[int(e)]) for e in chosen])
         feats = xt[idx] + settings.noise * std * torch.randn(len(idx), x.shape[1])
-        labels = torch.from_numpy(y[idx])
-        phrase_idx = [int(rng.choice(by_entry[int(e)])) for e in y[idx]]
-        texts = head.embed_text(head.phrase_text[phrase_idx])
-        lesions = head.embed_lesions(feats)
         scale = head.logit_scale.exp().clamp(max=100.0)
-        loss = info_nce(lesions, texts, labels, scale, settings.margin) + \
-            vocab_loss(head, feats, labels, settings.margin)
+        loss = coarse_loss(head, feats, torch.from_numpy(yc[idx]))
+        fine = y[idx] >= 0
+        if fine.sum() >= 2:
+            labels = torch.from_numpy(y[idx][fine])
+            phrase_idx = [int(rng.choice(by_entry[int(e)])) for e in y[idx][fine]]
+            texts = head.embed_text(head.phrase_text[phrase_idx])
+            lesions = head.embed_lesions(feats[torch.from_numpy(fine)])
+            loss = loss + info_nce(lesions, texts, labels, scale, settings.margin) + \
+                vocab_loss(head, feats[torch.from_numpy(fine)], labels, settings.margin)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -196,7 +211,8 @@ def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phr
         if log is not None and (step + 1) % max(1, settings.steps // 10) == 0:
             log(f"describe head step {step + 1}/{settings.steps} loss {loss.item():.3f}")
     head.eval()
-    head.config.training = {"settings": asdict(settings), "samples": len(samples), "entries_seen": int(present.size),
+    head.config.training = {"settings": asdict(settings), "samples": len(samples),
+                            "entries_seen": int(np.unique(y[y >= 0]).size),
                             "seconds": round(time.monotonic() - started, 1)}
     return head
 
@@ -218,25 +234,42 @@ def predict(head, features: np.ndarray, sides: list[str] | None = None) -> np.nd
     return out
 
 
+def coarse_probabilities(head, probs: np.ndarray) -> np.ndarray:
+    """(N, coarse sites) probabilities: the summed probability of each coarse site's fine entries."""
+    probs = np.atleast_2d(probs)
+    out = np.zeros((probs.shape[0], len(head.config.coarse_names)))
+    np.add.at(out.T, np.asarray(head.config.coarse_owner), probs.T)
+    return out
+
+
 def evaluate_head(head, samples: list[LesionSample]) -> dict:
-    """Fine-site, coarse-region and side accuracy (top-1) and fine top-3 on held-out samples."""
+    """Fine-site top-1 and top-3 (lesions whose fine site is known), coarse-site top-1, region and side
+    accuracy on held-out samples; the answer is the one a description gives (model.describe)."""
     if not samples:
         return {"lesions": 0}
     probs = predict(head, np.stack([s.features for s in samples]))
     entries = head.config.vocab
-    fine = coarse = top3 = 0
+    owner = np.asarray(head.config.coarse_owner)
+    by_coarse = coarse_probabilities(head, probs)
+    fine = top3 = n_fine = coarse = region = 0
     side_ok = side_n = 0
-    for s, p in zip(samples, probs, strict=True):
+    for s, p, pc in zip(samples, probs, by_coarse, strict=True):
         order = np.argsort(-p)
-        best = entries[int(order[0])]
-        fine += best.site == s.site
-        coarse += best.region == str(SITE_BY_KEY[s.site].region)
-        top3 += s.site in {entries[int(i)].site for i in order[:3]}
+        # as a description names it: the most probable coarse site, then its best fine entry
+        best = entries[int(np.argmax(np.where(owner == int(np.argmax(pc)), p, -1.0)))]
+        truth = SITE_BY_KEY[s.site]
+        if s.entry >= 0:
+            n_fine += 1
+            fine += best.site == s.site
+            top3 += s.site in {entries[int(i)].site for i in order[:3]}
+        coarse += best.coarse == truth.coarse
+        region += best.region == str(truth.region)
         if s.side in ("left", "right"):
             side_n += 1
             side_ok += (best.side or side_hint(s.features)) == s.side
     n = len(samples)
-    return {"lesions": n, "fine_top1": fine / n, "coarse_top1": coarse / n, "fine_top3": top3 / n,
+    return {"lesions": n, "fine_lesions": n_fine, "fine_top1": fine / max(n_fine, 1),
+            "fine_top3": top3 / max(n_fine, 1), "coarse_top1": coarse / n, "region_top1": region / n,
             "side": side_ok / side_n if side_n else float("nan"), "side_lesions": side_n}
 
 
