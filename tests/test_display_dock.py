@@ -72,7 +72,7 @@ def test_mip_toggle_shows_3d_mip_and_restores(viewer_with_study):
     assert not ct.visible
     dock.mip_check.setChecked(False)
     assert viewer.dims.ndisplay == 2
-    assert pet.colormap.name == "inferno" and pet.blending == "additive"
+    assert pet.colormap.name == "hot metal" and pet.blending == "translucent"
     assert ct.visible
 
 

@@ -1,4 +1,6 @@
-"""PET/CT display controls: CT window, SUV range, PET opacity, PET MIP view and a cursor read-out.
+"""PET/CT display controls: how the PET shows (hot metal over CT, inverted grey PET alone), SUV window
+(fixed 0-10, 0-SUVmax, custom), PET opacity, CT window (presets, numbers, or right-drag on the image),
+side-by-side CT | PET | fused panels, a PET MIP view and a cursor read-out.
 
 The dock finds the study through the layers' ``metadata["petground"]`` (the last study added wins), so it
 works with studies opened by the reader, the CLI or the grounding dock. The read-out shows the report's
@@ -24,7 +26,16 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..study.layers import WINDOW_PRESETS, ct_contrast
+from ..study.layers import (
+    DEFAULT_LOOK,
+    PET_LOOKS,
+    SUV_CUSTOM,
+    SUV_WINDOWS,
+    WINDOW_PRESETS,
+    ct_contrast,
+    suv_window,
+)
+from .display_panels import SideBySide, window_level_drag
 
 if TYPE_CHECKING:
     import napari
@@ -87,6 +98,10 @@ class DisplayDock(QWidget):
         self._saved: _SavedView | None = None
         self._updating = False
 
+        self.look_combo = QComboBox()
+        self.look_combo.addItems(list(PET_LOOKS))
+        self.suv_combo = QComboBox()
+        self.suv_combo.addItems(list(SUV_WINDOWS))
         self.window_combo = QComboBox()
         self.window_combo.addItems([*WINDOW_PRESETS, CUSTOM])
         self.width_spin = _spin(1.0, 5000.0, 400.0, 10.0, decimals=0)
@@ -95,7 +110,9 @@ class DisplayDock(QWidget):
         self.suv_max = _spin(0.1, 1000.0, 10.0, 0.5)
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.setValue(60)
+        self.opacity_slider.setValue(round(PET_LOOKS[DEFAULT_LOOK]["opacity"] * 100))
+        self.panels_check = QCheckBox("Side by side: CT | PET | fused")
+        self.panels = SideBySide(self.viewer)
         self.mip_check = QCheckBox("PET MIP (3D, coronal)")
         self.readout = QLabel("")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -103,22 +120,28 @@ class DisplayDock(QWidget):
         self.study_label.setWordWrap(True)
 
         form = QFormLayout()
-        form.addRow("CT window", self.window_combo)
+        form.addRow("PET shown as", self.look_combo)
+        form.addRow("SUV window", self.suv_combo)
         wl = QHBoxLayout()
         wl.addWidget(QLabel("W"))
         wl.addWidget(self.width_spin)
         wl.addWidget(QLabel("L"))
         wl.addWidget(self.level_spin)
-        form.addRow("", wl)
         suv = QHBoxLayout()
         suv.addWidget(self.suv_min)
         suv.addWidget(QLabel("to"))
         suv.addWidget(self.suv_max)
-        form.addRow("SUV range", suv)
+        form.addRow("", suv)
         form.addRow("PET opacity", self.opacity_slider)
+        form.addRow("CT window", self.window_combo)
+        form.addRow("", wl)
+        hint = QLabel("Right-drag on the image: CT window (left/right) and level (up/down).")
+        hint.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.study_label)
         layout.addLayout(form)
+        layout.addWidget(hint)
+        layout.addWidget(self.panels_check)
         layout.addWidget(self.mip_check)
         layout.addWidget(self.readout)
         layout.addStretch(1)
@@ -130,6 +153,11 @@ class DisplayDock(QWidget):
         self.suv_max.valueChanged.connect(self._on_suv_range)
         self.opacity_slider.valueChanged.connect(self._on_opacity)
         self.mip_check.toggled.connect(self.set_mip)
+        self.look_combo.currentTextChanged.connect(self.set_look)
+        self.suv_combo.currentTextChanged.connect(self.set_suv_window)
+        self.panels_check.toggled.connect(self.set_side_by_side)
+        self._drag = window_level_drag(self.ct_window, self.set_ct_window)
+        self.viewer.mouse_drag_callbacks.append(self._drag)
         self.viewer.layers.events.inserted.connect(self._sync_from_layers)
         self.viewer.layers.events.removed.connect(self._sync_from_layers)
         self.viewer.mouse_move_callbacks.append(self._on_mouse_move)
@@ -159,6 +187,9 @@ class DisplayDock(QWidget):
                 low, high = (float(v) for v in pet.contrast_limits)
                 self.suv_min.setValue(low)
                 self.suv_max.setValue(high)
+                self.suv_combo.setCurrentText(_suv_choice(study, (low, high)))
+                self.suv_min.setEnabled(self.suv_combo.currentText() == SUV_CUSTOM)
+                self.suv_max.setEnabled(self.suv_combo.currentText() == SUV_CUSTOM)
                 self.opacity_slider.setValue(round(pet.opacity * 100))
         finally:
             self._updating = False
@@ -206,6 +237,75 @@ class DisplayDock(QWidget):
         if pet is not None:
             pet.opacity = value / 100.0
 
+    def set_look(self, name: str) -> None:
+        """Hot metal over the CT, or the PET alone in inverted grey (PET_LOOKS)."""
+        if self._updating or name not in PET_LOOKS:
+            return
+        _study, ct, pet = self.layers()
+        if pet is None:
+            return
+        if self._saved is not None:
+            self.set_mip(False)
+        look = PET_LOOKS[name]
+        pet.colormap = look["colormap"]
+        pet.blending = look["blending"]
+        pet.opacity = look["opacity"] if ct is not None else 1.0
+        if ct is not None:
+            ct.visible = look["ct_visible"]
+        self._updating = True
+        self.opacity_slider.setValue(round(pet.opacity * 100))
+        self._updating = False
+        if self.look_combo.currentText() != name:
+            self.look_combo.setCurrentText(name)
+
+    def set_suv_window(self, choice: str) -> None:
+        """SUV 0-10 (the same colours in every study), 0-SUVmax of this study, or the numbers typed."""
+        study, _ct, _pet = self.layers()
+        custom = choice == SUV_CUSTOM
+        self.suv_min.setEnabled(custom)
+        self.suv_max.setEnabled(custom)
+        if self._updating or study is None or custom:
+            return
+        low, high = suv_window(study, choice)
+        self._updating = True
+        self.suv_min.setValue(low)
+        self.suv_max.setValue(high)
+        self._updating = False
+        self._on_suv_range()
+        if self.suv_combo.currentText() != choice:
+            self.suv_combo.setCurrentText(choice)
+
+    def set_side_by_side(self, on: bool) -> None:
+        """CT | PET | fused panels in one canvas (napari's grid), or back to the one fused view."""
+        _study, ct, pet = self.layers()
+        if on and not self.panels.enabled:
+            if self._saved is not None:
+                self.set_mip(False)
+            self.panels.enable(ct, pet)
+            self.viewer.reset_view()
+        elif not on and self.panels.enabled:
+            self.panels.disable()
+            self.viewer.reset_view()
+        if self.panels_check.isChecked() != self.panels.enabled:
+            self.panels_check.setChecked(self.panels.enabled)
+
+    def ct_window(self) -> tuple[float, float] | None:
+        """(width, level) of the CT, None without a CT."""
+        _study, ct, _pet = self.layers()
+        if ct is None:
+            return None
+        low, high = (float(v) for v in ct.contrast_limits)
+        return high - low, (high + low) / 2
+
+    def set_ct_window(self, width: float, level: float) -> None:
+        """Set the CT window; the W/L numbers and the preset follow."""
+        self._apply_window(level - width / 2, level + width / 2)
+        self._updating = True
+        self.width_spin.setValue(width)
+        self.level_spin.setValue(level)
+        self.window_combo.setCurrentText(_preset_for(width, level))
+        self._updating = False
+
     # -- MIP ------------------------------------------------------------------------------------------------
     def set_mip(self, on: bool) -> None:
         """PET maximum-intensity projection in 3D, seen from the front (coronal), CT hidden; off restores."""
@@ -213,11 +313,12 @@ class DisplayDock(QWidget):
         if pet is None:
             return
         if on and self._saved is None:
+            self.set_side_by_side(False)
             self._saved = _SavedView(
                 ndisplay=self.viewer.dims.ndisplay,
                 camera={"angles": self.viewer.camera.angles, "zoom": self.viewer.camera.zoom,
                         "center": self.viewer.camera.center},
-                pet={"rendering": pet.rendering, "colormap": pet.colormap.name, "blending": pet.blending,
+                pet={"rendering": pet.rendering, "colormap": pet.colormap, "blending": pet.blending,
                      "opacity": pet.opacity},
                 ct_visible=ct.visible if ct is not None else True,
             )
@@ -264,6 +365,8 @@ class DisplayDock(QWidget):
     def _disconnect(self, *_args) -> None:
         if self._on_mouse_move in self.viewer.mouse_move_callbacks:
             self.viewer.mouse_move_callbacks.remove(self._on_mouse_move)
+        if self._drag in self.viewer.mouse_drag_callbacks:
+            self.viewer.mouse_drag_callbacks.remove(self._drag)
 
 
 def _spin(low: float, high: float, value: float, step: float, decimals: int = 1) -> QDoubleSpinBox:
@@ -273,6 +376,15 @@ def _spin(low: float, high: float, value: float, step: float, decimals: int = 1)
     spin.setDecimals(decimals)
     spin.setValue(value)
     return spin
+
+
+def _suv_choice(study: Study, limits: tuple[float, float]) -> str:
+    """The SUV window choice that gives ``limits``, else custom."""
+    for choice in SUV_WINDOWS:
+        window = suv_window(study, choice)
+        if window is not None and np.allclose(window, limits, atol=1e-3):
+            return choice
+    return SUV_CUSTOM
 
 
 def _preset_for(width: float, level: float) -> str:
