@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_petground._qt.display_panels import text_overlay_of
 from napari_petground.study.synthetic import HOT_SUV, synthetic_study
 
 pytestmark = pytest.mark.gui
@@ -85,7 +86,8 @@ def test_cursor_readout_speaks_the_report_language(viewer_with_study):
     expected_image = study.numbering.image_for_index(z)
     text = dock.readout.text()
     assert text.startswith(f"image {expected_image} · SUV {HOT_SUV:.1f} · HU ")
-    assert viewer.text_overlay.text == text and viewer.text_overlay.visible
+    overlay = text_overlay_of(viewer)
+    assert overlay.text == text and overlay.visible
     viewer.cursor.position = (1e4, 1e4, 1e4)
     dock._on_mouse_move(viewer, None)
     assert dock.readout.text() == ""

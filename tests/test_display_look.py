@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from napari_petground._qt.display_panels import camera_of, grid_of
 from napari_petground.study.layers import (
     HOT_METAL,
     HOT_METAL_OVER_CT,
@@ -87,28 +88,28 @@ def test_suv_window_choices(opened):
 def test_side_by_side_panels_share_data_follow_windows_and_go_away(opened):
     viewer, dock, _study, ct, pet = opened
     dock.panels_check.setChecked(True)
-    assert viewer.grid.enabled and viewer.grid.shape == (1, 3)
+    assert grid_of(viewer).enabled and grid_of(viewer).shape == (1, 3)
     panels = {layer.metadata["petground"]["role"]: layer for layer in viewer.layers
               if layer.metadata.get("petground", {}).get("role", "").endswith("panel")}
     assert panels["ct panel"].data is ct.data and panels["pet panel"].data is pet.data  # no copies
     assert panels["pet panel"].colormap.name == "gray_r"
     layers = list(viewer.layers)
-    positions = {name: viewer.grid.position(layers.index(layer), layers)
+    positions = {name: grid_of(viewer).position(layers.index(layer), layers)
                  for name, layer in (("ct", panels["ct panel"]), ("pet", panels["pet panel"]), ("fused", pet))}
     assert positions == {"ct": (0, 0), "pet": (0, 1), "fused": (0, 2)}
-    assert viewer.grid.position(layers.index(ct), layers) == (0, 2)
+    assert grid_of(viewer).position(layers.index(ct), layers) == (0, 2)
     # a lesion mask added later stays on the fused panel
     mask = viewer.add_labels(np.zeros(pet.data.shape, np.uint8), scale=pet.scale, translate=pet.translate)
     layers = list(viewer.layers)
-    assert viewer.grid.position(layers.index(mask), layers) == (0, 2)
-    assert viewer.grid.actual_shape(layers) == (1, 3)
+    assert grid_of(viewer).position(layers.index(mask), layers) == (0, 2)
+    assert grid_of(viewer).actual_shape(layers) == (1, 3)
     dock.window_combo.setCurrentText("lung")
     assert tuple(panels["ct panel"].contrast_limits) == tuple(ct.contrast_limits)
     dock.suv_max.setEnabled(True)
     dock.suv_combo.setCurrentText(SUV_TO_MAX)
     assert tuple(panels["pet panel"].contrast_limits) == tuple(pet.contrast_limits)
     dock.panels_check.setChecked(False)
-    assert not viewer.grid.enabled
+    assert not grid_of(viewer).enabled
     assert [layer for layer in viewer.layers if "panel" in layer.metadata.get("petground", {}).get("role", "")] == []
     assert mask in viewer.layers and ct in viewer.layers and pet in viewer.layers
 
@@ -117,16 +118,16 @@ def test_mip_and_side_by_side_take_turns(opened):
     viewer, dock, _study, _ct, _pet = opened
     dock.panels_check.setChecked(True)
     dock.mip_check.setChecked(True)
-    assert not viewer.grid.enabled and not dock.panels_check.isChecked()
+    assert not grid_of(viewer).enabled and not dock.panels_check.isChecked()
     dock.panels_check.setChecked(True)
-    assert viewer.dims.ndisplay == 2 and not dock.mip_check.isChecked() and viewer.grid.enabled
+    assert viewer.dims.ndisplay == 2 and not dock.mip_check.isChecked() and grid_of(viewer).enabled
 
 
 def _drag(callback, viewer, moves):
     event = SimpleNamespace(type="mouse_press", button=2, pos=(100.0, 100.0))
     steps = callback(viewer, event)
     next(steps)
-    assert viewer.camera.mouse_pan is False  # the view does not zoom while the window changes
+    assert camera_of(viewer).mouse_pan is False  # the view does not zoom while the window changes
     for pos in moves:
         event.type, event.pos = "mouse_move", pos
         next(steps)
@@ -138,11 +139,11 @@ def _drag(callback, viewer, moves):
 def test_right_drag_changes_the_ct_window_and_not_the_view(opened):
     viewer, dock, _study, ct, _pet = opened
     assert tuple(ct.contrast_limits) == (-160.0, 240.0)  # W400 L40
-    zoom = viewer.camera.zoom
+    zoom = camera_of(viewer).zoom
     _drag(dock._drag, viewer, [(150.0, 100.0), (300.0, 100.0)])  # right: a window twice as wide
     assert tuple(ct.contrast_limits) == pytest.approx((-360.0, 440.0))
     assert dock.window_combo.currentText() == "custom" and dock.width_spin.value() == pytest.approx(800.0)
-    assert viewer.camera.mouse_pan is True and viewer.camera.zoom == zoom
+    assert camera_of(viewer).mouse_pan is True and camera_of(viewer).zoom == zoom
     _drag(dock._drag, viewer, [(100.0, 50.0)])  # up by 50 px: the level rises by a quarter window
     assert tuple(ct.contrast_limits) == pytest.approx((-160.0, 640.0))
     # a left-button drag is napari's pan: left alone

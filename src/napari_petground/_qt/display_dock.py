@@ -35,7 +35,7 @@ from ..study.layers import (
     ct_contrast,
     suv_window,
 )
-from .display_panels import SideBySide, window_level_drag
+from .display_panels import SideBySide, text_overlay_of, window_level_drag
 
 if TYPE_CHECKING:
     import napari
@@ -357,8 +357,9 @@ class DisplayDock(QWidget):
         except RuntimeError:  # the dock was closed: stop listening
             self._disconnect()
             return
-        viewer.text_overlay.visible = bool(text)
-        viewer.text_overlay.text = text
+        overlay = text_overlay_of(viewer)
+        overlay.visible = bool(text)
+        overlay.text = text
         if text:
             viewer.status = text
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .grounding_layers import camera_of
+
 if TYPE_CHECKING:
     import napari
 
@@ -20,6 +22,18 @@ PANEL_ROLES = ("ct panel", "pet panel")
 SPACER_ROLE = "panel spacer"
 PANEL_PET_COLORMAP = "gray_r"  # the PET panel as a PET is read alone: uptake dark on white
 DRAG_PIXELS = 200.0  # a drag this long doubles the window width, or moves the level by one window width
+
+
+def grid_of(viewer: napari.Viewer):
+    """The viewer's grid (``viewer.canvas.grid`` since napari 0.9, ``viewer.grid`` before)."""
+    canvas = getattr(viewer, "canvas", None)
+    return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
+
+
+def text_overlay_of(viewer: napari.Viewer):
+    """The viewer's text overlay (``viewer.canvas.overlays.text`` since napari 0.9, ``viewer.text_overlay``)."""
+    overlays = getattr(getattr(viewer, "canvas", None), "overlays", None)
+    return overlays.text if overlays is not None and hasattr(overlays, "text") else viewer.text_overlay
 
 
 def panel_role(layer: Any) -> str:
@@ -61,9 +75,10 @@ class SideBySide:
         for layer in [layer for layer in self.viewer.layers if panel_role(layer)]:
             self.viewer.layers.remove(layer)
         self._links.clear()
-        self.viewer.grid.enabled = False
-        self.viewer.grid.stride = 1
-        self.viewer.grid.shape = (-1, -1)
+        grid = grid_of(self.viewer)
+        grid.enabled = False
+        grid.stride = 1
+        grid.shape = (-1, -1)
 
     def arrange(self) -> None:
         """[CT panel + spacers][PET panel + spacers][CT, PET and every other layer], one panel each."""
@@ -88,9 +103,10 @@ class SideBySide:
                 current = layers.index(layer)
                 if current != target:
                     layers.move(current, target)
-            self.viewer.grid.stride = per_panel
-            self.viewer.grid.shape = (1, 3)
-            self.viewer.grid.enabled = True
+            grid = grid_of(self.viewer)
+            grid.stride = per_panel
+            grid.shape = (1, 3)
+            grid.enabled = True
         finally:
             self._arranging = False
 
@@ -138,8 +154,9 @@ def window_level_drag(get_window, set_window):
             return
         width, level = start
         press = np.asarray(event.pos, dtype=float)
-        pan = viewer.camera.mouse_pan
-        viewer.camera.mouse_pan = False
+        camera = camera_of(viewer)
+        pan = camera.mouse_pan
+        camera.mouse_pan = False
         try:
             yield
             while event.type == "mouse_move":
@@ -147,6 +164,6 @@ def window_level_drag(get_window, set_window):
                 set_window(max(1.0, width * 2.0 ** (dx / DRAG_PIXELS)), level - dy * width / DRAG_PIXELS)
                 yield
         finally:
-            viewer.camera.mouse_pan = pan
+            camera.mouse_pan = pan
 
     return on_drag
