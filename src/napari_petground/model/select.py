@@ -15,8 +15,9 @@ wrong side, so a choice by side or site words could fix at most 3; the uptake wh
 finds 5 of the 11.) With numbers, the components are ranked by
 weaklabel.rank_components (SUVmax within the rounding of the stated value, the stated image inside the
 component's image range, the stated side), the network's mean probability breaking ties, so the rule is the
-one weak labeling uses. When no component agrees, fainter network regions (probability > ``low_threshold``)
-are tried; when still none agrees and ``fallback`` is on, the lesion is grown from the numbers alone with
+one weak labeling uses; the chosen region's mask is then grown from its hottest voxel with the weak-label
+delineation (``delineated``), so its edge follows the PET, not the network's 8 mm grid. When no component
+agrees, fainter network regions (probability > ``low_threshold``) are tried; when still none agrees and ``fallback`` is on, the lesion is grown from the numbers alone with
 weaklabel.weak_label (flagged). ``fallback=False`` switches off every fallback.
 """
 
@@ -111,7 +112,8 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
         top, agreement, _score = ranked[0]
         best = stats.index(top)
         if agreement.ok:
-            return Selection(labels == top.label, stats, best, agreement, "numbers", means)
+            mask, grown_flags = delineated(study, top, labels == top.label)
+            return Selection(mask, stats, best, agreement, "numbers", means, grown_flags)
     flags = ["no network region agrees with the stated numbers"]
     faint_labels, faint, faint_means = _regions(probability, study, midline, low_threshold)
     agreeing = [(s, a, sc) for s, a, sc in rank_components(faint, finding, faint_means) if a.ok] if faint else []
@@ -120,8 +122,9 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
         # a faint region joins the candidate list so the caller sees what was chosen
         out_stats = [*stats, top]
         out_means = [*means, faint_means[faint.index(top)]]
-        return Selection(faint_labels == top.label, out_stats, len(out_stats) - 1, agreement,
-                         "numbers (faint network region)", out_means, flags)
+        mask, grown_flags = delineated(study, top, faint_labels == top.label)
+        return Selection(mask, out_stats, len(out_stats) - 1, agreement,
+                         "numbers (faint network region)", out_means, [*flags, *grown_flags])
     if fallback:
         from ..weaklabel.components import component_stats
         from ..weaklabel.label import weak_label
@@ -141,6 +144,23 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
         return Selection(labels == stats[best].label, stats, best, agreement, "network (numbers disagree)", means,
                          flags)
     return Selection(empty, [], None, None, "none", [], flags)
+
+
+def delineated(study, region, network_mask: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The lesion's mask grown from the chosen region's hottest voxel with the weak-label delineation
+    (weaklabel.grow, one home for lesion edges), and its review flags as sentences; the network's own region
+    when the growth is refused (runaway, no uptake).
+
+    Why: the network works on an 8 mm grid; its region says which lesion, the PET says where its edge is.
+    """
+    from ..weaklabel.grow import FLAG_TEXT, grow_lesion
+    from ..weaklabel.label import study_background
+
+    grown = grow_lesion(np.asarray(study.pet.data), region.peak_index, tuple(study.pet.spacing),
+                        background=study_background(study))
+    if not grown.ok or not grown.mask.any():
+        return network_mask, [f"the lesion's edge could not be grown ({grown.reason}): the network's region is shown"]
+    return grown.mask, [FLAG_TEXT[f] for f in grown.flags if f in FLAG_TEXT]
 
 
 def _pointed_selection(probability: np.ndarray, study, finding: Finding, midline: float,

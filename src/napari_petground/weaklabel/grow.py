@@ -5,25 +5,24 @@ seed that grows when the region touches its border, so one lesion in a whole-bod
 
 Methods (``METHODS``):
 
+* ``ring`` (default): thresholds descending from the hottest voxel, each checked against the background in
+  a ring beyond the region's edge and against the region's mean uptake; the lowest self-consistent level is
+  the edge (weaklabel.ring, which says why and how). Holds on large heterogeneous real tumours, cold cores,
+  small blurred lesions and lesions beside hotter neighbours.
 * ``fixed41`` / ``fixed50``: SUV ≥ 41 % / 50 % of the lesion's SUVmax.
 * ``suv2.5``: SUV ≥ 2.5 (absolute; ``suv_threshold=`` to change).
 * ``jentzen``: Jentzen et al. (J Nucl Med 2007): T/SUVmax = 0.078/V(ml) + 0.617·B/SUVmax + 0.316 with B the
   mean SUV in a 3-voxel shell around the current mask; iterate until T changes < 1 %; rejected when
   T/SUVmax > 0.9 (no contrast) — the rule of the published weak-labeling pipeline.
 * ``nestle``: Nestle et al. (J Nucl Med 2005): T = β·mean(SUV ≥ 70 % SUVmax) + B, β = 0.3.
-* ``adaptive`` (default): a background-corrected threshold relative to the lesion's *mean* uptake rather
-  than its single hottest voxel, iterated to a fixed point: T = B + α·(M − B), M the mean SUV of the current
-  region, B the mean of a 3-voxel shell around it, α = 0.5 (``alpha=``). T stays between a floor
-  B + f·(SUVmax − B) and the 50 % rule; the floor fraction f is 0.2 (``floor=``) for large regions and rises
-  to 0.5 for regions of ``floor_volume_ml`` (2 ml) or less, like Jentzen's volume term, because partial
-  volume decides the edge of small lesions. Then holes are filled (3D and slice by slice) and the mask is
-  closed by one voxel, so that necrotic or cold cores inside a rim of uptake belong to the lesion, as
-  physicians contour them. Using the mean makes large heterogeneous tumours (one very hot spot in a
-  moderately avid mass) come out whole; for small blurred lesions it reduces to the background-corrected
-  50 % rule, which puts the edge where a blurred sphere's edge is.
+* ``adaptive``: the previous default, kept for comparison: T = B + α·(M − B) with B a 3-voxel shell touching
+  the region and a floor relative to SUVmax. On large heterogeneous real tumours the shell is itself tumour
+  and the mask collapses onto the hottest core (docs/weak-labels.md has the figures).
 
-Every method rejects runaway growth: a region larger than ``max_volume_ml`` (default 1500 ml) or filling
-more than ``max_fraction`` (default 0.3) of the image is not a lesion but background or an organ.
+Every method rejects runaway growth: a region larger than ``max_volume_ml`` (default 3000 ml: real sarcomas
+reach 2 l) or filling more than ``max_fraction`` (default 0.3) of the image is not a lesion but background or an
+organ. Every result carries flags a reviewer can act on (``GrowResult.flags``): ``touches_border``,
+``part_of_larger_uptake``, ``low_contrast``, ``hot_spot_in_mass`` (weaklabel.ring explains each).
 """
 
 from __future__ import annotations
@@ -34,10 +33,19 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import WeakLabelError
+from .ring import RingSettings, body_background, delineate, fill_holes
 
 STRUCT26 = np.ones((3, 3, 3), dtype=bool)
-METHODS = ("adaptive", "jentzen", "nestle", "fixed41", "fixed50", "suv2.5")
-DEFAULT_METHOD = "adaptive"
+METHODS = ("ring", "adaptive", "jentzen", "nestle", "fixed41", "fixed50", "suv2.5")
+DEFAULT_METHOD = "ring"
+# what each flag tells a reviewer (shown in the review dock and the grounding result)
+FLAG_TEXT = {
+    "touches_border": "the mask reaches the edge of the image: the lesion may continue beyond the field of view",
+    "part_of_larger_uptake": "the uptake connected to the mask is many times larger: the mask may be part of a "
+                             "larger lesion, or the lesion sits on an organ",
+    "low_contrast": "the lesion barely stands out from its surroundings (SUVmax < 1.5 x the background around it)",
+    "hot_spot_in_mass": "the hottest voxel is a small hot spot inside a larger mass: the mask covers the mass",
+}
 
 
 @dataclass
@@ -54,6 +62,7 @@ class GrowResult:
     iterations: int = 0
     volume_ml: float = 0.0
     history: list[float] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
 
 
 class _Box:
@@ -127,10 +136,7 @@ def fill_and_close(mask: np.ndarray) -> np.ndarray:
     if not mask.any():
         return mask
     out = ndi.binary_closing(np.pad(mask, 1), structure=STRUCT26)[1:-1, 1:-1, 1:-1] | mask
-    out = ndi.binary_fill_holes(out)
-    for k in np.flatnonzero(out.any(axis=(1, 2))):
-        out[k] = ndi.binary_fill_holes(out[k])
-    return out
+    return fill_holes(out)
 
 
 def _threshold(method: str, sub: np.ndarray, seed: tuple, suvmax: float, opts: dict) -> tuple[float, dict]:
@@ -195,6 +201,29 @@ def _threshold(method: str, sub: np.ndarray, seed: tuple, suvmax: float, opts: d
     raise WeakLabelError(f"unknown growing method {method!r}; choose one of {', '.join(METHODS)}")
 
 
+def _review_flags(sub: np.ndarray, box: _Box, region: np.ndarray, threshold: float, background: float | None,
+                  body: float, suvmax: float, voxel_ml: float, have: list[str], is_ring: bool) -> list[str]:
+    """Flags that tell a reviewer a mask is probably wrong (see ``FLAG_TEXT``)."""
+    flags: list[str] = []
+    if not region.any():
+        return flags
+    shape = box.shape
+    for axis in range(3):  # the image's own border, not the box's
+        if (box.lo[axis] == 0 and region.take(0, axis=axis).any()) or (
+                box.hi[axis] == shape[axis] and region.take(-1, axis=axis).any()):
+            flags.append("touches_border")
+            break
+    if background is None:
+        background = local_background(sub, box.local_seed)[0]
+    if "low_contrast" not in have and suvmax < 1.5 * background:
+        flags.append("low_contrast")
+    if not is_ring and 2.0 * body < threshold:  # the ring method judges this during its own scan
+        larger = int(_region(sub, box.local_seed, 2.0 * body).sum())
+        if larger >= 4 * region.sum() and (larger - region.sum()) * voxel_ml >= 20.0:
+            flags.append("part_of_larger_uptake")
+    return flags
+
+
 def grow_lesion(
     pet: np.ndarray,
     seed: tuple[int, int, int],
@@ -211,30 +240,44 @@ def grow_lesion(
         raise WeakLabelError(f"seed {seed} is outside the PET volume of shape {pet.shape}")
     voxel_ml = float(np.prod(spacing)) / 1000.0
     opts = {"voxel_ml": voxel_ml, **opts}
-    max_volume_ml = float(opts.get("max_volume_ml", 1500.0))
+    max_volume_ml = float(opts.get("max_volume_ml", 3000.0))
     max_fraction = float(opts.get("max_fraction", 0.3))
     radius_mm = float(opts.get("box_radius_mm", 60.0))
     box = _Box(pet.shape, seed, tuple(max(3, int(np.ceil(radius_mm / s))) for s in spacing))
+    flags: list[str] = []
+    if method == "ring":
+        background = opts.get("background")
+        background = body_background(pet) if background is None else float(background)
+        settings = opts.get("ring") or RingSettings(max_volume_ml=max_volume_ml)
     while True:
         sub = np.asarray(pet[box.slices], dtype=np.float32)
         suvmax = float(sub[box.local_seed])
-        threshold, info = _threshold(method, sub, box.local_seed, suvmax, opts)
-        region = _region(sub, box.local_seed, threshold)
+        if method == "ring":
+            ring = delineate(sub, box.local_seed, voxel_ml, background, settings)
+            region, threshold, flags = ring.region, ring.threshold, ring.flags
+            info = {"iterations": ring.levels, "history": ring.history, "background": ring.background}
+        else:
+            threshold, info = _threshold(method, sub, box.local_seed, suvmax, opts)
+            region = _region(sub, box.local_seed, threshold)
         if box.full or not box.touches(region) or region.sum() * voxel_ml > max_volume_ml:
             break
         box.enlarge()
-    if method == "adaptive" and opts.get("fill", True):
+    if method in ("ring", "adaptive") and opts.get("fill", True):
         region = fill_and_close(region)
     mask = np.zeros(pet.shape, dtype=bool)
     mask[box.slices] = region
     volume = float(region.sum() * voxel_ml)
     result = GrowResult(mask, float(threshold), method, True, "", suvmax, info["background"],
-                        info["iterations"], volume, info["history"])
+                        info["iterations"], volume, info["history"], list(flags))
+    body = background if method == "ring" else opts.get("background")
+    body = body_background(pet) if body is None else float(body)
+    result.flags += _review_flags(sub, box, region, threshold, info["background"], body, suvmax, voxel_ml,
+                                  result.flags, method == "ring")
     if method == "jentzen" and threshold / max(suvmax, 1e-6) > 0.9:
         result.ok, result.reason = False, (
             f"Jentzen threshold is {threshold / suvmax:.0%} of SUVmax (> 90 %): too little contrast to the background"
         )
-    elif volume > max_volume_ml or region.sum() > max_fraction * pet.size:
+    elif volume > max_volume_ml or region.sum() > max_fraction * pet.size or "runaway" in flags:
         result.ok, result.reason = False, (
             f"runaway growth: {volume:.0f} ml ({region.sum() / pet.size:.0%} of the image) at SUV ≥ {threshold:.2f}"
         )

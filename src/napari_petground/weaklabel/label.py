@@ -5,10 +5,11 @@
 3. Status: one agreeing region -> "matched"; several -> "ambiguous" (every candidate is kept, with its own
    grown mask, for a reviewer; the published pipeline dropped these silently); none -> "no_match" (the
    reason names the closest region); a match whose growth fails (no contrast, runaway) -> "rejected".
-4. Mask: grown from the matched region's hottest voxel with grow.grow_lesion (default method "adaptive").
+4. Mask: grown from the matched region's hottest voxel with grow.grow_lesion (default method "ring").
 Flags: "reference_organ" (a bladder/kidney/brain/heart-like hot spot, from study.extras["site_map"] when
 present, else from size and position), "laterality_mismatch", "slice_tolerance_used",
-"slice_outside_series", "large_lesion", "low_uptake", "no_suv_stated", "no_slice_stated".
+"slice_outside_series", "large_lesion", "low_uptake", "no_suv_stated", "no_slice_stated", and the growing's own flags (grow.FLAG_TEXT: "touches_border",
+"part_of_larger_uptake", "low_contrast", "hot_spot_in_mass").
 
 study.extras["site_map"] is either {"labels": array, "names": {value: name}} or, as phantoms store it, a bare
 label array on the PET grid whose names come from study.extras["truth"]["label_table"] (rows with "value",
@@ -26,6 +27,7 @@ from ..report.finding import Finding
 from .candidates import Candidate, SearchSettings, find_candidates
 from .components import body_midline_x_mm
 from .grow import DEFAULT_METHOD, GrowResult, grow_lesion
+from .ring import body_background
 
 # organs with physiological uptake or excretion, matched in a label's key or name ("kidney_r", "right kidney",
 # "renal_pelvis", "heart chambers (blood pool)")
@@ -130,6 +132,14 @@ def _reference_organ(study, cand: Candidate, config: WeakLabelConfig, finding: F
     return st.volume_ml >= config.reference_volume_ml and st.side == "midline"
 
 
+def study_background(study) -> float:
+    """The body's background SUV of the study's PET (weaklabel.ring), computed once and kept in its extras."""
+    cached = study.extras.get("body_background_suv")
+    if cached is None:
+        cached = study.extras["body_background_suv"] = body_background(np.asarray(study.pet.data))
+    return float(cached)
+
+
 def weak_label(study, finding: Finding, config: WeakLabelConfig | None = None) -> WeakLabel:
     """Weak lesion mask on the PET grid for one finding (see module docstring)."""
     config = config or WeakLabelConfig()
@@ -178,9 +188,10 @@ def weak_label(study, finding: Finding, config: WeakLabelConfig | None = None) -
     if any(c.agreement.slice_distance for c in matches):
         flags.append("slice_tolerance_used")
     to_grow = items if (len(items) == 1 or config.grow_ambiguous) else []
+    options = {"background": study_background(study), **config.grow_options}
     for item in to_grow:
         item.grow = grow_lesion(study.pet.data, item.candidate.stats.peak_index, study.pet.spacing,
-                                config.method, **config.grow_options)
+                                config.method, **options)
     if len(items) > 1:
         if any("reference_organ" in i.flags for i in items):
             flags.append("reference_organ")
@@ -193,6 +204,7 @@ def weak_label(study, finding: Finding, config: WeakLabelConfig | None = None) -
     grown = item.grow
     assert grown is not None
     flags.extend(f for f in item.flags if f not in flags)
+    flags.extend(f for f in grown.flags if f not in flags)
     if grown.volume_ml >= config.large_lesion_ml:
         flags.append("large_lesion")
     label = WeakLabel(finding, grown.mask if grown.ok else empty, "matched" if grown.ok else "rejected", items,
