@@ -12,7 +12,7 @@ bash scripts/system.sh demo
 [ -x .venv/bin/petground ] || bash scripts/setup.sh demo
 bash scripts/system.sh qt
 # the display must accept a window before napari starts: Qt aborts without a word on a display it cannot open
-if ! .venv/bin/python -c "from qtpy.QtWidgets import QApplication; QApplication([])" 2>/dev/null; then
+if ! (.venv/bin/python -c "from qtpy.QtWidgets import QApplication; QApplication([])"; exit $?) 2>/dev/null; then
   echo "Qt cannot open a window on display '${DISPLAY:-${WAYLAND_DISPLAY:-}}' (no X server there, or no access)." >&2
   echo "Run the demo on a desktop session; details: QT_DEBUG_PLUGINS=1 .venv/bin/python -c" \
        "'from qtpy.QtWidgets import QApplication; QApplication([])'" >&2
