@@ -7,6 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
+from napari_petground._qt.grounding_layers import camera_of
+from napari_petground._qt.review_layers import canvas_size
 from napari_petground.review import ReviewQueue
 from napari_petground.review.demo import make_demo_dataset
 
@@ -27,11 +29,11 @@ def setup(template, tmp_path, qtbot, make_napari_viewer):
 
     root = shutil.copytree(template, tmp_path / "ds")
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(strict_qt="raise")
 
     def make_dock():
         dock = ReviewDock(viewer, settings=settings)
-        qtbot.addWidget(dock)
+        viewer.window.add_dock_widget(dock, area="right")  # closed with the viewer
         return dock
 
     yield root, viewer, make_dock
@@ -67,12 +69,14 @@ def test_open_shows_the_item_with_highlighted_numbers_on_the_pet_grid(setup):
     z = int(round(viewer.dims.point[0] - pet_layer.translate[0]) / pet_layer.scale[0])
     assert weak[z].any()
     centre = pet_layer.translate[1:] + np.argwhere(weak)[:, 1:].mean(axis=0) * pet_layer.scale[1:]
-    half_view = np.asarray(viewer.canvas.size) / viewer.camera.zoom / 2
-    assert np.all(np.abs(np.asarray(viewer.camera.center[1:]) - centre) < half_view)  # on screen
-    viewer.camera.zoom *= 20  # zoomed in elsewhere: the jump pans to the lesion
-    viewer.camera.center = (0.0, -150.0, -150.0)
+    camera, size = camera_of(viewer), canvas_size(viewer)
+    if size is not None:  # napari 0.9 says the canvas size publicly
+        half_view = size / camera.zoom / 2
+        assert np.all(np.abs(np.asarray(camera.center[1:]) - centre) < half_view)  # on screen
+    camera.zoom *= 20  # zoomed in elsewhere: the jump pans to the lesion
+    camera.center = (0.0, -150.0, -150.0)
     dock.layers.jump_to(weak)
-    assert np.allclose(viewer.camera.center[1:], centre, atol=1e-6)
+    assert np.allclose(camera.center[1:], centre, atol=1e-6)
     assert "0 / 12 done" in dock.panel.progress.text()
     assert dock.settings.value("annotator") == "anna"
 
@@ -206,3 +210,21 @@ def test_a_lapsed_lease_is_taken_back_quietly_unless_someone_else_has_the_item(s
     assert not dock.accept()
     assert "being reviewed by ben" in dock.panel.message_label.text()
     assert history(root, second) == []
+
+
+def test_the_masks_own_flags_are_explained_to_the_reviewer(setup):
+    """A weak mask flagged by the delineation (here: cut by the image border) says what that means."""
+    import json
+
+    from napari_petground.weaklabel.grow import FLAG_TEXT
+
+    root, _viewer, make_dock = setup
+    items = root / "items" / "demo001.jsonl"
+    rows = [json.loads(line) for line in items.read_text().splitlines() if line.strip()]
+    rows[0]["flags"] = ["touches_border"]
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    dock = make_dock()
+    dock.open_dataset(root, "anna")
+    assert dock.item_id == "demo001:0"
+    assert "touches_border" in dock.panel.item_label.text()
+    assert FLAG_TEXT["touches_border"] in dock.panel.info_label.text()

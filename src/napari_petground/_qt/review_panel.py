@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..review.records import REJECT_REASONS, Decision, ReviewItem
+from ..weaklabel.grow import FLAG_TEXT
 
 ANY = "any"
 STATE_COLORS = {"pending": "#bbbbbb", "skipped": "#bbbbbb", "accepted": "#5fd35f", "fixed": "#5fb0ff",
@@ -165,6 +166,7 @@ class ReviewPanel(QWidget):
         info = []
         if item.reason:
             info.append(f"pipeline: {item.reason}")
+        info += [f"⚠ {FLAG_TEXT[f]}" for f in flags if f in FLAG_TEXT]  # what the mask's own flags mean
         if item.label is None and not item.n_candidates:
             info.append("no weak mask: draw the lesion and save a fix (f), or reject (r)")
         self.info_label.setText("\n".join(info))
