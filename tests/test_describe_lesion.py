@@ -120,13 +120,11 @@ def test_the_head_travels_in_the_checkpoint_folder(trained, fresh, tmp_path):
     in_memory = Describer(network, config, head).describe(fresh.study, mask)
     assert from_disk.sentence == in_memory.sentence
 
-    class GrounderLike:  # what describer_for needs of a Grounder: network, config, checkpoint folder
-        def __init__(self):
-            self.network, self.config, self.checkpoint = network, config, str(tmp_path)
+    from napari_petground.model.grounder import Grounder
 
-    grounder = GrounderLike()
-    assert describer_for(grounder).head is not None
-    assert describer_for(grounder) is describer_for(grounder)  # the study cache is kept on the grounder
+    grounder = Grounder(network, config, None, "cpu", tmp_path)
+    assert describer_for(grounder).head is not None  # the head of the grounder's folder
+    assert describer_for(grounder) is grounder.describer  # one describer per grounder: its features are shared
     (tmp_path / "describe_head.json").unlink()
     bare = Describer.from_checkpoint(tmp_path).describe(fresh.study, mask)
     assert bare.site == "" and "no describe head" in bare.note and "SUVmax" in bare.sentence

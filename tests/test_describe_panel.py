@@ -10,10 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_petground.findings import lesion_stats
+from napari_petground.findings import FindingRecord, lesion_stats
 from napari_petground.model.depth import depth_profile
 from napari_petground.model.describe import Description, SiteScore
 from napari_petground.report.finding import Finding
+from napari_petground.report.parse import findings_in_sentence
+from napari_petground.session import StudySession, session_layers
 from napari_petground.study import ImageNumbering, Study, Volume
 
 pytestmark = pytest.mark.gui
@@ -42,8 +44,9 @@ class ScriptedDescriber:
     def __init__(self):
         self.calls = 0
 
-    def describe(self, study, mask, top=3):
+    def describe(self, session, mask, top=3):
         self.calls += 1
+        study = session.study
         s = lesion_stats(study, mask)
         high = s.centroid_mm[0] > 0
         sites = ["axillary_node", "supraclavicular_node", "hilar_node"] if high else \
@@ -58,11 +61,10 @@ class ScriptedDescriber:
 @pytest.fixture
 def panel_viewer(make_napari_viewer, qtbot):
     from napari_petground._qt.describe_panel import DescribePanel
-    from napari_petground.study.layers import study_layers
 
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(strict_qt="raise")
     study, truth = toy_study()
-    for data, kwargs, kind in study_layers(study):
+    for data, kwargs, kind in session_layers(StudySession(study)):
         getattr(viewer, f"add_{kind}")(data, **kwargs)
     describer = ScriptedDescriber()
     panel = DescribePanel(viewer, describer)
@@ -120,14 +122,17 @@ def test_pointing_at_nothing_warns_and_stays_usable(panel_viewer, qtbot):
 
 def test_draft_findings_head_to_feet_with_the_readers_site(panel_viewer, qtbot):
     viewer, panel, study, truth, _ = panel_viewer
-    from napari_petground._qt.grounding_layers import ensure_findings_layer
+    from napari_petground._qt.grounding_layers import ensure_findings_layer, session_in
 
-    layer = ensure_findings_layer(viewer, study)
+    session = session_in(viewer)
+    layer = ensure_findings_layer(viewer, session)
     data = np.zeros(study.pet.shape, np.uint16)
     data[truth["pelvis"]] = 1
     data[truth["axilla"]] = 2
     layer.data = data
-    layer.metadata["segment_names"] = {1: "1: Right external iliac node, SUVmax 6.0", 2: "2: lesion 2"}
+    # the reader's finding as accepted (a sentence longer than a DICOM segment label: nothing is cut or re-read)
+    sentence = "Right external iliac node, SUVmax 6.0, unchanged in size since the examination of last spring."
+    session.findings.add(FindingRecord(1, sentence, findings_in_sentence(sentence)[0]))
     panel.draft_findings()
     qtbot.waitUntil(lambda: panel.findings_text.toPlainText() != "", timeout=10000)
     text = panel.findings_text.toPlainText()
@@ -137,23 +142,23 @@ def test_draft_findings_head_to_feet_with_the_readers_site(panel_viewer, qtbot):
     assert f"SUVmax {study.pet.data[truth['pelvis']].max():.1f}" in second  # numbers measured on the voxels
 
 
-def test_records_provider_supplies_the_accepted_findings(make_napari_viewer, qtbot):
+def test_the_sessions_findings_supply_the_accepted_findings(make_napari_viewer, qtbot):
     from napari_petground._qt.describe_panel import DescribePanel
     from napari_petground._qt.grounding_layers import ensure_findings_layer
-    from napari_petground.findings import FindingRecord
-    from napari_petground.study.layers import study_layers
 
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(strict_qt="raise")
     study, truth = toy_study()
-    for data, kwargs, kind in study_layers(study):
+    session = StudySession(study)
+    for data, kwargs, kind in session_layers(session):
         getattr(viewer, f"add_{kind}")(data, **kwargs)
-    layer = ensure_findings_layer(viewer, study)
+    layer = ensure_findings_layer(viewer, session)
     data = np.zeros(study.pet.shape, np.uint16)
     data[truth["axilla"]] = 5
     layer.data = data
-    record = FindingRecord(5, "Left supraclavicular node.", Finding("x", site="supraclavicular_node",
-                                                                    laterality="left"))
-    panel = DescribePanel(viewer, ScriptedDescriber(), records_provider=lambda s: [record])
+    session.findings.add(FindingRecord(5, "Left supraclavicular node.", Finding("x", site="supraclavicular_node",
+                                                                                laterality="left")))
+    panel = DescribePanel(viewer, ScriptedDescriber())
+    viewer.window.add_dock_widget(panel)
     panel.draft_findings()
     qtbot.waitUntil(lambda: panel.findings_text.toPlainText() != "", timeout=10000)
     assert panel.findings_text.toPlainText().startswith("Hypermetabolic left supraclavicular lymph node")
@@ -161,11 +166,10 @@ def test_records_provider_supplies_the_accepted_findings(make_napari_viewer, qtb
 
 def test_depth_strip_shows_the_profile_and_moves_the_view(make_napari_viewer, qtbot):
     from napari_petground._qt.depth_strip import DepthStrip, show_depth
-    from napari_petground.study.layers import study_layers
 
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(strict_qt="raise")
     study, _ = toy_study()
-    for data, kwargs, kind in study_layers(study):
+    for data, kwargs, kind in session_layers(StudySession(study)):
         getattr(viewer, f"add_{kind}")(data, **kwargs)
     strip = DepthStrip(viewer)
     viewer.window.add_dock_widget(strip, area="left")
@@ -190,14 +194,14 @@ def test_depth_strip_shows_the_profile_and_moves_the_view(make_napari_viewer, qt
 
 def test_changing_the_checkpoint_reloads_the_describer(make_napari_viewer, qtbot):
     from napari_petground._qt.describe_panel import DescribePanel
-    from napari_petground.study.layers import study_layers
 
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(strict_qt="raise")
     study, _ = toy_study()
-    for data, kwargs, kind in study_layers(study):
+    for data, kwargs, kind in session_layers(StudySession(study)):
         getattr(viewer, f"add_{kind}")(data, **kwargs)
     loaded = []
     panel = DescribePanel(viewer, loader=lambda ck: loaded.append(ck) or ScriptedDescriber())
+    viewer.window.add_dock_widget(panel)
     viewer.cursor.position = _world(study, (30, 22, 52))
     panel.describe_at_cursor()
     qtbot.waitUntil(lambda: not panel.busy, timeout=10000)
@@ -220,21 +224,19 @@ def test_described_lesion_is_accepted_as_a_finding_with_the_edited_sentence(pane
     viewer.cursor.position = _world(study, (30, 23, 50))
     qtbot.keyClick(viewer.window._qt_viewer.canvas.native, "d")
     qtbot.waitUntil(lambda: panel.description is not None and not panel.busy, timeout=10000)
-    panel.accept_as_finding()  # no grounding dock: nowhere to keep findings yet, nothing lost
-    assert not [layer for layer in viewer.layers if layer.name == "findings" and np.any(layer.data)]
+    edited = "Left axillary node, SUVmax 8.0, image 10, new since prior."
+    panel.sentence.setPlainText(edited)
+    assert panel.accept_button.isEnabled()
+    record = panel.accept_as_finding()  # kept in the study's session: no grounding dock needed
+    assert record is not None and record.sentence == edited and record.finding.laterality == "left"
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     dock = GroundingDock(viewer, settings=settings, loader=lambda checkpoint, device: None)
     viewer.window.add_dock_widget(dock, area="right")
-    edited = "Left axillary node, SUVmax 8.0, image 10, new since prior."
-    panel.sentence.setPlainText(edited)
-    assert panel.accept_button.isEnabled()
-    record = panel.accept_as_finding()
-    assert record is not None and record.sentence == edited and record.finding.laterality == "left"
     findings = dock.findings_layer()
     np.testing.assert_array_equal(findings.data == record.label, panel.mask)
     assert findings.data[30, 22, 52] == record.label
-    assert [r.sentence for r in dock.findings_panel.accepted_findings()] == [edited]
+    assert [r.sentence for r in dock.findings_panel.accepted_findings()] == [edited]  # the dock's table
     findings.undo()  # one undo step, like an accepted grounding
     assert not np.any(findings.data)
     dock.release()
@@ -247,7 +249,7 @@ def test_the_describer_is_loaded_while_no_other_thread_imports_the_model_librari
     from napari_petground._qt.grounding_runner import IMPORT_LOCK
     from napari_petground.model.describe import Describer
 
-    def lock_is_free(checkpoint):
+    def lock_is_free(checkpoint, device=None):
         free = IMPORT_LOCK.acquire(blocking=False)
         if free:
             IMPORT_LOCK.release()

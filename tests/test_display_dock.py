@@ -11,32 +11,26 @@ from napari_petground.study.synthetic import HOT_SUV, synthetic_study
 pytestmark = pytest.mark.gui
 
 
-def _open(qtbot, show: bool):
-    import napari
-
+def _open(make_napari_viewer, qtbot, show: bool):
     from napari_petground._qt.display_dock import DisplayDock
     from napari_petground._qt.launch import add_study
 
-    viewer = napari.Viewer(show=show)
+    viewer = make_napari_viewer(show=show, strict_qt="raise")
     study = synthetic_study()
     ct, pet = add_study(viewer, study)
     dock = DisplayDock(viewer)
-    qtbot.addWidget(dock)
+    viewer.window.add_dock_widget(dock, area="right")  # closed with the viewer
     return viewer, dock, study, ct, pet
 
 
 @pytest.fixture
-def viewer_with_study(qtbot):
-    opened = _open(qtbot, show=False)
-    yield opened
-    opened[0].close()
+def viewer_with_study(make_napari_viewer, qtbot):
+    return _open(make_napari_viewer, qtbot, show=False)
 
 
 @pytest.fixture
-def shown_viewer_with_study(qtbot):
-    opened = _open(qtbot, show=True)  # a hidden canvas renders black screenshots
-    yield opened
-    opened[0].close()
+def shown_viewer_with_study(make_napari_viewer, qtbot):
+    return _open(make_napari_viewer, qtbot, show=True)  # a hidden canvas renders black screenshots
 
 
 def hot_position(study) -> np.ndarray:

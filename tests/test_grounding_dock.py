@@ -9,14 +9,18 @@ end to end in test_grounding_model.py.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
+from napari_petground._qt.grounding_layers import camera_of
 from napari_petground.errors import CheckpointError
 from napari_petground.findings import lesion_stats
+from napari_petground.model.grounder import Grounding
+from napari_petground.report.finding import Finding
+from napari_petground.session import StudySession
 from napari_petground.study import ImageNumbering, Study, Volume
+from napari_petground.weaklabel.agreement import Agreement
 
 pytestmark = pytest.mark.gui
 
@@ -49,61 +53,42 @@ def toy_study() -> tuple[Study, dict[str, np.ndarray]]:
     return study, truth
 
 
-@dataclass
-class Agreement:
-    suv_ok: bool | None
-    slice_ok: bool | None
-    side_ok: bool | None
-    messages: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Grounding:
-    sentence: str
-    finding: object
-    probability: np.ndarray
-    mask: np.ndarray
-    components: list
-    chosen: int | None
-    agreement: Agreement
-    timings: dict
-
-
 class ScriptedGrounder:
-    """Answers with the true lesion named by the sentence, after the model's stages (``delay`` s per step)."""
+    """Answers with the true lesion named by the finding's sentence, after the model's stages (``delay`` s per
+    step), as the model does: a Grounding of the finding it was given."""
 
     STAGES = ("text", "preprocessing", "inference", "post-processing")
 
     def __init__(self, truth: dict[str, np.ndarray], delay: float = 0.02, fail: BaseException | None = None):
         self.truth, self.delay, self.fail = truth, delay, fail
         self.calls: list[str] = []
+        self.findings: list[Finding] = []
 
-    def iter_ground(self, study, sentence):
-        self.calls.append(sentence)
+    def iter_ground(self, session: StudySession, finding: Finding):
+        self.calls.append(finding.sentence)
+        self.findings.append(finding)
         for stage in self.STAGES:
             for step in range(3):
                 time.sleep(self.delay)
                 yield stage, step / 3
         if self.fail is not None:
             raise self.fail
-        name = next((k for k in self.truth if k in sentence.lower()), None)
+        study = session.study
+        name = next((k for k in self.truth if k in finding.sentence.lower()), None)
         if name is None:
             empty = np.zeros(study.pet.shape, dtype=bool)
-            return Grounding(sentence, None, empty.astype(np.float32), empty, [], None,
-                             Agreement(None, None, None, ["no component above 0.5"]), {})
+            return Grounding(finding.sentence, finding, empty.astype(np.float32), empty, [], None,
+                             Agreement(messages=["no component above 0.5"]))
         mask = self.truth[name]
         stats = lesion_stats(study, mask)
-        return Grounding(sentence, None, mask.astype(np.float32), mask, [stats], 0,
-                         Agreement(True, True, None, [f"SUVmax {stats.suvmax:.1f} as stated"]), {"total": 0.1})
+        return Grounding(finding.sentence, finding, mask.astype(np.float32), mask, [stats], 0,
+                         Agreement(True, True, None, [f"SUVmax {stats.suvmax:.1f} as stated"]),
+                         timings={"total": 0.1})
 
 
 @pytest.fixture
-def viewer():
-    import napari
-
-    v = napari.Viewer(show=False)
-    yield v
-    v.close()
+def viewer(make_napari_viewer):
+    return make_napari_viewer(strict_qt="raise")
 
 
 @pytest.fixture
@@ -126,9 +111,9 @@ def notes(monkeypatch):
 
 def open_dock(viewer, settings, study, grounder):
     from napari_petground._qt.grounding_dock import GroundingDock
-    from napari_petground.study.layers import study_layers
+    from napari_petground.session import session_layers
 
-    for data, kwargs, _kind in study_layers(study):
+    for data, kwargs, _kind in session_layers(StudySession(study)):
         viewer.add_image(data, **kwargs)
     dock = GroundingDock(viewer, settings=settings, loader=lambda checkpoint, device: grounder)
     viewer.window.add_dock_widget(dock, area="right")
@@ -167,7 +152,7 @@ def test_typed_sentence_is_grounded_shown_and_the_view_jumps_to_it(qtbot, viewer
     peak = lesion_stats(study, truth["left"]).peak_index
     world = study.pet.index_to_world(peak)
     assert viewer.dims.point[0] == pytest.approx(world[0])
-    assert tuple(viewer.camera.center[-2:]) == pytest.approx(tuple(world[1:]))
+    assert tuple(camera_of(viewer).center[-2:]) == pytest.approx(tuple(world[1:]))
     assert dock.result.values()["SUVmax"] == "6.5" and dock.result.values()["Images"] == "12–18"
     assert dock.result.marks() == {"SUVmax": "✓", "SUVmean": "", "Volume (ml)": "", "TLG": "", "Images": "✓",
                                    "Side": ""}
@@ -186,7 +171,7 @@ def test_new_requests_queue_behind_the_running_one(qtbot, viewer, settings):
     wait_idle(qtbot, dock)
     assert order == [f.sentence for f in dock.findings_list.findings]
     # the first result is shown; the others wait in the list for review
-    assert dock.shown.request.sentence == order[0]
+    assert dock.shown.sentence == order[0]
     assert [dock.findings_list.status(r) for r in range(3)] == ["●", "●", "●"]
 
 
@@ -248,15 +233,15 @@ def test_edited_prediction_is_accepted_as_painted_and_reject_clears(qtbot, viewe
     assert dock.result.marks()["SUVmax"] == "✓" and dock.result.marks()["Images"] == "✓"
     assert dock.result.values()["Volume (ml)"] == f"{(truth['right'].sum() + 3) * 0.064:.1f}"
     dock.accept()
-    record = dock.findings_panel.store(study).get(1)
+    record = dock.session.findings.get(1)
     assert record.edited and record.stats.n_voxels == int(truth["right"].sum()) + 3
     assert record.agreement["suv_ok"] is True and record.agreement["side_ok"] is True
     # the next grounded finding is shown for review, and "r" rejects it
-    assert dock.shown.request.sentence == LEFT
+    assert dock.shown.sentence == LEFT
     viewer.layers.selection.active = prediction
     dock._key_reject(viewer)
     assert dock.findings_list.status(1) == "✗"
-    assert dock.shown.request.sentence == "Mediastinal node with SUVmax 7.5."
+    assert dock.shown.sentence == "Mediastinal node with SUVmax 7.5."
     np.testing.assert_array_equal(prediction.data > 0, truth["mediastinal"])
 
 
@@ -271,18 +256,16 @@ def test_findings_are_saved_and_reloaded_with_their_sentences(qtbot, viewer, set
     written = dock.findings_panel.save_to(tmp_path / "toy_findings.nii.gz")
     assert [p.name for p in written] == ["toy_findings.nii.gz", "toy_findings.nii.gz.json"]
 
-    # a new session on the same study: the old dock is removed (its keys go back on their next use) ...
+    # the study is opened again another day: the old dock is removed (its keys go back on their next use) ...
     assert dock._key_accept in viewer.keymap.values()
     viewer.window.remove_dock_widget(dock)
     dock._key_accept(viewer)
     assert dock._key_accept not in viewer.keymap.values() and dock.findings_panel.rows[-1].label == 2
-    for layer in [dock.findings_layer(), dock.prediction_layer()]:
-        viewer.layers.remove(layer)
-    from napari_petground._qt.grounding_dock import GroundingDock
+    viewer.layers.clear()
 
-    # ... and a fresh dock makes a fresh findings layer, into which the saved findings load
-    dock2 = GroundingDock(viewer, settings=settings, loader=lambda checkpoint, device: ScriptedGrounder(truth))
-    assert not np.any(dock2.findings_layer().data)
+    # ... and a fresh session and dock make a fresh findings layer, into which the saved findings load
+    dock2 = open_dock(viewer, settings, study, ScriptedGrounder(truth))
+    assert dock2.session is not dock.session and not np.any(dock2.findings_layer().data)
     assert dock2.findings_panel.load_from(written[0]) == []
     np.testing.assert_array_equal(dock2.findings_layer().data, saved)
     dock2.findings_panel.refresh()
@@ -441,19 +424,21 @@ class PointingGrounder(ScriptedGrounder):
     """Says where the sentence points (a depth profile at the lesion's level) well before the mask, and
     describes the mask as a right hilar node whatever the sentence says."""
 
-    def iter_ground(self, study, sentence):
+    def iter_ground(self, session, finding):
         from napari_petground.model.depth import DEPTH, DepthProfile
+        from napari_petground.model.describe import Description
 
-        name = next(k for k in self.truth if k in sentence.lower())
+        study = session.study
+        name = next(k for k in self.truth if k in finding.sentence.lower())
         z_index = int(np.argwhere(self.truth[name])[:, 0].mean())
         z = study.pet.origin[0] + np.arange(study.pet.shape[0]) * study.pet.spacing[0]
         yield "inference", 1.0
         yield DEPTH, DepthProfile(z, np.exp(-0.5 * ((np.arange(z.size) - z_index) / 1.5) ** 2))
         time.sleep(0.6)  # selection and resampling still to come
         self.pointed_at = float(z[z_index])
-        result = yield from super().iter_ground(study, sentence)
-        result.description = type("Described", (), {"site": "hilar_node", "phrase": "right hilar lymph node",
-                                                    "body_side": "right"})()
+        result = yield from super().iter_ground(session, finding)
+        result.description = Description("hilar_node", "right", "", 7.5, 30, 1.0, (10, 30, 32), (0.0, 0.0, 0.0),
+                                         "right")
         result.consistency = (False, "it looks like a right hilar lymph node, not a mediastinal lymph node")
         return result
 
@@ -479,12 +464,10 @@ def test_view_moves_to_where_the_sentence_points_before_the_mask_and_the_site_is
     assert "not a mediastinal lymph node" in dock.result.messages.text()
 
 
-def test_closing_the_viewer_right_after_opening_the_dock_is_clean(qtbot, settings):
-    import napari
-
+def test_closing_the_viewer_right_after_opening_the_dock_is_clean(qtbot, settings, make_napari_viewer):
     from napari_petground._qt.grounding_dock import GroundingDock
 
-    v = napari.Viewer(show=False)
+    v = make_napari_viewer(strict_qt="raise")
     dock = GroundingDock(v, settings=settings)  # the default loader: heavy imports start in the background
     v.window.add_dock_widget(dock, area="right")
     assert dock.runner.warming or dock.runner._warming is not None
@@ -511,8 +494,8 @@ def test_result_panel_shows_only_the_current_result_before_the_event_loop_runs(q
 class UnsureGrounder(ScriptedGrounder):
     """Answers with the lesion as the model's faint best guess (nothing passed p = 0.5), flagged."""
 
-    def iter_ground(self, study, sentence):
-        result = yield from super().iter_ground(study, sentence)
+    def iter_ground(self, session, finding):
+        result = yield from super().iter_ground(session, finding)
         result.method = "network (faint region)"
         result.flags = ["low confidence: no region above p = 0.5; the most likely region above p = 0.2 is shown"]
         return result
@@ -560,6 +543,6 @@ def test_grounding_right_after_opening_waits_for_the_background_imports(qtbot, m
     results, failures = [], []
     runner.grounded.connect(lambda request, grounding: results.append(grounding))
     runner.failed.connect(lambda request, exc: failures.append(exc))
-    runner.submit(runner_module.GroundingRequest(study, LEFT))
+    runner.submit(runner_module.GroundingRequest(StudySession(study), Finding(LEFT)))
     qtbot.waitUntil(lambda: bool(results or failures), timeout=10_000)
     assert failures == [] and results[0].mask.any()

@@ -1,6 +1,7 @@
 """End to end with the trained demo checkpoint: a report sentence of the demo study, grounded in the viewer,
 lands on the lesion it describes and not on the others (its left/right twin included), while the viewer
-stays responsive; then accept, undo, save and reload.
+stays responsive; then accept, undo, save and reload. A sentence stating two lesions gives two findings, each
+grounded on its own lesion and accepted with its own numbers.
 """
 
 from __future__ import annotations
@@ -34,12 +35,8 @@ TWIN_SENTENCE_ID = 1  # the demo's right iliac wing metastasis; lesion 2 is its 
 
 
 @pytest.fixture
-def viewer():
-    import napari
-
-    v = napari.Viewer(show=False)
-    yield v
-    v.close()
+def viewer(make_napari_viewer):
+    return make_napari_viewer(strict_qt="raise")
 
 
 @pytest.fixture
@@ -62,10 +59,10 @@ def test_report_sentence_is_grounded_on_its_lesion_and_the_viewer_keeps_beating(
 
     from napari_petground._qt.grounding_dock import GroundingDock
     from napari_petground.findings import lesion_stats
-    from napari_petground.study.layers import study_layers
+    from napari_petground.session import StudySession, session_layers
 
     phantom, study = demo
-    for data, kwargs, _kind in study_layers(study):
+    for data, kwargs, _kind in session_layers(StudySession(study)):
         viewer.add_image(data, **kwargs)
     dock = GroundingDock(viewer, settings=settings)
     viewer.window.add_dock_widget(dock, area="right")
@@ -109,3 +106,48 @@ def test_report_sentence_is_grounded_on_its_lesion_and_the_viewer_keeps_beating(
     assert np.count_nonzero(findings.data) == np.count_nonzero(predicted)
     dock.findings_panel.refresh()
     assert list(dock.findings_panel.table.sentences().values()) == [truth.text]
+
+
+TWO_LESIONS = "Osseous metastases in both iliac wings, SUVmax 14.6 and 9.0 on images 166 and 169, respectively."
+
+
+def test_a_sentence_stating_two_lesions_gives_two_findings_on_two_lesions(qtbot, viewer, settings, demo, tmp_path):
+    import json
+
+    from napari_petground._qt.grounding_dock import GroundingDock
+    from napari_petground.session import StudySession, session_layers
+
+    phantom, study = demo
+    for data, kwargs, _kind in session_layers(StudySession(study)):
+        viewer.add_image(data, **kwargs)
+    dock = GroundingDock(viewer, settings=settings)
+    viewer.window.add_dock_widget(dock, area="right")
+    dock.model_picker.set_device("cpu")
+    dock.text.setPlainText(TWO_LESIONS)
+    findings = dock.parse_text()
+    assert [(f.suvmax, f.slice) for f in findings] == [(14.6, 166), (9.0, 169)]
+    assert dock.ground_all() == 2
+    wait_idle(qtbot, dock, timeout=180_000)
+    dock.accept()
+    wait_idle(qtbot, dock)
+    dock.accept()
+    labels = np.asarray(dock.findings_layer().data)
+    records = dock.session.findings.records
+    assert [r.label for r in records] == [1, 2]
+    lesions = []
+    for record in records:
+        on = phantom.lesion_labels[labels == record.label]
+        values, counts = np.unique(on[on > 0], return_counts=True)
+        lesions.append(int(values[np.argmax(counts)]))
+        assert record.finding is not None and record.agreement["suv_ok"] and record.agreement["slice_ok"]
+    assert lesions == [1, 2]  # row 1 on the right iliac wing metastasis, row 2 on its left twin
+    assert [(r.finding.suvmax, r.finding.slice) for r in records] == [(14.6, 166), (9.0, 169)]
+    # the npe2 writer (File > Save Selected Layer) saves the findings with their sentences
+    from napari_petground._napari import write_labels
+
+    layer = dock.findings_layer()
+    written = write_labels(str(tmp_path / "two.nii.gz"), layer.data, layer.as_layer_data_tuple()[1])
+    sidecar = json.loads((tmp_path / "two.nii.gz.json").read_text())
+    assert written == [str(tmp_path / "two.nii.gz"), str(tmp_path / "two.nii.gz.json")]
+    assert [(row["label"], row["sentence"], row["finding"]["suvmax"]) for row in sidecar["findings"]] == [
+        (1, TWO_LESIONS, 14.6), (2, TWO_LESIONS, 9.0)]

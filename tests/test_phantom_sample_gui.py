@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_petground.session import role_of, session_of
+
 
 @pytest.mark.gui
 def test_demo_sample_opens_in_napari(make_napari_viewer):
@@ -13,9 +15,10 @@ def test_demo_sample_opens_in_napari(make_napari_viewer):
     names = [layer.name for layer in viewer.layers]
     assert names == ["DEMO CT", "DEMO PET"]
     pet = viewer.layers["DEMO PET"]
-    meta = pet.metadata["petground"]
-    assert meta["role"] == "pet" and meta["study"].source_kind == "phantom"
-    study = meta["study"]
+    session = session_of(pet)
+    assert role_of(pet) == "pet" and session.study.source_kind == "phantom"
+    assert session_of(viewer.layers["DEMO CT"]) is session  # one session for the study's layers
+    study = session.study
     assert "FINDINGS" in study.report
     # physical placement: the PET layer sits on the study's grid, so a lesion's centre maps to its voxel
     lesion = study.extras["truth"]["lesions"][0]

@@ -8,6 +8,7 @@ from npe2 import PluginManager, read_get_reader
 
 from napari_petground import cli
 from napari_petground._napari import get_reader
+from napari_petground.session import session_of
 from napari_petground.study.export import export_nifti
 from napari_petground.study.layers import WINDOW_PRESETS, study_layers
 from napari_petground.study.resample import resample_to_grid, resample_to_spacing
@@ -22,7 +23,7 @@ def plugins():
 def test_npe2_reader_gives_overlaying_layers_for_dicom(ibsi_dir):
     layers, _reader = read_get_reader(str(ibsi_dir / "STS_019"), plugin_name="napari-petground")
     (ct_data, ct_kw, ct_type), (pet_data, pet_kw, pet_type) = layers
-    study = pet_kw["metadata"]["petground"]["study"]
+    study = session_of(pet_kw["metadata"]).study
     assert (ct_type, pet_type) == ("image", "image")
     assert ct_kw["name"] == "STS_019 CT" and pet_kw["name"] == "STS_019 PET"
     assert ct_kw["metadata"]["petground"]["role"] == "ct" and pet_kw["metadata"]["petground"]["role"] == "pet"

@@ -12,6 +12,7 @@ from npe2 import PluginManager
 
 from napari_petground.phantom import make_phantom
 from napari_petground.phantom.io import save_phantom
+from napari_petground.session import session_of
 
 pytestmark = pytest.mark.gui
 
@@ -45,7 +46,7 @@ def test_open_a_saved_phantom_keeps_tracer_and_report(make_napari_viewer, phanto
                     plugin="napari-petground")
     layers = _roles(viewer)
     assert set(layers) == {"ct", "pet"}
-    study = layers["pet"].metadata["petground"]["study"]
+    study = session_of(layers["pet"]).study
     assert study.tracer == "DOTATATE" and study.pet_is_suv
     assert layers["pet"].metadata["report"] == phantom.report
     assert not any("units" in w for w in layers["pet"].metadata["warnings"])

@@ -5,16 +5,18 @@ the cursor when the active layer is a Labels layer on the PET grid, otherwise th
 grown into a mask (shown as the yellow "described" layer) — as an editable drafted sentence with the
 site alternatives and their probabilities; clicking an alternative redrafts the sentence. **Describe label**
 takes the selected label of the active Labels layer. **Draft findings** writes one sentence per accepted
-finding (the "findings" layer), head to feet, keeping the site and side the reader accepted and the numbers
-measured on the accepted voxels; both texts are editable and copyable. The model runs in a napari thread
-worker, loaded once (the shipped demo checkpoint unless another is set).
+finding (the "findings" layer), head to feet, keeping the site and side the reader accepted (the findings of
+the study's session, as accepted, not re-read from label names) and the numbers measured on the accepted
+voxels; both texts are editable and copyable. **Accept as finding** adds the described lesion to the
+session's findings, as the grounding dock does. The model runs in a napari thread worker, loaded once (the
+shipped demo checkpoint unless another is set); it describes from the study's encoder features that a
+grounding with the same checkpoint and device already computed (model.features).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from qtpy.QtCore import Qt, Signal
@@ -39,8 +41,10 @@ from ..model.describe import (
     draft_findings,
     grow_from_click,
 )
-from ..study.study import Study
-from .grounding_layers import FINDINGS, role_layer, study_in
+from ..report.finding import Finding
+from ..session import StudySession, role_of, tag
+from .findings_panel import accept_finding
+from .grounding_layers import FINDINGS, role_layer, session_in
 
 if TYPE_CHECKING:
     import napari
@@ -50,39 +54,18 @@ log = logging.getLogger(__name__)
 DESCRIBE_KEY = "d"
 DESCRIBED = "described"
 DESCRIBED_COLOR = "#ffd60a"  # yellow contour: distinct from the cyan prediction
-RecordsProvider = Callable[[Study], list]  # study -> FindingRecord list (label, sentence, finding)
 
 
 def default_describer(checkpoint: str | None):
+    """The checkpoint's describer on the device the grounding dock uses by default (so a study grounded
+    there is described from the same encoder features)."""
     from .grounding_runner import IMPORT_LOCK
 
     with IMPORT_LOCK:  # not while the grounding dock imports the same libraries in the background
         from ..model.describe import Describer
+        from ..model.train import resolve_device
 
-        return Describer.from_checkpoint(checkpoint)
-
-
-def records_from_layer(layer) -> dict[int, Any]:
-    """Findings of a findings layer's ``segment_names`` metadata ("<id>: <sentence>"), parsed."""
-    from ..report.parse import findings_in_sentence
-
-    out: dict[int, Any] = {}
-    for label, name in (layer.metadata.get("segment_names") or {}).items():
-        text = str(name).split(":", 1)[1].strip() if ":" in str(name) else ""
-        found = findings_in_sentence(text) if text else []
-        if found:
-            out[int(label)] = found[0]
-    return out
-
-
-def findings_panel_of(viewer: napari.Viewer):
-    """The findings table of the viewer's "Ground findings" dock, where accepted findings live (or None)."""
-    from .grounding_dock import GroundingDock
-
-    for widget in viewer.window.dock_widgets.values():
-        if isinstance(widget, GroundingDock):
-            return widget.findings_panel
-    return None
+        return Describer.from_checkpoint(checkpoint, device=resolve_device("auto"))
 
 
 class DescribePanel(QWidget):
@@ -90,13 +73,12 @@ class DescribePanel(QWidget):
     drafted = Signal(str)  # the findings paragraph
 
     def __init__(self, napari_viewer: napari.Viewer, describer=None, *, checkpoint: str | None = None,
-                 records_provider: RecordsProvider | None = None, loader=default_describer) -> None:
+                 loader=default_describer) -> None:
         super().__init__()
         self.viewer = napari_viewer
         self.checkpoint = checkpoint
         self._describer = describer
         self._loader = loader
-        self._records_provider = records_provider
         self._worker = None
         self._previous_key = None
         self.description: Description | None = None
@@ -191,32 +173,33 @@ class DescribePanel(QWidget):
 
     # -- actions -----------------------------------------------------------------------------------------
     def describe_at_cursor(self) -> None:
-        study = self._study()
-        if study is None:
+        session = self._session()
+        if session is None:
             return
+        study = session.study
         position = np.asarray(self.viewer.cursor.position, dtype=float)
         if position.size < 3:
             self._warn("Open a 3D PET/CT study first.")
             return
         index = np.round(study.pet.world_to_index(position[-3:])).astype(int)
         layer = self.viewer.layers.selection.active
-        if self._is_pet_labels(layer, study) and _inside(index, study):
+        if self._is_pet_labels(layer, session) and _inside(index, session):
             value = int(np.asarray(layer.data)[tuple(index)])
             if value:
                 self.describe_mask(np.asarray(layer.data) == value, f"label {value} of {layer.name}")
                 return
-        if not _inside(index, study):
+        if not _inside(index, session):
             self._warn("The cursor is outside the PET; point at a lesion in the view and press d.")
             return
-        self._run(lambda d: self._grow_and_describe(d, study, index), f"hot spot at image "
+        self._run(lambda d: self._grow_and_describe(d, session, index), f"hot spot at image "
                   f"{study.numbering.image_for_index(int(index[0]))}")
 
     def describe_selected_label(self) -> None:
-        study = self._study()
-        if study is None:
+        session = self._session()
+        if session is None:
             return
         layer = self.viewer.layers.selection.active
-        if not self._is_pet_labels(layer, study):
+        if not self._is_pet_labels(layer, session):
             self._warn("Select a Labels layer on the PET grid (e.g. findings or prediction) first.")
             return
         label = int(layer.selected_label)
@@ -227,45 +210,42 @@ class DescribePanel(QWidget):
         self.describe_mask(mask, f"label {label} of {layer.name}")
 
     def describe_mask(self, mask: np.ndarray, what: str = "mask") -> None:
-        study = self._study()
-        if study is not None:
-            self._run(lambda d: (d.describe(study, mask), np.asarray(mask, dtype=bool), False), what)
+        session = self._session()
+        if session is not None:
+            self._run(lambda d: (d.describe(session, mask), np.asarray(mask, dtype=bool), False), what)
 
     def accept_as_finding(self):
-        """Add the described lesion to the findings, under the sentence as edited, like a grounded finding
-        (the findings of the "Ground findings" dock: same table, same undo, same save)."""
+        """Add the described lesion to the study's findings, under the sentence as edited, like a grounded
+        finding (the session's findings: the grounding dock's table, the same undo, the same save)."""
         from ..report.parse import findings_in_sentence
 
-        study = self._study()
+        session = self._session()
         sentence = self.sentence.toPlainText().strip()
-        if study is None or self.mask is None or not sentence:
+        if session is None or self.mask is None or not sentence:
             self._warn("Describe a lesion first (point at it and press d).")
             return None
-        panel = findings_panel_of(self.viewer)
-        if panel is None:
-            self._warn("Open the “Ground findings” dock (Plugins menu) to keep findings; the sentence can be "
-                       "copied meanwhile.")
-            return None
         found = findings_in_sentence(sentence)
-        record = panel.accept(study, self.mask, sentence, found[0] if found else None, edited=False,
-                              agreement={}, model={"method": "described", "checkpoint": str(self.checkpoint or "demo")})
+        finding = found[0] if found else Finding(sentence)
+        finding.sentence = sentence
+        record = accept_finding(self.viewer, session, self.mask, finding, edited=False, agreement={},
+                                model={"method": "described", "checkpoint": str(self.checkpoint or "demo")})
         if record is not None:
             self.status.setText(f"Accepted as finding {record.label}. Ctrl+Z on the findings layer takes it back.")
         return record
 
     def draft_findings(self) -> None:
-        study = self._study()
-        if study is None:
+        session = self._session()
+        if session is None:
             return
-        layer = role_layer(self.viewer, study, FINDINGS)
+        layer = role_layer(self.viewer, session, FINDINGS)
         labels = None if layer is None else np.asarray(layer.data)
         if labels is None or not labels.any():
             self._warn("There are no accepted findings yet; accept a grounding first.")
             return
-        findings = self._accepted_findings(study, layer)
+        findings = {r.label: r.finding for r in session.findings.records if r.finding is not None}
 
         def job(describer):
-            descriptions = describe_labels(describer, study, labels)
+            descriptions = describe_labels(describer, session, labels)
             adopted = {k: adopt_finding(d, findings.get(k)) for k, d in descriptions.items()}
             return draft_findings(adopted)
 
@@ -278,9 +258,9 @@ class DescribePanel(QWidget):
         return self._describer
 
     @staticmethod
-    def _grow_and_describe(describer, study: Study, index) -> tuple[Description, np.ndarray, bool]:
-        grown = grow_from_click(study, index)
-        return describer.describe(study, grown.mask), grown.mask, True
+    def _grow_and_describe(describer, session: StudySession, index) -> tuple[Description, np.ndarray, bool]:
+        grown = grow_from_click(session.study, index)
+        return describer.describe(session, grown.mask), grown.mask, True
 
     def _run(self, job, what: str, on_done=None) -> None:
         from napari.qt.threading import create_worker
@@ -316,9 +296,9 @@ class DescribePanel(QWidget):
     # -- results -----------------------------------------------------------------------------------------
     def _show_description(self, result) -> None:
         description, mask, grown = result
-        study = self._study(quiet=True)
-        if grown and study is not None:
-            self._show_grown(study, mask)
+        session = self._session(quiet=True)
+        if grown and session is not None:
+            self._show_grown(session, mask)
         self.mask = mask
         self.set_description(description)
 
@@ -351,38 +331,34 @@ class DescribePanel(QWidget):
         self.status.setText("Findings drafted head to feet; edit and copy.")
         self.drafted.emit(text)
 
-    def _show_grown(self, study: Study, mask: np.ndarray) -> None:
+    def _show_grown(self, session: StudySession, mask: np.ndarray) -> None:
         from napari.utils.colormaps import DirectLabelColormap
 
-        layer = role_layer(self.viewer, study, DESCRIBED)
+        layer = role_layer(self.viewer, session, DESCRIBED)
         data = np.asarray(mask, dtype=np.uint8)
         if layer is None:
+            pet = session.study.pet
             colormap = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", 1: DESCRIBED_COLOR})
             layer = self.viewer.add_labels(data, name=DESCRIBED, colormap=colormap, opacity=0.9,
-                                           scale=study.pet.spacing, translate=study.pet.origin,
-                                           metadata={"petground": {"study": study, "role": DESCRIBED}})
+                                           scale=pet.spacing, translate=pet.origin,
+                                           metadata={"petground": tag(session, DESCRIBED)})
             layer.contour = 1
         else:
             layer.data = data
 
     # -- helpers -----------------------------------------------------------------------------------------
-    def _study(self, quiet: bool = False) -> Study | None:
-        study = study_in(self.viewer)
-        if study is None and not quiet:
+    def _session(self, quiet: bool = False) -> StudySession | None:
+        session = session_in(self.viewer)
+        if session is None and not quiet:
             self._warn("Open a PET/CT study first (File > Open, or the demo sample).")
-        return study
-
-    def _accepted_findings(self, study: Study, layer) -> dict[int, Any]:
-        if self._records_provider is not None:
-            return {r.label: r.finding for r in self._records_provider(study) if r.finding is not None}
-        return records_from_layer(layer)
+        return session
 
     @staticmethod
-    def _is_pet_labels(layer, study: Study) -> bool:
+    def _is_pet_labels(layer, session: StudySession) -> bool:
         from napari.layers import Labels
 
-        role = (getattr(layer, "metadata", {}).get("petground") or {}).get("role")
-        return isinstance(layer, Labels) and role != DESCRIBED and tuple(layer.data.shape) == tuple(study.pet.shape)
+        return (isinstance(layer, Labels) and role_of(layer) != DESCRIBED
+                and tuple(layer.data.shape) == tuple(session.study.pet.shape))
 
     def _copy(self, text: str) -> None:
         QApplication.clipboard().setText(text)
@@ -395,5 +371,5 @@ class DescribePanel(QWidget):
         show_warning(message)
 
 
-def _inside(index: np.ndarray, study: Study) -> bool:
-    return bool(np.all(index >= 0) and np.all(index < np.asarray(study.pet.shape)))
+def _inside(index: np.ndarray, session: StudySession) -> bool:
+    return bool(np.all(index >= 0) and np.all(index < np.asarray(session.study.pet.shape)))

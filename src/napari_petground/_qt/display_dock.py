@@ -36,6 +36,7 @@ from ..study.layers import (
     suv_window,
 )
 from .display_panels import SideBySide, text_overlay_of, window_level_drag
+from .grounding_layers import camera_of
 
 if TYPE_CHECKING:
     import napari
@@ -48,19 +49,20 @@ MIP_COLORMAP = "gray_r"
 
 def study_layers_in(viewer: napari.Viewer) -> tuple[Study | None, object | None, object | None]:
     """(study, CT layer, PET layer) of the last study among the viewer's layers."""
-    study = ct = pet = None
+    from ..session import role_of, session_of
+
+    session = ct = pet = None
     for layer in viewer.layers:
-        info = getattr(layer, "metadata", {}).get("petground") or {}
-        role = info.get("role")
-        if role not in ("ct", "pet"):
+        role = role_of(layer)
+        if role not in ("ct", "pet") or session_of(layer) is None:
             continue
-        if info.get("study") is not study:
-            study, ct, pet = info.get("study"), None, None
+        if session_of(layer) is not session:
+            session, ct, pet = session_of(layer), None, None
         if role == "ct":
             ct = layer
         else:
             pet = layer
-    return study, ct, pet
+    return (session.study if session is not None else None), ct, pet
 
 
 def cursor_text(study: Study, position) -> str:
@@ -316,8 +318,8 @@ class DisplayDock(QWidget):
             self.set_side_by_side(False)
             self._saved = _SavedView(
                 ndisplay=self.viewer.dims.ndisplay,
-                camera={"angles": self.viewer.camera.angles, "zoom": self.viewer.camera.zoom,
-                        "center": self.viewer.camera.center},
+                camera={"angles": camera_of(self.viewer).angles, "zoom": camera_of(self.viewer).zoom,
+                        "center": camera_of(self.viewer).center},
                 pet={"rendering": pet.rendering, "colormap": pet.colormap, "blending": pet.blending,
                      "opacity": pet.opacity},
                 ct_visible=ct.visible if ct is not None else True,
@@ -333,7 +335,7 @@ class DisplayDock(QWidget):
             # head up, patient's right on the screen's left (an anterior view). napari's 3D scene is mirrored
             # with respect to LPS, so the camera direction giving that picture is -y; a MIP is the same
             # projection from either side, and the screenshot test checks the sides.
-            self.viewer.camera.set_view_direction(view_direction=(0, -1, 0), up_direction=(1, 0, 0))
+            camera_of(self.viewer).set_view_direction(view_direction=(0, -1, 0), up_direction=(1, 0, 0))
         elif not on and self._saved is not None:
             saved, self._saved = self._saved, None
             for key, value in saved.pet.items():
@@ -342,7 +344,7 @@ class DisplayDock(QWidget):
                 ct.visible = saved.ct_visible
             self.viewer.dims.ndisplay = saved.ndisplay
             for key, value in saved.camera.items():
-                setattr(self.viewer.camera, key, value)
+                setattr(camera_of(self.viewer), key, value)
         if self.mip_check.isChecked() != on:
             self.mip_check.setChecked(on)
 

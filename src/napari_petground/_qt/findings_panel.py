@@ -1,14 +1,16 @@
 """Accepted findings in the viewer: the "findings" Labels layer, its records, the table, save and load.
 
-The layer holds the voxels, a :class:`~napari_petground.findings.FindingsStore` the sentences. Every write to
-the layer (accept, load) goes through ``Labels.data_setitem``, so napari's Ctrl+Z / Ctrl+Shift+Z undo and redo
-them; the table is rebuilt from the layer whenever it changes (edits, undo, redo), so it always shows what
-the layer holds.
+The layer holds the voxels, the study session's :class:`~napari_petground.findings.FindingsStore` the
+sentences (so the describe panel and the npe2 writer see the same records). Every write to the layer
+(accept, load) goes through ``Labels.data_setitem``, so napari's Ctrl+Z / Ctrl+Shift+Z undo and redo them; the
+table is rebuilt from the layer whenever it changes (edits, undo, redo), so it always shows what the layer
+holds.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +19,9 @@ from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..errors import PetGroundError
-from ..findings import FindingRecord, FindingRow, FindingsStore, lesion_stats, load_findings, save_findings
-from ..findings.io import segment_names
+from ..findings import FindingRecord, FindingRow, lesion_stats, load_findings, save_findings
 from ..report.finding import Finding
-from ..study.study import Study
+from ..session import StudySession
 from ..wording import plural
 from .findings_table import FindingsTable
 from .grounding_layers import FINDINGS, ensure_findings_layer, jump_to, role_layer, write_finding
@@ -32,6 +33,28 @@ log = logging.getLogger(__name__)
 REFRESH_MS = 150  # coalesce bursts of layer events (a brush stroke, an undo) into one table rebuild
 
 
+def accept_finding(viewer: napari.Viewer, session: StudySession, mask: np.ndarray, finding: Finding, *,
+                   edited: bool, agreement: dict, model: dict) -> FindingRecord | None:
+    """Write ``mask`` into the session's findings layer under a new label id (one undoable step) and record
+    its finding in the session's store; None when every voxel already belongs to an earlier finding."""
+    from napari.utils.notifications import show_warning
+
+    layer = ensure_findings_layer(viewer, session)
+    store = session.findings
+    label = store.next_label(np.asarray(layer.data))
+    written, kept = write_finding(layer, mask, label)
+    if not written.any():
+        show_warning("Every voxel of this prediction already belongs to an accepted finding; nothing added.")
+        return None
+    if kept:
+        show_warning(f"{kept} voxels already belonged to an earlier finding and stay with it.")
+    record = FindingRecord(label, finding.sentence, finding, lesion_stats(session.study, written), edited=edited,
+                           agreement=agreement, model=model)
+    store.add(record)
+    viewer.layers.selection.active = layer  # Ctrl+Z now takes this accept back
+    return record
+
+
 class FindingsPanel(QWidget):
     """Table of accepted findings with Save… / Load… for the viewer's current study."""
 
@@ -40,9 +63,7 @@ class FindingsPanel(QWidget):
     def __init__(self, viewer: napari.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._viewer = viewer
-        self._stores: dict[int, FindingsStore] = {}  # id(study) -> store (a viewer may hold several studies)
-        self._studies: dict[int, Study] = {}
-        self._watched: set[int] = set()
+        self._watched: weakref.WeakSet = weakref.WeakSet()  # findings layers whose edits rebuild the table
         self._rows: list[FindingRow] = []
         self.table = FindingsTable()
         self.table.label_activated.connect(self.go_to)
@@ -64,29 +85,24 @@ class FindingsPanel(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
-        self._study: Study | None = None
+        self._session: StudySession | None = None
 
     # -- model -------------------------------------------------------------------------------------------
-    def store(self, study: Study) -> FindingsStore:
-        key = id(study)
-        if key not in self._stores:
-            self._stores[key] = FindingsStore()
-            self._studies[key] = study
-        return self._stores[key]
+    @property
+    def session(self) -> StudySession | None:
+        return self._session
 
-    def layer(self, study: Study | None = None):
-        study = study or self._study
-        return role_layer(self._viewer, study, FINDINGS) if study is not None else None
+    def layer(self, session: StudySession | None = None):
+        session = session or self._session
+        return role_layer(self._viewer, session, FINDINGS) if session is not None else None
 
     @property
     def rows(self) -> list[FindingRow]:
         return list(self._rows)
 
-    def set_study(self, study: Study | None) -> None:
-        self._study = study
-        layer = self.layer()
-        if layer is not None:
-            self._watch(layer)
+    def set_session(self, session: StudySession | None) -> None:
+        self._session = session
+        self._watch(self.layer())
         self.refresh()
 
     def accepted_findings(self) -> list[FindingRecord]:
@@ -94,48 +110,32 @@ class FindingsPanel(QWidget):
         return [row.record for row in self._rows if row.record is not None]
 
     # -- actions -----------------------------------------------------------------------------------------
-    def accept(self, study: Study, mask: np.ndarray, sentence: str, finding: Finding | None, *,
-               edited: bool, agreement: dict, model: dict) -> FindingRecord | None:
-        """Write ``mask`` as a new finding (one undoable step) and record its sentence; None if nothing new."""
-        if study is not self._study:
-            self.set_study(study)
-        layer = ensure_findings_layer(self._viewer, study)
-        self._watch(layer)
-        store = self.store(study)
-        label = store.next_label(np.asarray(layer.data))
-        written, kept = write_finding(layer, mask, label)
-        if not written.any():
-            from napari.utils.notifications import show_warning
-
-            show_warning("Every voxel of this prediction already belongs to an accepted finding; nothing added.")
-            return None
-        if kept:
-            from napari.utils.notifications import show_warning
-
-            show_warning(f"{kept} voxels already belonged to an earlier finding and stay with it.")
-        record = FindingRecord(label, sentence, finding, lesion_stats(study, written), edited=edited,
-                               agreement=agreement, model=model)
-        store.add(record)
-        layer.metadata["segment_names"] = segment_names(store.records)
-        self._viewer.layers.selection.active = layer  # Ctrl+Z now takes this accept back
+    def accept(self, session: StudySession, mask: np.ndarray, finding: Finding, *, edited: bool, agreement: dict,
+               model: dict) -> FindingRecord | None:
+        """Write ``mask`` as a new finding (one undoable step) and record its finding; None if nothing new."""
+        if session is not self._session:
+            self.set_session(session)
+        record = accept_finding(self._viewer, session, mask, finding, edited=edited, agreement=agreement,
+                                model=model)
+        self._watch(self.layer())
         self.refresh()
         return record
 
     def save_to(self, path: str | Path, extra: dict | None = None) -> list[Path]:
         """Save the current study's findings (labels file + sidecar); PetGroundError on a user mistake."""
-        study, layer = self._study, self.layer()
-        if study is None or layer is None or not np.any(layer.data):
+        session, layer = self._session, self.layer()
+        if session is None or layer is None or not np.any(layer.data):
             raise PetGroundError("there are no accepted findings to save; accept a grounding first")
-        return save_findings(path, np.asarray(layer.data), study, self.store(study).records, extra=extra)
+        return save_findings(path, np.asarray(layer.data), session.study, session.findings.records, extra=extra)
 
     def load_from(self, path: str | Path) -> list[str]:
         """Add findings saved before into the layer (one undoable step; accepted voxels are kept); notes."""
-        study = self._study
-        if study is None:
+        session = self._session
+        if session is None:
             raise PetGroundError("open the PET/CT study the findings belong to first")
-        loaded = load_findings(path, study)
-        store = self.store(study)
-        layer = ensure_findings_layer(self._viewer, study)
+        loaded = load_findings(path, session.study)
+        store = session.findings
+        layer = ensure_findings_layer(self._viewer, session)
         self._watch(layer)
         relabelled, _added = store.absorb(loaded.labels, loaded.records)
         data = np.asarray(layer.data)
@@ -148,21 +148,20 @@ class FindingsPanel(QWidget):
             notes.append(f"{clashes} loaded voxels overlap findings accepted here and were left to those")
         index = np.nonzero(target)
         layer.data_setitem(index, relabelled[index].astype(data.dtype))
-        layer.metadata["segment_names"] = segment_names(store.records)
         self._viewer.layers.selection.active = layer
         self.refresh()
         return notes
 
     def go_to(self, label: int) -> None:
         for row in self._rows:
-            if row.label == label and self._study is not None:
-                jump_to(self._viewer, self._study, row.stats.peak_index)
+            if row.label == label and self._session is not None:
+                jump_to(self._viewer, self._session.study, row.stats.peak_index)
 
     # -- table -------------------------------------------------------------------------------------------
     def _watch(self, layer) -> None:
-        if id(layer) in self._watched:
+        if layer is None or layer in self._watched:
             return
-        self._watched.add(id(layer))
+        self._watched.add(layer)
         layer.events.paint.connect(self._schedule)
         layer.events.set_data.connect(self._schedule)
         layer.events.data.connect(self._schedule)
@@ -173,11 +172,11 @@ class FindingsPanel(QWidget):
     def refresh(self) -> None:
         """Rebuild the rows from the layer (what is in it now, with the sentences of the store)."""
         self._timer.stop()
-        layer, study = self.layer(), self._study
-        if layer is None or study is None:
+        layer, session = self.layer(), self._session
+        if layer is None or session is None:
             self._rows = []
         else:
-            self._rows = self.store(study).rows(study, np.asarray(layer.data))
+            self._rows = session.findings.rows(session.study, np.asarray(layer.data))
         self.table.set_rows(self._rows)
         count = len(self._rows)
         self.summary.setText(f"{count} accepted finding{'s' if count != 1 else ''}." if count
@@ -189,11 +188,12 @@ class FindingsPanel(QWidget):
     def _save_dialog(self) -> None:
         from napari.utils.notifications import show_error, show_info
 
-        if self._study is None:
+        if self._session is None:
             return
+        study = self._session.study
         nifti, seg = "NIfTI + JSON (*.nii.gz)", "DICOM SEG + JSON (*.dcm)"
-        dicom = self._study.source_kind == "dicom"  # DICOM SEG only references a DICOM PET series
-        suggested = f"{self._study.name}_findings" + (".dcm" if dicom else ".nii.gz")
+        dicom = study.source_kind == "dicom"  # DICOM SEG only references a DICOM PET series
+        suggested = f"{study.name}_findings" + (".dcm" if dicom else ".nii.gz")
         filters = f"{seg};;{nifti}" if dicom else nifti
         path, chosen = QFileDialog.getSaveFileName(self, "Save findings", suggested, filters)
         if not path:

@@ -1,6 +1,8 @@
 """Ground a report finding in the viewer: type or paste, see the lesion highlighted, accept, edit or reject.
 
-``GroundingDock(napari_viewer)`` works on the study of the viewer's PET/CT layers (``metadata["petground"]``).
+``GroundingDock(napari_viewer)`` works on the StudySession of the viewer's PET/CT layers (session.session_of):
+the findings it lists are grounded one by one (the Finding picked, not its sentence, goes to the model), their
+results and the accepted findings are kept in the session, where the describe panel and the writer find them.
 The text box takes a sentence or a whole report; the report's findings are listed with their numbers
 highlighted. **Ground** (Ctrl+Enter) grounds the selected or only finding, **Ground all** queues every
 finding. The model runs in a napari thread worker (see grounding_runner: requests queue, Cancel stops the
@@ -18,9 +20,8 @@ is named in a warning when its finding is grounded.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
 from qtpy.QtCore import QSettings, Qt, QTimer
 from qtpy.QtWidgets import (
     QHBoxLayout,
@@ -33,10 +34,18 @@ from qtpy.QtWidgets import (
 )
 
 from ..errors import PetGroundError
+from ..model.depth import DepthProfile
 from ..report.finding import Finding
+from ..session import StudySession
 from ..study.study import Study
 from .depth_strip import DepthStrip, show_depth
-from .grounding_layers import PREDICTION, ensure_findings_layer, ensure_prediction_layer, role_layer, study_in
+from .grounding_layers import (
+    PREDICTION,
+    ensure_findings_layer,
+    ensure_prediction_layer,
+    role_layer,
+    session_in,
+)
 from .grounding_report import FindingsList, SentenceEdit
 from .grounding_result import (
     ACCEPTED,
@@ -45,7 +54,7 @@ from .grounding_result import (
     QUEUED,
     READY,
     RUNNING,
-    ResultEntry,
+    GroundingResult,
     agreement_messages,
     describe_failure,
     finding_key,
@@ -57,6 +66,8 @@ from .grounding_settings import ModelPicker
 
 if TYPE_CHECKING:
     import napari
+
+    from ..model.grounder import Grounding
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +85,8 @@ class GroundingDock(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self.runner = GroundingRunner(loader, self)
-        self._results: dict[tuple, ResultEntry] = {}
-        self._study: Study | None = None
-        self._previous_keys: dict[str, Any] = {}
+        self._session: StudySession | None = None
+        self._previous_keys: dict[str, object] = {}
         self._parsed: tuple[str, str] | None = None  # (text, tracer) a long text's listed findings came from
         self._parse_worker = None  # parsing a long text, off the GUI thread
         self._after_parse: list = []  # actions (ground, ground all) waiting for that parse
@@ -200,25 +210,33 @@ class GroundingDock(QWidget):
 
     # -- study and text ----------------------------------------------------------------------------------
     @property
+    def session(self) -> StudySession | None:
+        return self._session
+
+    @property
     def study(self) -> Study | None:
-        return self._study
+        return self._session.study if self._session is not None else None
+
+    @property
+    def _tracer(self) -> str:
+        return self._session.study.tracer if self._session is not None else ""
 
     def _sync_study(self, *_args) -> None:
-        study = study_in(self.viewer)
-        if study is self._study:
+        session = session_in(self.viewer)
+        if session is self._session:
             return
-        self._study = study
-        self._results.clear()  # results belong to the study they were computed on
-        if study is not None:  # made now, not during a run: adding a layer stalls the viewer for a moment
+        self._session = session  # results and accepted findings live in the session, not here
+        if session is not None:  # made now, not during a run: adding a layer stalls the viewer for a moment
             active = self.viewer.layers.selection.active
-            ensure_prediction_layer(self.viewer, study)
-            ensure_findings_layer(self.viewer, study)
+            ensure_prediction_layer(self.viewer, session)
+            ensure_findings_layer(self.viewer, session)
             if active is not None:
                 self.viewer.layers.selection.active = active
-        self.findings_panel.set_study(study)
-        self.depth_strip.set_profile(None, study)
-        if study is not None and study.report and not self.text.toPlainText().strip():
-            self.text.setPlainText(study.report)
+        self.findings_panel.set_session(session)
+        self.depth_strip.set_profile(None, session.study if session is not None else None)
+        report = session.study.report if session is not None else ""
+        if report and not self.text.toPlainText().strip():
+            self.text.setPlainText(report)
             self.parse_text()
 
     def _on_layer_removed(self, event) -> None:
@@ -235,7 +253,7 @@ class GroundingDock(QWidget):
         it showed (``parsing`` is True); the list is filled when the worker returns."""
         self._parse_timer.stop()
         text = self.text.toPlainText()
-        tracer = self._study.tracer if self._study is not None else ""
+        tracer = self._tracer
         if len(text) > SYNC_PARSE_CHARS:
             if self._parsed == (text, tracer):
                 self._refresh_statuses()
@@ -272,8 +290,7 @@ class GroundingDock(QWidget):
         worker.start()
 
     def _on_parsed(self, key: tuple[str, str], findings: list[Finding]) -> None:
-        tracer = self._study.tracer if self._study is not None else ""
-        if key != (self.text.toPlainText(), tracer):
+        if key != (self.text.toPlainText(), self._tracer):
             return  # the text changed while it was parsed: parsed again when this worker finishes
         self._parsed = key
         self._list_findings(findings)
@@ -287,7 +304,7 @@ class GroundingDock(QWidget):
 
     def _on_parse_finished(self) -> None:
         self._parse_worker = None
-        tracer = self._study.tracer if self._study is not None else ""
+        tracer = self._tracer
         text = self.text.toPlainText()
         if len(text) > SYNC_PARSE_CHARS and self._parsed != (text, tracer):
             self._parse_in_worker(text, tracer)  # changed meanwhile
@@ -315,8 +332,8 @@ class GroundingDock(QWidget):
         """Ground the selected findings, or the only / first one of the text; returns how many were queued."""
         from napari.utils.notifications import show_warning
 
-        study = self._require_study()
-        if study is None:
+        session = self._require_session()
+        if session is None:
             return 0
         text = self.text.toPlainText().strip()
         if not text:
@@ -331,20 +348,20 @@ class GroundingDock(QWidget):
             show_warning(f"No lesion finding in “{short}”: describe a lesion (site, side, SUVmax or image number).")
             return 0
         rows = self.findings_list.selected_rows() or [0]
-        return sum(self._queue_row(study, row, show=True) for row in rows)
+        return sum(self._queue_row(session, row, show=True) for row in rows)
 
     def ground_all(self) -> int:
         """Queue every finding of the list that has no result yet; returns how many were queued."""
-        study = self._require_study()
-        if study is None:
+        session = self._require_session()
+        if session is None:
             return 0
         if not self.parse_text() and self.parsing:
             self._after_parse = [self.ground_all]  # queued when the report has been read
             return 0
         queued = 0
         for row, finding in enumerate(self.findings_list.findings):
-            if finding_key(finding) not in self._results:
-                queued += self._queue_row(study, row, show=queued == 0 and self.review.shown is None)
+            if session.result(finding) is None:
+                queued += self._queue_row(session, row, show=queued == 0 and self.review.shown is None)
         if not queued:
             from napari.utils.notifications import show_info
 
@@ -356,34 +373,37 @@ class GroundingDock(QWidget):
         findings = self.findings_list.findings
         if not 0 <= row < len(findings):
             return
-        entry = self._results.get(finding_key(findings[row]))
+        session = self._require_session()
+        if session is None:
+            return
+        entry = session.result(findings[row])
         if entry is not None and entry.mask is not None:
-            self.review.display(entry, activate=True)
-        elif (study := self._require_study()) is not None:
-            self._queue_row(study, row, show=True)
+            self.review.display(entry, session, activate=True)
+        else:
+            self._queue_row(session, row, show=True)
 
     def cancel(self) -> None:
         stopped = self.runner.cancel()
         if stopped:
             self.stage.setText("Cancelling…")
 
-    def _require_study(self) -> Study | None:
+    def _require_session(self) -> StudySession | None:
         from napari.utils.notifications import show_error
 
         self._sync_study()
-        if self._study is None:
+        if self._session is None:
             show_error("Open a PET/CT study first (File › Open, or File › Open Sample › Demo PET/CT).")
-        return self._study
+        return self._session
 
-    def _queue_row(self, study: Study, row: int, *, show: bool) -> bool:
+    def _queue_row(self, session: StudySession, row: int, *, show: bool) -> bool:
         finding = self.findings_list.findings[row]
-        self._results.pop(finding_key(finding), None)
+        session.drop_result(finding)
         if finding.refused:
             from napari.utils.notifications import show_warning
 
             show_warning(refused_message(finding))
-        request = GroundingRequest(study, finding.sentence, finding, self.model_picker.checkpoint,
-                                   self.model_picker.device, row, show)
+        request = GroundingRequest(session, finding, self.model_picker.checkpoint, self.model_picker.device,
+                                   row, show)
         if not self.runner.submit(request):
             return False
         self._refresh_statuses()
@@ -391,7 +411,7 @@ class GroundingDock(QWidget):
         return True
 
     def _row_of(self, request: GroundingRequest) -> int | None:
-        key = finding_key(request.finding) if request.finding is not None else None
+        key = finding_key(request.finding)
         for row, finding in enumerate(self.findings_list.findings):
             if finding_key(finding) == key:
                 return row
@@ -409,14 +429,14 @@ class GroundingDock(QWidget):
         self.progress.setValue(int(round(1000 * overall_fraction(stage, fraction))))
         self._update_stage(f"{stage} {fraction:.0%}")
 
-    def _on_pointed(self, request: GroundingRequest, profile: Any) -> None:
+    def _on_pointed(self, request: GroundingRequest, profile: DepthProfile) -> None:
         """Where the sentence points (first from the location prior, then from the network's answer): fill
         the depth strip and, for a sentence without an image number whose result will be shown, move there
         before the mask is ready."""
-        if request.study is not self._study or not request.show:
+        if request.session is not self._session or not request.show:
             return
-        has_image = request.finding is not None and request.finding.slice is not None
-        show_depth(self.viewer, self.depth_strip, request.study, profile, move=not has_image)
+        has_image = request.finding.slice is not None
+        show_depth(self.viewer, self.depth_strip, request.session.study, profile, move=not has_image)
 
     def _update_stage(self, text: str | None = None) -> None:
         waiting = len(self.runner.queued)
@@ -424,31 +444,27 @@ class GroundingDock(QWidget):
             text = "running" if self.runner.busy else "Idle."
         self.stage.setText(text + (f" · {waiting} queued" if waiting else ""))
 
-    def _on_grounded(self, request: GroundingRequest, grounding: Any) -> None:
+    def _on_grounded(self, request: GroundingRequest, grounding: Grounding) -> None:
         from napari.utils.notifications import show_warning
 
-        finding = getattr(grounding, "finding", None) or request.finding
-        chosen = getattr(grounding, "chosen", None)
-        mask = np.asarray(grounding.mask, dtype=bool) if getattr(grounding, "mask", None) is not None else None
-        stats = grounding.components[chosen] if chosen is not None and grounding.components else None
-        source = getattr(self.runner.grounder, "source", None)
-        entry = ResultEntry(request, finding, mask, stats, getattr(grounding, "agreement", None), model={
-            "checkpoint": str(source or request.checkpoint or "demo"), "device": request.device,
-            "method": str(getattr(grounding, "method", "")),
-            "timings": dict(getattr(grounding, "timings", {}) or {}),
-        }, flags=[str(f) for f in getattr(grounding, "flags", None) or []])
-        description = getattr(grounding, "description", None)
+        stats = grounding.chosen_stats
+        found = stats is not None and bool(grounding.mask.any())
+        entry = GroundingResult(request.finding, grounding, grounding.mask if found else None, stats,
+                                grounding.agreement, model={
+                                    "checkpoint": grounding.checkpoint or str(request.checkpoint or "demo"),
+                                    "device": grounding.device or request.device, "method": grounding.method,
+                                    "timings": dict(grounding.timings)},
+                                flags=list(grounding.flags), status=READY if found else NOTHING,
+                                consistency=grounding.consistency)
+        description = grounding.description
         if description is not None:  # without a describe head only the side is known
-            entry.described = description.phrase if description.site else str(description.body_side)
-        entry.consistency = getattr(grounding, "consistency", None)
-        if mask is None or not mask.any() or stats is None:
-            entry.status, entry.mask = NOTHING, None
+            entry.described = description.phrase if description.site else description.body_side
+        if not found:
             reasons = "; ".join(agreement_messages(entry.agreement) + entry.flags) or "no region above threshold"
             show_warning(f"No lesion found for “{request.sentence}”: {reasons}.")
-        if request.finding is not None:
-            self._results[finding_key(request.finding)] = entry
-        if entry.mask is not None and (request.show or self.review.shown is None):
-            self.review.display(entry, activate=True)
+        request.session.store_result(entry)
+        if request.session is self._session and found and (request.show or self.review.shown is None):
+            self.review.display(entry, request.session, activate=True)
         self._refresh_statuses()
 
     def _on_failed(self, request: GroundingRequest, exc: BaseException) -> None:
@@ -472,18 +488,19 @@ class GroundingDock(QWidget):
         self._update_stage("Idle.")
 
     def _refresh_statuses(self) -> None:
+        session = self._session
         accepted = {finding_key(r.finding) for r in self.findings_panel.accepted_findings() if r.finding}
-        pending = [r for r in (self.runner.current, *self.runner.queued) if r is not None and r.finding]
+        pending = [r for r in (self.runner.current, *self.runner.queued) if r is not None and r.session is session]
         running = {finding_key(r.finding) for r in pending[:1] if r is self.runner.current}
         waiting = {finding_key(r.finding) for r in pending} - running
         for row, finding in enumerate(self.findings_list.findings):
             key = finding_key(finding)
-            entry = self._results.get(key)
+            entry = session.result(finding) if session is not None else None
             if entry is not None:  # accepted (or its accept undone) follows the findings layer
                 if key in accepted:
-                    entry.status = ACCEPTED
+                    session.set_status(entry, ACCEPTED)
                 elif entry.status == ACCEPTED:
-                    entry.status = READY
+                    session.set_status(entry, READY)
             if self.findings_list.status(row) == FAILED and entry is None and key not in running | waiting:
                 continue
             self.findings_list.set_status(row, *row_status(key, entry, accepted, running, waiting))
@@ -497,16 +514,17 @@ class GroundingDock(QWidget):
         """Drop the shown prediction (key ``r``)."""
         self.review.reject()
 
-    def _on_reviewed(self, _entry: ResultEntry) -> None:
+    def _on_reviewed(self, _entry: GroundingResult) -> None:
         """After an accept or reject: update the list, show the next grounded finding waiting for review."""
         self._refresh_statuses()
-        pending = [e for e in self._results.values() if e.status == READY and e.mask is not None]
+        session = self._session
+        pending = [e for e in session.results if e.status == READY and e.mask is not None] if session else []
         if pending:
-            self.review.display(pending[0], activate=False)
+            self.review.display(pending[0], session, activate=False)
 
     # -- reading state (tests, guide) --------------------------------------------------------------------
     @property
-    def shown(self) -> ResultEntry | None:
+    def shown(self) -> GroundingResult | None:
         return self.review.shown
 
     @property
@@ -514,7 +532,7 @@ class GroundingDock(QWidget):
         return self.review.settled
 
     def prediction_layer(self):
-        return role_layer(self.viewer, self._study, PREDICTION) if self._study is not None else None
+        return role_layer(self.viewer, self._session, PREDICTION) if self._session is not None else None
 
     def findings_layer(self):
         return self.findings_panel.layer()

@@ -1,9 +1,10 @@
 """The two Labels layers of grounding, on the PET grid: "prediction" (one proposal) and "findings" (accepted).
 
-Both carry ``metadata["petground"] = {"study", "role"}`` like the study's image layers, so docks find them by
-role rather than by name, and napari's own *Save Selected Layer* writes them in the study's geometry
-(study.writers.write_labels_layer). Accepting writes into "findings" with ``Labels.data_setitem``: one entry of
-napari's undo history, so Ctrl+Z on that layer takes an accept back like any brush stroke.
+Both carry ``metadata["petground"] = {"session", "role"}`` like the study's image layers (session.tag), so
+docks find them by role rather than by name, and napari's own *Save Selected Layer* writes them in the study's
+geometry, the findings with their sentences (the npe2 writer reads the session's findings store). Accepting
+writes into "findings" with ``Labels.data_setitem``: one entry of napari's undo history, so Ctrl+Z on that
+layer takes an accept back like any brush stroke. Only napari's public API is used.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..session import StudySession, role_of, session_of, tag
 from ..study.study import Study
 
 if TYPE_CHECKING:
@@ -23,21 +25,26 @@ PREDICTION_LABEL = 1
 PREDICTION_COLOR = "#00e5ff"  # cyan: not used by the PET colour map (inferno) nor by napari's label cycle start
 
 
+def session_in(viewer: napari.Viewer) -> StudySession | None:
+    """The session of the viewer's image layers (the last study added wins, as in the display dock)."""
+    session = None
+    for layer in viewer.layers:
+        found = session_of(layer)
+        if found is not None and role_of(layer) in ("ct", "pet"):
+            session = found
+    return session
+
+
 def study_in(viewer: napari.Viewer) -> Study | None:
-    """The study of the viewer's image layers (the last one added wins, as in the display dock)."""
-    study = None
-    for layer in viewer.layers:
-        info = getattr(layer, "metadata", {}).get("petground") or {}
-        if info.get("role") in ("ct", "pet") and isinstance(info.get("study"), Study):
-            study = info["study"]
-    return study
+    """The study of :func:`session_in`."""
+    session = session_in(viewer)
+    return session.study if session is not None else None
 
 
-def role_layer(viewer: napari.Viewer, study: Study, role: str) -> Labels | None:
-    """The viewer's Labels layer of ``study`` with ``role`` ("prediction" or "findings"), if any."""
+def role_layer(viewer: napari.Viewer, session: StudySession, role: str) -> Labels | None:
+    """The viewer's layer of ``session`` with ``role`` ("prediction", "findings", ...), if any."""
     for layer in viewer.layers:
-        info = getattr(layer, "metadata", {}).get("petground") or {}
-        if info.get("role") == role and info.get("study") is study:
+        if role_of(layer) == role and session_of(layer) is session:
             return layer
     return None
 
@@ -46,32 +53,42 @@ def _pet_grid(study: Study) -> dict:
     return {"scale": study.pet.spacing, "translate": study.pet.origin}
 
 
-def ensure_prediction_layer(viewer: napari.Viewer, study: Study) -> Labels:
-    """The prediction layer of ``study``, created empty (cyan contour) when missing."""
+def ensure_prediction_layer(viewer: napari.Viewer, session: StudySession) -> Labels:
+    """The prediction layer of ``session``, created empty (cyan contour) when missing."""
     from napari.utils.colormaps import DirectLabelColormap
 
-    layer = role_layer(viewer, study, PREDICTION)
+    layer = role_layer(viewer, session, PREDICTION)
     if layer is None:
         colormap = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent",
                                                    PREDICTION_LABEL: PREDICTION_COLOR})
         layer = viewer.add_labels(
-            np.zeros(study.pet.shape, dtype=np.uint8), name=PREDICTION, colormap=colormap, opacity=0.9,
-            metadata={"petground": {"study": study, "role": PREDICTION}}, **_pet_grid(study),
+            np.zeros(session.study.pet.shape, dtype=np.uint8), name=PREDICTION, colormap=colormap, opacity=0.9,
+            metadata={"petground": tag(session, PREDICTION)}, **_pet_grid(session.study),
         )
         layer.contour = 1
         layer.selected_label = PREDICTION_LABEL
     return layer
 
 
-def ensure_findings_layer(viewer: napari.Viewer, study: Study) -> Labels:
-    """The findings layer of ``study``, created empty when missing (above the prediction layer)."""
-    layer = role_layer(viewer, study, FINDINGS)
+def ensure_findings_layer(viewer: napari.Viewer, session: StudySession) -> Labels:
+    """The findings layer of ``session``, created empty when missing (above the prediction layer)."""
+    layer = role_layer(viewer, session, FINDINGS)
     if layer is None:
         layer = viewer.add_labels(
-            np.zeros(study.pet.shape, dtype=np.uint16), name=FINDINGS, opacity=0.5,
-            metadata={"petground": {"study": study, "role": FINDINGS}, "segment_names": {}}, **_pet_grid(study),
+            np.zeros(session.study.pet.shape, dtype=np.uint16), name=FINDINGS, opacity=0.5,
+            metadata={"petground": tag(session, FINDINGS)}, **_pet_grid(session.study),
         )
     return layer
+
+
+def forget_edits(layer: Labels) -> None:
+    """Clear a Labels layer's undo history, keeping its mode: napari clears it when the layer stops being
+    editable (its only public way)."""
+    mode = layer.mode
+    layer.editable = False
+    layer.editable = True
+    if layer.mode != mode:
+        layer.mode = mode
 
 
 def show_mask(layer: Labels, mask: np.ndarray | None) -> None:
@@ -84,9 +101,7 @@ def show_mask(layer: Labels, mask: np.ndarray | None) -> None:
     data[...] = 0
     if mask is not None:
         data[np.asarray(mask, dtype=bool)] = PREDICTION_LABEL
-    reset = getattr(layer, "_reset_history", None)
-    if callable(reset):
-        reset()
+    forget_edits(layer)
     layer.selected_label = PREDICTION_LABEL
     layer.refresh()
 

@@ -8,16 +8,26 @@ the edited mask when the check can be rerun.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from ..errors import PetGroundError
 from ..report.finding import Finding
-from .grounding_runner import GroundingRequest
+from ..session import (  # noqa: F401 (statuses of a findings-list row, used by the docks through here)
+    ACCEPTED,
+    FAILED,
+    NOTHING,
+    QUEUED,
+    READY,
+    REJECTED,
+    RUNNING,
+    GroundingResult,
+    finding_key,
+)
+from ..weaklabel.agreement import Agreement
+from ..weaklabel.components import ComponentStats
 
 OK, WARN = "✓", "⚠"
 COLUMNS = ("", "Lesion", "Sentence", "")  # quantity, measured on the mask, stated, ✓ / ⚠
@@ -31,28 +41,28 @@ class ResultRow:
     mark: str = ""  # OK, WARN or "" (nothing to check)
 
 
-def _mark(flag: Any) -> str:
+def _mark(flag: bool | None) -> str:
     if flag is None:
         return ""
     return OK if bool(flag) else WARN
 
 
-def result_rows(stats: Any, finding: Finding | None, agreement: Any = None, *, described: str = "",
-                consistency: tuple[bool, str] | None = None) -> list[ResultRow]:
+def result_rows(stats: ComponentStats, finding: Finding | None, agreement: Agreement | None = None, *,
+                described: str = "", consistency: tuple[bool, str] | None = None) -> list[ResultRow]:
     """Rows of the result table from lesion statistics, the sentence's numbers and the agreement check;
     with a description of the mask (``described``: "left external iliac lymph node") a Site row too."""
     finding = finding or Finding("")
+    agreement = agreement or Agreement()
     low, high = (int(v) for v in stats.image_range)
     images = f"{low}" if low == high else f"{low}–{high}"
-    get = (lambda name: getattr(agreement, name, None)) if agreement is not None else (lambda name: None)
     rows = [
         ResultRow("SUVmax", f"{stats.suvmax:.1f}", f"{finding.suvmax:g}" if finding.suvmax is not None else "",
-                  _mark(get("suv_ok"))),
+                  _mark(agreement.suv_ok)),
         ResultRow("SUVmean", f"{stats.suvmean:.1f}"),
         ResultRow("Volume (ml)", f"{stats.volume_ml:.1f}"),
         ResultRow("TLG", f"{stats.tlg:.1f}"),
-        ResultRow("Images", images, str(finding.slice) if finding.slice is not None else "", _mark(get("slice_ok"))),
-        ResultRow("Side", str(getattr(stats, "side", "") or ""), finding.laterality, _mark(get("side_ok"))),
+        ResultRow("Images", images, str(finding.slice) if finding.slice is not None else "", _mark(agreement.slice_ok)),
+        ResultRow("Side", stats.side or "", finding.laterality, _mark(agreement.side_ok)),
     ]
     if described or consistency is not None:
         stated = " ".join(p for p in (finding.laterality, _site_phrase(finding.site)) if p)
@@ -66,38 +76,11 @@ def _site_phrase(site: str) -> str:
     return SITE_BY_KEY[site].phrase if site in SITE_BY_KEY else site
 
 
-def agreement_messages(agreement: Any) -> list[str]:
-    if agreement is None:
-        return []
-    return [str(m) for m in (getattr(agreement, "messages", None) or [])]
+def agreement_messages(agreement: Agreement | None) -> list[str]:
+    return [str(m) for m in agreement.messages] if agreement is not None else []
 
 
-# row status symbols of the findings list
-QUEUED, RUNNING, READY, ACCEPTED, REJECTED, FAILED, NOTHING = "…", "▶", "●", "✓", "✗", "!", "∅"
-
-
-def finding_key(finding: Finding) -> tuple:
-    """What makes two findings the same job (a re-parse of the same text gives equal keys)."""
-    return (finding.sentence, finding.suvmax, finding.slice, finding.laterality, finding.site)
-
-
-@dataclass(eq=False)
-class ResultEntry:
-    """A grounding kept for review: the chosen lesion mask (bool, PET grid) and what was measured."""
-
-    request: GroundingRequest
-    finding: Finding | None
-    mask: np.ndarray | None
-    stats: Any
-    agreement: Any
-    model: dict = field(default_factory=dict)
-    flags: list[str] = field(default_factory=list)  # the model's notes ("PET is not in SUV", ...)
-    status: str = READY
-    described: str = ""  # what the mask looks like ("left external iliac lymph node"), "" if not described
-    consistency: tuple[bool, str] | None = None  # sentence's site and side vs the description
-
-
-def row_status(key: tuple, entry: ResultEntry | None, accepted: set, running: set,
+def row_status(key: tuple, entry: GroundingResult | None, accepted: set, running: set,
                waiting: set) -> tuple[str, str]:
     """(symbol, tooltip) of a findings-list row."""
     if key in accepted:
@@ -112,11 +95,12 @@ def row_status(key: tuple, entry: ResultEntry | None, accepted: set, running: se
     return "", "not grounded yet"
 
 
-def agreement_dict(agreement: Any) -> dict:
+def agreement_dict(agreement: Agreement | None) -> dict:
+    """What the findings sidecar records of an agreement check."""
     if agreement is None:
         return {}
-    keys = ("suv_ok", "slice_ok", "side_ok")
-    out = {k: (None if getattr(agreement, k, None) is None else bool(getattr(agreement, k))) for k in keys}
+    out = {k: None if getattr(agreement, k) is None else bool(getattr(agreement, k))
+           for k in ("suv_ok", "slice_ok", "side_ok")}
     out["messages"] = agreement_messages(agreement)
     return out
 

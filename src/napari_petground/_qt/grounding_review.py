@@ -9,6 +9,7 @@ lesion in short steps, one per event-loop turn, so the viewer never freezes for 
 from __future__ import annotations
 
 import html
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,9 @@ from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from ..findings import lesion_stats
 from ..report.finding import Finding
+from ..session import StudySession
+from ..weaklabel.agreement import Agreement
+from ..weaklabel.components import ComponentStats
 from .findings_panel import FindingsPanel
 from .grounding_layers import (
     PREDICTION,
@@ -31,7 +35,7 @@ from .grounding_layers import (
 from .grounding_result import (
     ACCEPTED,
     REJECTED,
-    ResultEntry,
+    GroundingResult,
     ResultPanel,
     agreement_dict,
     agreement_messages,
@@ -44,24 +48,28 @@ if TYPE_CHECKING:
 ACCEPT_KEY, REJECT_KEY = "a", "r"
 
 
-def recheck(stats: Any, finding: Finding | None) -> Any:
+def recheck(stats: ComponentStats, finding: Finding | None) -> Agreement | None:
     """The number/side check of an edited mask (the rule the model's choice uses), None without a finding."""
     from ..weaklabel.agreement import check_agreement
 
     return check_agreement(stats, finding) if finding is not None else None
+
+
 EDIT_REFRESH_MS = 200
 
 
 class ReviewPane(QWidget):
-    """Result, Accept / Reject and the accepted findings; ``reviewed`` (entry) after an accept or reject."""
+    """Result, Accept / Reject and the accepted findings; ``reviewed`` (GroundingResult) after an accept or
+    reject."""
 
     reviewed = Signal(object)
 
     def __init__(self, viewer: napari.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
-        self._shown: ResultEntry | None = None
-        self._watched: set[int] = set()
+        self._shown: GroundingResult | None = None
+        self._session: StudySession | None = None  # the study of the shown result
+        self._watched: weakref.WeakSet = weakref.WeakSet()
         self._steps: deque[Callable[[], Any]] = deque()
         self.result = ResultPanel()
         self.accept_button = QPushButton(f"Accept ({ACCEPT_KEY})")
@@ -97,7 +105,7 @@ class ReviewPane(QWidget):
 
     # -- state -------------------------------------------------------------------------------------------
     @property
-    def shown(self) -> ResultEntry | None:
+    def shown(self) -> GroundingResult | None:
         return self._shown
 
     @property
@@ -112,15 +120,16 @@ class ReviewPane(QWidget):
         self.result.clear(message)
 
     # -- display -----------------------------------------------------------------------------------------
-    def display(self, entry: ResultEntry, *, activate: bool) -> None:
-        """Show ``entry`` as the prediction; select that layer (``activate``) and go to the lesion."""
-        study = entry.request.study
-        layer = ensure_prediction_layer(self.viewer, study)
-        if id(layer) not in self._watched:
-            self._watched.add(id(layer))
+    def display(self, entry: GroundingResult, session: StudySession, *, activate: bool) -> None:
+        """Show ``entry`` (a result of ``session``) as the prediction; select that layer (``activate``) and go
+        to the lesion."""
+        study = session.study
+        layer = ensure_prediction_layer(self.viewer, session)
+        if layer not in self._watched:
+            self._watched.add(layer)
             layer.events.paint.connect(lambda *_: self._edit_timer.start())
         show_mask(layer, entry.mask)
-        self._shown = entry
+        self._shown, self._session = entry, session
         self._show_stats(entry, entry.stats, entry.agreement)
         self._set_enabled(True)
         if activate:
@@ -130,13 +139,13 @@ class ReviewPane(QWidget):
         self._later(lambda: self._go_to_slice(entry, peak))
         self._later(lambda: self._shown is entry and centre_camera(self.viewer, study, peak))
 
-    def _activate(self, entry: ResultEntry, layer) -> None:
+    def _activate(self, entry: GroundingResult, layer) -> None:
         if self._shown is entry and self.viewer.layers.selection.active is not layer:
             self.viewer.layers.selection.active = layer
 
-    def _go_to_slice(self, entry: ResultEntry, peak) -> None:
-        if self._shown is entry and self.viewer.dims.ndim >= 3:
-            axes, values = slice_point(self.viewer, entry.request.study, peak)
+    def _go_to_slice(self, entry: GroundingResult, peak) -> None:
+        if self._shown is entry and self._session is not None and self.viewer.dims.ndim >= 3:
+            axes, values = slice_point(self.viewer, self._session.study, peak)
             if axes and not np.allclose([self.viewer.dims.point[a] for a in axes], values):
                 self.viewer.dims.set_point(axes, values)
 
@@ -151,18 +160,18 @@ class ReviewPane(QWidget):
         if self._steps:
             self._step_timer.start()
 
-    def _show_stats(self, entry: ResultEntry, stats: Any, agreement: Any, note: str = "",
-                    site: bool = True) -> None:
+    def _show_stats(self, entry: GroundingResult, stats: ComponentStats, agreement: Agreement | None,
+                    note: str = "", site: bool = True) -> None:
         """The table; ``site`` False after an edit (the site check described the model's mask, not yours)."""
         consistency = entry.consistency if site else None
         rows = result_rows(stats, entry.finding, agreement, described=entry.described if site else "",
                            consistency=consistency)
         site_note = [f"Site: {consistency[1]}"] if consistency is not None and not consistency[0] else []
-        self.result.show_result(f"<b>{html.escape(entry.request.sentence)}</b>", rows,
+        self.result.show_result(f"<b>{html.escape(entry.sentence)}</b>", rows,
                                 agreement_messages(agreement) + site_note + entry.flags, note)
 
     def _prediction_layer(self):
-        return role_layer(self.viewer, self._shown.request.study, PREDICTION) if self._shown else None
+        return role_layer(self.viewer, self._session, PREDICTION) if self._shown and self._session else None
 
     def _prediction_edited(self) -> None:
         """Statistics of the prediction as painted now; the model's agreement marks no longer apply."""
@@ -173,7 +182,7 @@ class ReviewPane(QWidget):
         if not mask.any():
             self.result.clear("The prediction is empty: paint the lesion or reject.")
             return
-        stats = lesion_stats(entry.request.study, mask)
+        stats = lesion_stats(self._session.study, mask)
         self._show_stats(entry, stats, recheck(stats, entry.finding),
                          note="Edited: statistics and checks of your mask.", site=False)
 
@@ -190,15 +199,14 @@ class ReviewPane(QWidget):
         if not mask.any():
             show_warning("The prediction is empty: paint the lesion (p) or reject it (r).")
             return
+        session = self._session
         edited = not np.array_equal(mask, entry.mask)
-        agreement = recheck(lesion_stats(entry.request.study, mask), entry.finding) if edited else entry.agreement
-        record = self.findings_panel.accept(
-            entry.request.study, mask, entry.request.sentence, entry.finding, edited=edited,
-            agreement=agreement_dict(agreement), model=entry.model,
-        )
+        agreement = recheck(lesion_stats(session.study, mask), entry.finding) if edited else entry.agreement
+        record = self.findings_panel.accept(session, mask, entry.finding, edited=edited,
+                                            agreement=agreement_dict(agreement), model=entry.model)
         if record is None:
             return
-        entry.status = ACCEPTED
+        session.set_status(entry, ACCEPTED)
         self._finish(f"Accepted as finding {record.label}. Ctrl+Z on the findings layer takes it back.")
 
     def reject(self) -> None:
@@ -207,7 +215,7 @@ class ReviewPane(QWidget):
         if self._shown is None:
             show_info("Nothing to reject: ground a finding first.")
             return
-        self._shown.status = REJECTED
+        self._session.set_status(self._shown, REJECTED)
         self._finish("Rejected.")
 
     def _finish(self, message: str) -> None:

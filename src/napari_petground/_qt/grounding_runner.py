@@ -1,7 +1,9 @@
 """Runs grounding requests off the GUI thread, one at a time, in a napari generator worker.
 
 Behaviour while a run is under way (documented in docs/user-guide.md): a new request **joins a queue** and
-runs after the ones before it, in order; the same sentence already waiting or running is not queued twice.
+runs after the ones before it, in order; the same finding already waiting or running is not queued twice.
+Each request carries the Finding the reader picked and the study's session, and the model grounds exactly
+that finding (a sentence stating two lesions is two requests, each choosing by its own numbers).
 **Cancel** stops the running request at its next stage boundary (the worker aborts at its next ``yield``) and
 empties the queue. The grounding model is loaded once, inside the worker, and kept for later requests until
 the checkpoint or device changes.
@@ -16,13 +18,16 @@ from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any
+from typing import TYPE_CHECKING
 
 from qtpy.QtCore import QObject, Signal
 
 from ..model.depth import DEPTH
 from ..report.finding import Finding
-from ..study.study import Study
+from ..session import StudySession, finding_key
+
+if TYPE_CHECKING:
+    from ..model.grounder import Grounder, Grounding
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +35,7 @@ LOADING = "loading model"
 # stages in the order a run goes through them; the bar fills by stage, then by the fraction inside it
 STAGES: tuple[str, ...] = (LOADING, "text", "preprocessing", "inference", "post-processing")
 
-GrounderLoader = Callable[[str | None, str], Any]
+GrounderLoader = Callable[[str | None, str], "Grounder"]
 _ids = count(1)
 # modules whose import holds the GIL for long stretches (shared libraries, extension init): imported in the
 # background when the dock opens, so that a run does not freeze the viewer while they load
@@ -70,7 +75,7 @@ def _log_missing_imports() -> None:
         log.info("not imported: %s", missing)
 
 
-def load_grounder(checkpoint: str | None, device: str) -> Any:
+def load_grounder(checkpoint: str | None, device: str) -> Grounder:
     """The package's grounding model (None = the shipped demo checkpoint)."""
     with IMPORT_LOCK:
         from ..model.grounder import Grounder
@@ -80,28 +85,22 @@ def load_grounder(checkpoint: str | None, device: str) -> Any:
 
 @dataclass(eq=False)
 class GroundingRequest:
-    """One sentence to ground in one study, with the checkpoint and device chosen when it was asked."""
+    """One finding to ground in one study's session, with the checkpoint and device chosen when it was asked."""
 
-    study: Study
-    sentence: str
-    finding: Finding | None = None
+    session: StudySession
+    finding: Finding
     checkpoint: str | None = None
     device: str = "auto"
-    row: int | None = None  # row of the dock's findings list, None for typed text
+    row: int | None = None  # row of the dock's findings list when it was asked
     show: bool = True  # display the result as soon as it arrives (False: wait in the list for review)
     id: int = field(default_factory=lambda: next(_ids))
 
+    @property
+    def sentence(self) -> str:
+        return self.finding.sentence
+
     def same_job(self, other: GroundingRequest) -> bool:
-        return self.study is other.study and self.sentence == other.sentence and self.finding == other.finding
-
-
-def _accepts(function: Callable, name: str) -> bool:
-    import inspect
-
-    try:
-        return name in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
+        return self.session is other.session and finding_key(self.finding) == finding_key(other.finding)
 
 
 def overall_fraction(stage: str, fraction: float) -> float:
@@ -116,7 +115,7 @@ class GroundingRunner(QObject):
     started = Signal(object)  # request
     progressed = Signal(object, str, float)  # request, stage, fraction inside the stage
     pointed = Signal(object, object)  # request, model.depth.DepthProfile: where the sentence points (early)
-    grounded = Signal(object, object)  # request, Grounding
+    grounded = Signal(object, object)  # request, model.grounder.Grounding
     failed = Signal(object, object)  # request, exception
     cancelled = Signal(object)  # request (running or dropped from the queue)
     idle = Signal()  # nothing running, nothing queued
@@ -127,7 +126,7 @@ class GroundingRunner(QObject):
         self._queue: deque[GroundingRequest] = deque()
         self._current: GroundingRequest | None = None
         self._worker = None
-        self._grounder = None
+        self._grounder: Grounder | None = None
         self._grounder_key: tuple[str, str] | None = None
         self._warming = None
 
@@ -150,7 +149,7 @@ class GroundingRunner(QObject):
         return self._warming is not None and self._warming.is_alive()
 
     @property
-    def grounder(self) -> Any:
+    def grounder(self) -> Grounder | None:
         """The loaded model, or None before the first run."""
         return self._grounder
 
@@ -228,7 +227,7 @@ class GroundingRunner(QObject):
         self.started.emit(request)
         worker.start()
 
-    def _run(self, request: GroundingRequest) -> Generator[tuple[str, float], None, Any]:
+    def _run(self, request: GroundingRequest) -> Generator[tuple[str, object], None, Grounding]:
         """Worker body (another thread): load the model if needed, then the model's own stages."""
         key = (request.checkpoint or "", request.device)
         if self._grounder is None or self._grounder_key != key:
@@ -238,12 +237,9 @@ class GroundingRunner(QObject):
             grounder = self._loader(request.checkpoint, request.device)
             self._grounder, self._grounder_key = grounder, key
             yield LOADING, 1.0
-        options = {}
-        if request.finding is not None and _accepts(self._grounder.iter_ground, "finding"):
-            options["finding"] = request.finding  # one finding of a sentence that describes several
-        return (yield from self._grounder.iter_ground(request.study, request.sentence, **options))
+        return (yield from self._grounder.iter_ground(request.session, request.finding))
 
-    def _on_yielded(self, request: GroundingRequest, value: Any) -> None:
+    def _on_yielded(self, request: GroundingRequest, value: tuple[str, object]) -> None:
         try:
             stage, fraction = value
         except (TypeError, ValueError):

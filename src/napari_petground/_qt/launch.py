@@ -14,11 +14,11 @@ log = logging.getLogger(__name__)
 
 
 def add_study(viewer: napari.Viewer, study: Study, **layer_options) -> list:
-    """Add the study's CT and PET layers (see study.layers.study_layers) and return them."""
-    from ..study.layers import study_layers
+    """Open ``study`` in a StudySession and add its CT and PET layers (session.session_layers); returns them."""
+    from ..session import StudySession, session_layers
 
     added = []
-    for data, kwargs, layer_type in study_layers(study, **layer_options):
+    for data, kwargs, layer_type in session_layers(StudySession(study), **layer_options):
         added.append(getattr(viewer, f"add_{layer_type}")(data, **kwargs))
     return added
 

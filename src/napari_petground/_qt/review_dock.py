@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,7 @@ class ReviewDock(QWidget):
         self.item_id: str | None = None
         self.picked: int | None = None
         self._viewer_keys: dict[str, object] = {}
+        self._keyed_layers: weakref.WeakSet = weakref.WeakSet()  # layers whose keymap holds the review keys
         self.panel = ReviewPanel(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -177,10 +179,10 @@ class ReviewDock(QWidget):
     def _bind_layer_keys(self) -> None:
         for layer, actions in ((self.layers.mask, self._actions()),
                                (self.layers.candidates, {**self._actions(), **self._digit_actions()})):
-            if layer is not None and not getattr(layer, "_petground_review_keys", False):
+            if layer is not None and layer not in self._keyed_layers:
                 for key, action in actions.items():
                     layer.bind_key(key, action, overwrite=True)
-                layer._petground_review_keys = True
+                self._keyed_layers.add(layer)
 
     # -- showing --------------------------------------------------------------------------------------------
     def _filter(self) -> ItemFilter:

@@ -2,21 +2,21 @@
 
 Layers are made once and then reused: a new item of the same case only swaps the mask's data, a new case
 also swaps the images' data and geometry, so moving on costs no layer creation. CT/PET come from
-study.layers.study_layers (layer names "{case} CT" / "{case} PET", ``metadata["petground"]`` for the other
-docks); the masks sit on the PET grid (its scale and translate).
+session.session_layers (layer names "{case} CT" / "{case} PET"; each case is a StudySession, found by the other
+docks in ``metadata["petground"]``, with the image numbers the dataset recorded for it); the masks sit on the
+PET grid (its scale and translate). Only napari's public API is used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..study.layers import study_layers
+from ..session import StudySession, role_of, session_layers
 from ..study.numbering import ImageNumbering
 from ..study.study import Study
+from .grounding_layers import camera_of, forget_edits
 from .review_loader import CaseData, ItemData
 
 if TYPE_CHECKING:
@@ -28,9 +28,10 @@ MASK_COLOR = "cyan"
 
 
 def case_study(case: CaseData, tracer: str = "") -> Study:
-    """A Study for a dataset case (PET in SUV, CT on the PET grid, head-first numbering)."""
-    return Study(pet=case.pet, ct=case.ct, numbering=ImageNumbering.from_convention(case.pet.shape[0]),
-                 tracer=tracer, source_kind="dataset", title=case.case)
+    """A Study for a dataset case (PET in SUV, CT on the PET grid, the image numbers the dataset recorded)."""
+    numbering = case.numbering or ImageNumbering.from_convention(case.pet.shape[0])
+    return Study(pet=case.pet, ct=case.ct, numbering=numbering, tracer=tracer, source_kind="dataset",
+                 title=case.case)
 
 
 class ReviewLayers:
@@ -40,7 +41,7 @@ class ReviewLayers:
         self.viewer = viewer
         self.ct = self.pet = self.mask = self.candidates = None
         self.case: str | None = None
-        self.study: Study | None = None
+        self.session: StudySession | None = None
         self._original: np.ndarray | None = None
 
     def _alive(self, layer) -> bool:
@@ -51,35 +52,33 @@ class ReviewLayers:
         """Put the case's CT and PET on screen (creating the layers the first time, then reusing them)."""
         if case.case == self.case and self._alive(self.pet):
             return
-        self.study = case_study(case, tracer)
+        self.session = StudySession(case_study(case, tracer))
         specs = {kwargs["metadata"]["petground"]["role"]: (data, kwargs) for data, kwargs, _ in
-                 study_layers(self.study)}
+                 session_layers(self.session)}
         self._ensure_masks(case)
         fresh = [role for role in ("ct", "pet") if not self._alive(getattr(self, role))]
         reused = [getattr(self, role) for role in ("ct", "pet") if role not in fresh]
-        with ExitStack() as stack:  # every layer re-sliced once at the end, not once per property change
-            for layer in (*reused, self.mask, self.candidates):
-                stack.enter_context(_quiet(layer))
-            stack.enter_context(_dims_once(self.viewer, (*reused, self.mask, self.candidates)))
-            for layer in reused:
-                data, kwargs = specs[layer.metadata["petground"]["role"]]
-                layer.data = data
-                _set_geometry(layer, kwargs["scale"], kwargs["translate"])
-                layer.name = kwargs["name"]
-                layer.metadata = kwargs["metadata"]
-                layer.contrast_limits_range = _value_range(data, kwargs["contrast_limits"])
-                layer.contrast_limits = kwargs["contrast_limits"]
-            for layer in (self.mask, self.candidates):
-                if layer.data.shape != case.pet.shape:
-                    layer.data = np.zeros(case.pet.shape, np.uint8)
-                _set_geometry(layer, case.pet.spacing, case.pet.origin)
+        for layer in reused:
+            data, kwargs = specs[role_of(layer)]
+            layer.data = data
+            _set_geometry(layer, kwargs["scale"], kwargs["translate"])
+            layer.name = kwargs["name"]
+            layer.metadata = kwargs["metadata"]
+            layer.contrast_limits_range = _value_range(data, kwargs["contrast_limits"])
+            layer.contrast_limits = kwargs["contrast_limits"]
+        for layer in (self.mask, self.candidates):
+            if layer.data.shape != case.pet.shape:
+                layer.data = np.zeros(case.pet.shape, np.uint8)
+            _set_geometry(layer, case.pet.spacing, case.pet.origin)
         for role in fresh:
             data, kwargs = specs[role]
             setattr(self, role, self.viewer.add_image(data, **kwargs))
             self.viewer.layers.move(self.viewer.layers.index(getattr(self, role)), 0 if role == "ct" else 1)
-        for layer in reused:
-            layer.refresh()
         self.case = case.case
+
+    @property
+    def study(self) -> Study | None:
+        return self.session.study if self.session is not None else None
 
     def _ensure_masks(self, case: CaseData) -> None:
         from napari.utils.colormaps import DirectLabelColormap
@@ -111,9 +110,7 @@ class ReviewLayers:
         stale = [self.mask]
         _put(self.mask, current)
         self.mask.selected_label = 1
-        # a fresh undo history: strokes on the previous item must not replay onto this one
-        self.mask.editable = False
-        self.mask.editable = True
+        forget_edits(self.mask)  # a fresh undo history: strokes on the previous item must not replay onto this one
         has_candidates = data.candidates is not None
         if has_candidates:
             _put(self.candidates, data.candidates.astype(np.uint8))
@@ -152,7 +149,7 @@ class ReviewLayers:
         z_slice = float(np.round(np.median(index[:, 0])))
         world = self.study.pet.index_to_world(np.array([z_slice, centre[1], centre[2]]))
         if not self._in_view(world):
-            self.viewer.camera.center = tuple(float(w) for w in world)
+            camera_of(self.viewer).center = tuple(float(w) for w in world)
         if abs(float(self.viewer.dims.point[0]) - float(world[0])) < 1e-6:
             return False
         self.viewer.dims.set_point(0, float(world[0]))
@@ -162,15 +159,12 @@ class ReviewLayers:
         """True when ``world`` (z, y, x) already lies in the middle of the 2D view (no need to pan)."""
         if self.viewer.dims.ndisplay != 2:
             return False
-        try:
-            size = np.asarray(self.viewer.canvas.size, dtype=float)  # (height, width) pixels
-        except AttributeError:
-            return False
-        zoom = float(self.viewer.camera.zoom)
-        if zoom <= 0 or not np.all(size > 0):
+        size = canvas_size(self.viewer)
+        zoom = float(camera_of(self.viewer).zoom)
+        if size is None or zoom <= 0 or not np.all(size > 0):
             return False
         half = size / zoom / 2.0 * (1.0 - 2 * margin)
-        centre = np.asarray(self.viewer.camera.center, dtype=float)[-2:]
+        centre = np.asarray(camera_of(self.viewer).center, dtype=float)[-2:]
         return bool(np.all(np.abs(np.asarray(world, dtype=float)[-2:] - centre) <= half))
 
     def remove(self) -> None:
@@ -195,31 +189,12 @@ def _set_geometry(layer, scale, translate) -> None:
         layer.translate = translate
 
 
-@contextmanager
-def _quiet(layer) -> Iterator[None]:
-    """Hold back a layer's re-slicing while several of its properties change (napari's refresh block)."""
-    block = getattr(layer, "_block_refresh", None)
-    with block() if block is not None else nullcontext():
-        yield
-
-
-@contextmanager
-def _dims_once(viewer, layers) -> Iterator[None]:
-    """Recompute the viewer's dims once after several layers changed data and geometry, not after each.
-
-    napari recomputes the dims (ranges, sliders) on every data/scale/translate event of every layer, which is
-    most of the cost of switching cases; its handler is held back for these layers and run once at the end.
-    """
-    handler = getattr(viewer, "_on_layers_change", None)
-    if handler is None:  # another napari: just let every change update the dims
-        yield
-        return
-    with ExitStack() as stack:
-        for layer in layers:
-            for name in ("data", "scale", "translate"):
-                stack.enter_context(getattr(layer.events, name).blocker(handler))
-        yield
-    handler()
+def canvas_size(viewer) -> np.ndarray | None:
+    """(height, width) of the canvas in pixels (``viewer.canvas`` from napari 0.9); None where napari does
+    not say it publicly."""
+    canvas = getattr(viewer, "canvas", None)
+    size = getattr(canvas, "size", None)
+    return None if size is None else np.asarray(size, dtype=float)
 
 
 def _put(layer, data: np.ndarray) -> None:

@@ -19,6 +19,7 @@ from ..dataset.layout import Dataset, read_nifti
 from ..errors import PetGroundError
 from ..review.masks import MaskProblem, read_mask
 from ..review.records import ReviewItem
+from ..study.numbering import ImageNumbering
 from ..study.volume import Volume
 
 CACHED_CASES = 3
@@ -30,6 +31,7 @@ class CaseData:
     ct: Volume
     pet: Volume
     labels: np.ndarray | None  # weak label map (None when its file is missing)
+    numbering: ImageNumbering | None = None  # the exam's image numbers (dataset numbering/), head-first if None
 
 
 @dataclass
@@ -67,7 +69,7 @@ class ReviewLoader:
                 labels = self.dataset.load_labels(case)
             except PetGroundError:
                 labels = None
-        return CaseData(case, ct, pet, labels)
+        return CaseData(case, ct, pet, labels, self.dataset.numbering(case, pet.shape[0]))
 
     def case(self, case: str) -> CaseData:
         """The case's data, from the cache, a running prefetch, or read now."""

@@ -8,6 +8,9 @@
       imagesTr/{case}_0001.nii.gz       PET in SUVbw
       labelsTr/{case}.nii.gz            uint16: value k = the mask of the sentence item whose ``label`` is k
       candidates/{case}_{index:03d}.nii.gz   uint16, for ambiguous items: value j+1 = candidate j
+      numbering/{case}.json             the image number of every PET slice ({"convention", "numbers"}, z
+                                        index order): the DICOM InstanceNumbers the report cites when the exam
+                                        came from DICOM; a case without it counts from the head
       items/{case}.jsonl                one JSON row per sentence of the case; written last, atomically, so
                                         its presence means the case is complete (reruns skip it)
       failures/{case}.json              why a case could not be processed
@@ -39,11 +42,12 @@ import numpy as np
 
 from ..atomic import atomic_write, atomic_write_bytes
 from ..errors import PetGroundError
+from ..study.numbering import Convention, ImageNumbering
 from ..study.volume import Volume
 
 CT_SUFFIX = "_0000.nii.gz"
 PET_SUFFIX = "_0001.nii.gz"
-LAYOUT_FOLDERS = ("", "imagesTr", "labelsTr", "candidates", "items", "failures")
+LAYOUT_FOLDERS = ("", "imagesTr", "labelsTr", "candidates", "numbering", "items", "failures")
 TEMPORARY_PATTERNS = (".*.tmp", ".*.nii.gz")  # atomic_write_bytes, write_nifti (and review masks)
 STALE_AFTER_S = 3600.0
 _MAX_NAME = 200
@@ -251,6 +255,27 @@ class Dataset:
     def candidates_path(self, case: str, index: int) -> Path:
         return self.root / "candidates" / f"{check_case(case)}_{_check_index(index)}.nii.gz"
 
+    def numbering_path(self, case: str) -> Path:
+        return self.root / "numbering" / f"{check_case(case)}.json"
+
+    def numbering(self, case: str, n_slices: int) -> ImageNumbering:
+        """The image number of each of the case's ``n_slices`` PET slices as the exam had them (DICOM
+        InstanceNumbers); counted from the head for a case written without them. PetGroundError for a file
+        that does not fit the PET."""
+        path = self.numbering_path(case)
+        if not path.is_file():
+            return ImageNumbering.from_convention(n_slices)
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            numbering = ImageNumbering(tuple(int(v) for v in document["numbers"]), Convention(document["convention"]))
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise PetGroundError(f"{path} does not hold the case's image numbers ({exc}); restore it or rerun the "
+                                 "case") from exc
+        if len(numbering.numbers) != n_slices:
+            raise PetGroundError(f"{path} numbers {len(numbering.numbers)} images but the PET of {case} has "
+                                 f"{n_slices} slices; restore it or rerun the case")
+        return numbering
+
     def load_images(self, case: str) -> tuple[Volume, Volume]:
         """(CT on the PET grid, PET in SUV)."""
         return read_nifti(self.ct_path(case)), read_nifti(self.pet_path(case))
@@ -270,7 +295,7 @@ class DatasetWriter:
 
     def __init__(self, root: str | Path, name: str = "petground", description: str = "") -> None:
         self.root = Path(root)
-        for sub in ("imagesTr", "labelsTr", "items", "candidates", "failures"):
+        for sub in ("imagesTr", "labelsTr", "items", "candidates", "numbering", "failures"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(self.root)
         self.name = name
@@ -287,8 +312,11 @@ class DatasetWriter:
         labels: np.ndarray,
         items: list[DatasetItem],
         candidate_masks: dict[int, list[np.ndarray]] | None = None,
+        numbering: ImageNumbering | None = None,
     ) -> None:
-        """Write images, labels, candidate masks, then (last) the items file that marks the case complete."""
+        """Write images, labels, candidate masks, the image numbering (``numbering``: the exam's, so that
+        "image N" keeps meaning what the report meant; default counted from the head), then (last) the items
+        file that marks the case complete."""
         check_case(case)
         if labels.shape != pet.shape:
             raise PetGroundError(f"labels shape {labels.shape} differs from PET shape {pet.shape} in case {case}")
@@ -300,6 +328,12 @@ class DatasetWriter:
         write_nifti(self.root / "imagesTr" / f"{case}{CT_SUFFIX}", ct_data.astype(np.int16), pet.spacing, pet.origin)
         write_nifti(self.root / "imagesTr" / f"{case}{PET_SUFFIX}", pet.data.astype(np.float32), pet.spacing, pet.origin)
         write_nifti(self.root / "labelsTr" / f"{case}.nii.gz", labels.astype(np.uint16), pet.spacing, pet.origin)
+        numbering = numbering or ImageNumbering.from_convention(pet.shape[0])
+        if len(numbering.numbers) != pet.shape[0]:
+            raise PetGroundError(f"the image numbering of case {case} has {len(numbering.numbers)} numbers for "
+                                 f"{pet.shape[0]} PET slices")
+        atomic_write_bytes(self.root / "numbering" / f"{case}.json", json.dumps(
+            {"convention": str(numbering.convention), "numbers": [int(v) for v in numbering.numbers]}).encode())
         for index, masks in (candidate_masks or {}).items():
             stack = np.zeros(pet.shape, np.uint16)
             for j, mask in enumerate(masks):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+from psygnal import Signal
 
 from ..report.finding import Finding
 from ..study.study import Study
@@ -75,7 +76,9 @@ class FindingRow:
 
 
 class FindingsStore:
-    """Records by label id for one study; ids only ever grow."""
+    """Records by label id for one study; ids only ever grow. ``changed`` (psygnal) after every addition."""
+
+    changed = Signal()
 
     def __init__(self, records: list[FindingRecord] | None = None) -> None:
         self._records: dict[int, FindingRecord] = {}
@@ -110,6 +113,7 @@ class FindingsStore:
             raise ValueError(f"label {record.label} already has a finding: {self._records[record.label].sentence!r}")
         self._records[record.label] = record
         self._highest = max(self._highest, record.label)
+        self.changed.emit()
 
     def present(self, labels: np.ndarray) -> list[FindingRecord]:
         """Records whose label has voxels in ``labels`` (what is really accepted right now)."""

@@ -12,7 +12,6 @@ alternatives and their probabilities. The same code serves the viewer and the CL
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from ..errors import ModelError, WeakLabelError
 from ..report.lexicon import SITE_BY_KEY, coarse_of, within
+from ..session import StudySession
 from ..study.study import Study
 from ..wording import with_article
 from .describe_vocab import VocabEntry
@@ -99,25 +99,37 @@ class Description:
 
 
 class Describer:
-    """A grounding network, its describe head and a small cache of encoded studies."""
+    """A grounding network and its describe head. The encoder features come from the study's session
+    (model.features), where grounding with the same checkpoint on the same device put them: a lesion described
+    after a grounding costs no second preprocessing or encoding."""
 
-    def __init__(self, network, config, head=None, *, cache_size: int = 2) -> None:
+    def __init__(self, network, config, head=None, *, device: str | None = None, checkpoint: str = "memory",
+                 cache_size: int = 2) -> None:
+        from .features import network_device
+
         self.network = network
         self.config = config
         self.head = head
-        self._cache: OrderedDict[int, tuple[Study, object]] = OrderedDict()
+        self.device = str(device or network_device(network))
+        self.checkpoint = checkpoint
+        self._sessions: OrderedDict[int, StudySession] = OrderedDict()  # for plain Studies
         self._cache_size = cache_size
 
     @classmethod
     def from_checkpoint(cls, folder: str | Path | None = None, device: str = "cpu") -> Describer:
         """Network + head of a checkpoint folder (None = the shipped demo); the head is optional."""
         from .checkpoint import load_checkpoint, shipped_checkpoint
-        from .describe_head import has_head, load_head
+        from .features import checkpoint_id
 
         folder = shipped_checkpoint() if folder is None else Path(folder)
         network, config = load_checkpoint(folder, device)
-        head = load_head(folder, config.text.fingerprint) if has_head(folder) else None
-        return cls(network, config, head)
+        return cls(network, config, _head_of(folder, config), device=device, checkpoint=checkpoint_id(folder))
+
+    @classmethod
+    def for_grounder(cls, grounder) -> Describer:
+        """The describer of a loaded Grounder: its network, device and checkpoint, the head of its folder."""
+        head = _head_of(grounder.source, grounder.config) if grounder.source is not None else None
+        return cls(grounder.network, grounder.config, head, device=grounder.device, checkpoint=grounder.checkpoint)
 
     @property
     def spec(self):
@@ -125,22 +137,33 @@ class Describer:
 
         return self.head.config.spec if self.head is not None else FeatureSpec()
 
-    def encoded(self, study: Study):
-        """The study's encoder features, computed once (the slow part: preprocessing + encoder)."""
-        from .describe_features import encode_study
+    def session_for(self, study: Study | StudySession) -> StudySession:
+        """``study``'s session: itself, or for a plain Study one kept here for the last few studies."""
+        if isinstance(study, StudySession):
+            return study
+        hit = self._sessions.get(id(study))
+        if hit is None or hit.study is not study:
+            hit = StudySession(study)
+            self._sessions[id(study)] = hit
+        self._sessions.move_to_end(id(study))
+        while len(self._sessions) > self._cache_size:
+            self._sessions.popitem(last=False)
+        return hit
 
-        key = id(study)
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] is study:
-            self._cache.move_to_end(key)
-            return hit[1]
-        encoded = encode_study(self.network, self.config, study, self.spec)
-        self._cache[key] = (study, encoded)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return encoded
+    def encoded(self, study: Study | StudySession):
+        """The study's encoder features as the head reads them (the slow part, done once per session)."""
+        from .features import encode_study
 
-    def site_scores(self, study: Study, mask: np.ndarray, body_side: str, box=None) -> list[SiteScore]:
+        session = self.session_for(study)
+        features = session.features(
+            f"{self.checkpoint}@{self.device}",
+            lambda: encode_study(self.network, self.config, session.study, self.device, None, self.checkpoint),
+            checkpoint=self.checkpoint,
+            load=lambda store: store.load(session.signature, self.checkpoint, self.network, self.device))
+        return features.encoded(self.spec)
+
+    def site_scores(self, study: Study | StudySession, mask: np.ndarray, body_side: str,
+                    box=None) -> list[SiteScore]:
         """Every vocabulary entry with its probability, best first (empty without a head)."""
         if self.head is None:
             return []
@@ -173,8 +196,11 @@ class Describer:
                                    offset=tuple(s.start for s in box))
         return stats
 
-    def describe(self, study: Study, mask: np.ndarray, *, top: int = 3, tracer: str | None = None) -> Description:
+    def describe(self, study: Study | StudySession, mask: np.ndarray, *, top: int = 3,
+                 tracer: str | None = None) -> Description:
         """Describe the lesion ``mask`` (PET grid, bool or nonzero)."""
+        session = self.session_for(study)
+        study = session.study
         mask = np.asarray(mask)
         if mask.shape != study.pet.shape:
             raise ModelError(f"the lesion mask {mask.shape} is not on the PET grid {study.pet.shape}; "
@@ -189,7 +215,7 @@ class Describer:
         image = study.numbering.image_for_index(stats.peak_index[0])
         lean = _lean_side(study, stats)
         # within the midline tolerance a paired site (a left para-aortic node, say) still has a side: its sign
-        scores = self.site_scores(study, mask, stats.side if stats.side in ("left", "right") else lean, box)
+        scores = self.site_scores(session, mask, stats.side if stats.side in ("left", "right") else lean, box)
         tracer = study.tracer if tracer is None else tracer
         note = "" if scores or self.head is not None else "this checkpoint carries no describe head: site not named"
         ranked, probabilities = rank_hierarchically(scores)
@@ -224,34 +250,30 @@ def _lean_side(study: Study, stats) -> str:
     return side if side in ("left", "right") else ""
 
 
-def describer_for(obj, head=None) -> Describer:
-    """A Describer from a Describer, a Grounder-like object (``network``/``config``, checkpoint folder) or a
-    GroundingNet (its ``config``); the Describer is kept on a Grounder so its study cache is reused."""
-    if isinstance(obj, Describer):
-        if head is not None:
-            obj.head = head
-        return obj
-    cached = getattr(obj, "_describer", None)
-    if isinstance(cached, Describer) and (head is None or cached.head is head):
-        return cached
-    network = getattr(obj, "network", None) or getattr(obj, "net", None)
-    if network is None and hasattr(obj, "encode") and hasattr(obj, "config"):
-        network = obj  # a GroundingNet
-    if network is None:
-        raise ModelError(f"cannot describe with {with_article(type(obj).__name__)}: it has no grounding network")
-    config = getattr(obj, "config", None) or getattr(network, "config", None)
-    if head is None:
-        folder = next((getattr(obj, name) for name in ("source", "checkpoint", "folder", "checkpoint_dir", "path")
-                       if isinstance(getattr(obj, name, None), str | Path)), None)
-        if folder is not None:
-            from .describe_head import has_head, load_head
+def _head_of(folder: str | Path, config):
+    """The describe head stored in a checkpoint folder, or None."""
+    from .describe_head import has_head, load_head
 
-            if has_head(folder):
-                head = load_head(folder, config.text.fingerprint)
-    describer = Describer(network, config, head)
-    if network is not obj:
-        with contextlib.suppress(AttributeError):
-            obj._describer = describer
+    return load_head(folder, config.text.fingerprint) if has_head(folder) else None
+
+
+def describer_for(obj, head=None) -> Describer:
+    """The Describer of a Describer, of a Grounder (its own, sharing its features) or of a GroundingNet
+    (with ``head``)."""
+    from .grounder import Grounder
+    from .network import GroundingNet
+
+    if isinstance(obj, Describer):
+        describer = obj
+    elif isinstance(obj, Grounder):
+        describer = obj.describer
+    elif isinstance(obj, GroundingNet):
+        return Describer(obj, obj.config, head)
+    else:
+        raise ModelError(f"cannot describe with {with_article(type(obj).__name__)}: give a Grounder, a Describer "
+                         "or a network")
+    if head is not None:
+        describer.head = head
     return describer
 
 
@@ -308,13 +330,14 @@ def grow_from_click(study: Study, index_zyx, *, radius_mm: float = 15.0, min_con
     return result
 
 
-def describe_labels(describer: Describer, study: Study, labels: np.ndarray) -> dict[int, Description]:
+def describe_labels(describer: Describer, study: Study | StudySession, labels: np.ndarray) -> dict[int, Description]:
     """A Description for every label present in ``labels`` (PET grid)."""
     from scipy import ndimage
 
+    pet = (study.study if isinstance(study, StudySession) else study).pet
     labels = np.asarray(labels)
-    if labels.shape != study.pet.shape:
-        raise ModelError(f"labels {labels.shape} are not on the PET grid {study.pet.shape}")
+    if labels.shape != pet.shape:
+        raise ModelError(f"labels {labels.shape} are not on the PET grid {pet.shape}")
     out = {}
     for index, box in enumerate(ndimage.find_objects(labels.astype(np.int64, copy=False)), start=1):
         if box is None:

@@ -113,22 +113,34 @@ def _lung_extent(image: np.ndarray, body: np.ndarray, z: np.ndarray) -> tuple[fl
 
 
 def encode_image(network, image: np.ndarray, spec: FeatureSpec, spacing, origin, prepared=None) -> EncodedStudy:
-    """Run the grounding encoder once over the whole model-grid input and keep every stage's output."""
-    import torch
+    """Run the grounding encoder over the model-grid input as grounding does (model.features: windows of the
+    network input, on the network's device) and keep every stage's output, stitched over the whole volume."""
+    from .features import encode_prepared, stitch_windows
 
-    with torch.inference_mode():
-        skips = network.encode(torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None])
-    levels = [np.asarray(image, np.float32)] + [s[0].float().numpy() for s in skips]
+    image = np.asarray(image, np.float32)
+    preprocess = network.config.preprocess
+    windows = encode_prepared(network, _Input(image), preprocess.patch_size, preprocess.sliding_overlap)
+    levels = [image, *stitch_windows(image.shape[1:], windows)]
     body = body_frame(image, spacing, origin, spec.body_level)
-    return EncodedStudy(np.asarray(image, np.float32), levels, tuple(spacing), tuple(origin), body, prepared)
+    return EncodedStudy(image, levels, tuple(spacing), tuple(origin), body, prepared)
+
+
+@dataclass
+class _Input:
+    """A bare model-grid input where model.features expects a Prepared."""
+
+    image: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.image.shape[1:])
 
 
 def encode_study(network, config, study, spec: FeatureSpec) -> EncodedStudy:
-    """Preprocess ``study`` exactly as grounding does and encode it."""
-    from .preprocess import preprocess
+    """Preprocess ``study`` exactly as grounding does and encode it (model.features.encode_study)."""
+    from .features import encode_study as encode
 
-    prepared = preprocess(study.pet, study.ct, config.preprocess, config.network.total_stride)
-    return encode_image(network, prepared.image, spec, prepared.spacing, prepared.origin, prepared)
+    return encode(network, config, study).encoded(spec)
 
 
 def bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:

@@ -80,9 +80,9 @@ def phantom_cases(n: int, first_seed: int, tracers: tuple[str, ...], resolution_
 
 
 def dataset_cases(root) -> Iterator[Case]:
-    """Cases of a dataset folder (items with masks); image numbers counted from the head (no DICOM numbering)."""
+    """Cases of a dataset folder (items with masks), image numbers as the dataset recorded them (the exam's DICOM
+    numbers, so a report's "image N" is checked against the slice it meant)."""
     from ..dataset import Dataset
-    from ..study.numbering import ImageNumbering
     from ..study.study import Study
     from .data import TRAINABLE_STATUS
 
@@ -93,7 +93,7 @@ def dataset_cases(root) -> Iterator[Case]:
             continue
         ct, pet = dataset.load_images(case)
         labels = dataset.load_labels(case)
-        study = Study(pet=pet, ct=ct, numbering=ImageNumbering.from_convention(pet.shape[0]), tracer=items[0].tracer,
+        study = Study(pet=pet, ct=ct, numbering=dataset.numbering(case, pet.shape[0]), tracer=items[0].tracer,
                       title=case)
         masks = {int(i.label): labels == int(i.label) for i in items}
         n_lesions = len(masks)

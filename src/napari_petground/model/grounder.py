@@ -1,31 +1,43 @@
-"""Inference: a study and a sentence in, the described lesion's mask on the PET grid out.
+"""Inference: a study and a finding in, the described lesion's mask on the PET grid out.
 
-``Grounder.iter_ground`` is a generator yielding (stage, fraction) for "text", "preprocessing", "inference"
+``Grounder.iter_ground(session, finding)`` takes the Finding the reader picked (its sentence is what the
+network reads; its numbers choose among the regions), or a sentence, which is parsed here (its first
+finding is grounded). It is a generator yielding (stage, fraction) for "text", "preprocessing", "inference"
 and "post-processing" and returning a ``Grounding``, so a viewer can show progress and cancel at any yield.
 It also yields ("depth", DepthProfile), where along the body the sentence points, twice: from the
 network's location prior as soon as the text is encoded and the study prepared (before the decoder runs),
 and from the network's answer right after inference (before the slower selection and resampling), so a
 viewer can move there before the mask is ready.
-The preprocessed study and the encoder features of every window are cached per study (keyed by a hash of
-its arrays): a second sentence on the same study reruns only the decoder. Volumes larger than the network
-input are processed in overlapping windows blended with Gaussian weights.
+The preprocessed study and the encoder features of every window are kept in the study's
+:class:`~napari_petground.session.StudySession` (model.features): a second sentence on the same study reruns
+only the decoder, and describing the chosen lesion pools the same features. A plain Study gets a session of
+its own here, kept for the last few studies (keyed by the signature of its arrays). Volumes larger than the
+network input are processed in overlapping windows blended with Gaussian weights.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ModelError
 from ..report.finding import Finding
-from .depth import DEPTH, depth_from_prepared, depth_from_prior, location_weights
+from ..session import StudySession, study_signature
+from ..study.study import Study
+from .depth import DEPTH, DepthProfile, depth_from_prepared, depth_from_prior, location_weights
+from .features import StudyFeatures, checkpoint_id, encode_study, window_starts  # noqa: F401 (window_starts: API)
 from .select import select_lesion
+
+if TYPE_CHECKING:
+    from ..weaklabel.agreement import Agreement
+    from ..weaklabel.components import ComponentStats
+    from .describe import Describer, Description
 
 Progress = tuple[str, object]  # (stage, fraction) or (DEPTH, DepthProfile)
 STAGES = ("text", "preprocessing", "inference", "post-processing")
@@ -36,26 +48,28 @@ class Grounding:
     """The answer for one sentence: probability and chosen mask on the PET grid, the regions and why."""
 
     sentence: str
-    finding: Finding | None
+    finding: Finding | None  # the finding grounded (its numbers chose the region)
     probability: np.ndarray  # float32, PET grid
     mask: np.ndarray  # bool, PET grid: the chosen lesion
-    components: list  # weaklabel ComponentStats of the candidate regions (SUVmax, SUVmean, ml, TLG, images)
+    components: list[ComponentStats]  # the candidate regions (SUVmax, SUVmean, ml, TLG, images, side)
     chosen: int | None
-    agreement: object | None  # weaklabel Agreement (messages: "SUVmax in mask 12.1 vs stated 12.3 …")
+    agreement: Agreement | None  # messages: "SUVmax in mask 12.1 vs stated 12.3 …"
     method: str = "network"
     flags: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     cached_study: bool = False
-    depth: object | None = None  # model.depth.DepthProfile of the network's answer along the body axis
-    description: object | None = None  # model.describe.Description of the chosen mask (site, side, sentence)
+    depth: DepthProfile | None = None  # the network's answer along the body axis
+    description: Description | None = None  # the chosen mask described (site, side, sentence)
     consistency: tuple[bool, str] | None = None  # does the sentence's site and side fit the description?
+    checkpoint: str = ""  # the checkpoint folder that answered
+    device: str = ""
 
     @property
     def agreement_text(self) -> str:
-        return "; ".join(str(m) for m in (getattr(self.agreement, "messages", None) or []))
+        return "; ".join(str(m) for m in self.agreement.messages) if self.agreement is not None else ""
 
     @property
-    def chosen_stats(self):
+    def chosen_stats(self) -> ComponentStats | None:
         return self.components[self.chosen] if self.chosen is not None else None
 
     def summary(self) -> dict:
@@ -91,26 +105,9 @@ class Grounding:
         return "\n".join(lines)
 
 
-def study_key(study) -> str:
-    """Hash of the study's PET and CT arrays and grids: the cache key of its preprocessed input."""
-    digest = hashlib.blake2b(digest_size=16)
-    for volume in (study.pet, study.ct):
-        if volume is None:
-            digest.update(b"none")
-            continue
-        data = np.ascontiguousarray(volume.data)
-        digest.update(repr((data.shape, str(data.dtype), volume.spacing, volume.origin)).encode())
-        digest.update(memoryview(data).cast("B"))
-    return digest.hexdigest()
-
-
-def window_starts(size: int, patch: int, overlap: float) -> list[int]:
-    """Start positions of windows of ``patch`` covering ``size`` with about ``overlap`` between neighbours."""
-    if size <= patch:
-        return [0]
-    step = max(1, int(patch * (1.0 - overlap)))
-    n = int(np.ceil((size - patch) / step)) + 1
-    return sorted({int(round(v)) for v in np.linspace(0, size - patch, n)})
+def study_key(study: Study) -> str:
+    """Hash of the study's arrays and grids (session.study_signature): what its features are kept under."""
+    return study_signature(study)
 
 
 def gaussian_weights(shape: tuple[int, ...], sigma_scale: float = 0.125) -> np.ndarray:
@@ -125,7 +122,7 @@ def gaussian_weights(shape: tuple[int, ...], sigma_scale: float = 0.125) -> np.n
 
 
 class Grounder:
-    """A loaded checkpoint with its text encoder, ready to ground sentences on studies."""
+    """A loaded checkpoint with its text encoder, ready to ground findings on studies."""
 
     def __init__(self, network, config, encoder, device: str, source: Path | None = None,
                  cache_studies: int = 2) -> None:
@@ -134,8 +131,10 @@ class Grounder:
         self.encoder = encoder
         self.device = device
         self.source = source
-        self._cache: OrderedDict[str, tuple] = OrderedDict()
+        self.checkpoint = checkpoint_id(source)  # what the features of a study are kept under, with the device
+        self._sessions: OrderedDict[str, StudySession] = OrderedDict()  # for plain Studies
         self._cache_studies = cache_studies
+        self._describer: Describer | None = None
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, device: str = "auto",
@@ -156,39 +155,49 @@ class Grounder:
             check_encoder(config, text_encoder.dim, text_encoder.fingerprint())
         return cls(network, config, text_encoder, device, folder)
 
-    # -- caching -------------------------------------------------------------------------------------------
+    # -- the study's features --------------------------------------------------------------------------------
 
-    def _study_features(self, study) -> tuple[object, list, bool]:
-        """(Prepared, [(window slices, encoder skips)], cached?) for a study."""
-        import torch
+    def session_for(self, study: Study | StudySession) -> StudySession:
+        """``study``'s session: itself, or for a plain Study one kept here for the last few studies."""
+        if isinstance(study, StudySession):
+            return study
+        key = study_signature(study)
+        session = self._sessions.get(key)
+        if session is None or session.study is not study:
+            session = StudySession(study, signature=key)
+            self._sessions[key] = session
+        self._sessions.move_to_end(key)
+        while len(self._sessions) > self._cache_studies:
+            self._sessions.popitem(last=False)
+        return session
 
-        from .preprocess import preprocess
+    @property
+    def feature_key(self) -> str:
+        return f"{self.checkpoint}@{self.device}"
 
-        key = study_key(study)
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit[0], hit[1], True
-        prepared = preprocess(study.pet, study.ct, self.config.preprocess, self.config.network.total_stride)
-        patch = tuple(min(p, s) for p, s in zip(self.config.preprocess.patch_size, prepared.shape, strict=True))
-        starts = [window_starts(s, p, self.config.preprocess.sliding_overlap)
-                  for s, p in zip(prepared.shape, patch, strict=True)]
-        windows = []
-        image = torch.from_numpy(prepared.image[None])
-        with torch.inference_mode(), self._autocast():
-            for z in starts[0]:
-                for y in starts[1]:
-                    for x in starts[2]:
-                        box = (slice(z, z + patch[0]), slice(y, y + patch[1]), slice(x, x + patch[2]))
-                        skips = self.network.encode(image[(slice(None), slice(None), *box)].to(self.device))
-                        windows.append((box, skips))
-        self._cache[key] = (prepared, windows)
-        while len(self._cache) > self._cache_studies:
-            self._cache.popitem(last=False)
-        return prepared, windows, False
+    def features(self, study: Study | StudySession) -> StudyFeatures:
+        """The study preprocessed and encoded by this network: computed once per session (the slow part)."""
+        session = self.session_for(study)
+
+        def compute() -> StudyFeatures:
+            return encode_study(self.network, self.config, session.study, self.device, self._autocast(),
+                                self.checkpoint)
+
+        return session.features(self.feature_key, compute, checkpoint=self.checkpoint,
+                                load=lambda store: store.load(session.signature, self.checkpoint, self.network,
+                                                              self.device))
+
+    def _study_features(self, study: Study | StudySession) -> tuple[object, list, bool]:
+        """(Prepared, [(window box, encoder skips)], were they there already?) for a study."""
+        session = self.session_for(study)
+        cached = session.cached_features(self.feature_key) is not None
+        features = self.features(session)
+        return features.prepared, features.windows, cached or features.loaded
 
     def clear_cache(self) -> None:
-        self._cache.clear()
+        for session in self._sessions.values():
+            session.forget_features()
+        self._sessions.clear()
 
     def _autocast(self):
         import contextlib
@@ -201,10 +210,11 @@ class Grounder:
 
     # -- grounding -----------------------------------------------------------------------------------------
 
-    def iter_ground(self, study, sentence: str) -> Generator[Progress, None, Grounding]:
-        """Yield (stage, fraction) while grounding; return the Grounding (see module docstring)."""
+    def iter_ground(self, study: Study | StudySession, finding: Finding | str) -> Generator[Progress, None, Grounding]:
+        """Yield (stage, fraction) while grounding ``finding`` (or a sentence); return the Grounding (see the
+        module docstring)."""
         try:
-            return (yield from self._iter_ground(study, sentence))
+            return (yield from self._iter_ground(self.session_for(study), finding))
         except Exception as exc:
             if _is_oom(exc):
                 raise ModelError(
@@ -213,30 +223,39 @@ class Grounder:
                 ) from exc
             raise
 
-    def ground(self, study, sentence: str) -> Grounding:
-        generator = self.iter_ground(study, sentence)
+    def ground(self, study: Study | StudySession, finding: Finding | str) -> Grounding:
+        """Ground ``finding`` (or a sentence) on ``study`` in one call."""
+        generator = self.iter_ground(study, finding)
         while True:
             try:
                 next(generator)
             except StopIteration as stop:
                 return stop.value
 
-    def describe(self, study, mask: np.ndarray):
-        """Site, side, numbers and a drafted sentence for a lesion mask on the PET grid (model.describe)."""
-        from .describe import describe_lesion
+    @property
+    def describer(self) -> Describer:
+        """This checkpoint's describer (its describe head when it has one), on this network and device."""
+        if self._describer is None:
+            from .describe import Describer
 
-        return describe_lesion(self, study, mask)
+            self._describer = Describer.for_grounder(self)
+        return self._describer
 
-    def probability(self, study, sentence: str | None) -> np.ndarray:
+    def describe(self, study: Study | StudySession, mask: np.ndarray) -> Description:
+        """Site, side, numbers and a drafted sentence for a lesion mask on the PET grid (model.describe), from
+        the features grounding computed."""
+        return self.describer.describe(self.session_for(study), mask)
+
+    def probability(self, study: Study | StudySession, sentence: str | None) -> np.ndarray:
         """The network's probability map on the PET grid (no selection); ``sentence`` None for blind models."""
-        generator = self._probability(study, sentence, {})
+        generator = self._probability(self.session_for(study), sentence, {})
         while True:
             try:
                 next(generator)
             except StopIteration as stop:
                 return stop.value[0]
 
-    def location_map(self, study, sentence: str) -> np.ndarray | None:
+    def location_map(self, study: Study | StudySession, sentence: str) -> np.ndarray | None:
         """Where the network's location prior says the sentence points, on the PET grid (relative weights,
         1 at its peak); None for a network without a prior. Cheap after a grounding: text and study cached."""
         import torch
@@ -244,46 +263,52 @@ class Grounder:
         if not self.network.uses_text or getattr(self.network, "location", None) is None:
             return None
         emb, m = self.encoder.encode(sentence)
-        prepared, _windows, _cached = self._study_features(study)
+        prepared = self.features(study).prepared
         weights = location_weights(self.network, torch.from_numpy(emb).to(self.device),
                                    torch.from_numpy(m).to(self.device), prepared)
         return None if weights is None else prepared.to_pet_grid(weights, interpolation="linear")
 
-    def _iter_ground(self, study, sentence: str) -> Generator[Progress, None, Grounding]:
-        from ..report import extract_findings
-
-        if not sentence or not sentence.strip():
+    def _iter_ground(self, session: StudySession, finding: Finding | str) -> Generator[Progress, None, Grounding]:
+        study = session.study
+        sentence = finding.sentence if isinstance(finding, Finding) else str(finding or "")
+        if not sentence.strip():
             raise ModelError("the sentence is empty; type or pick a report sentence describing one lesion")
         if study.pet is None:
             raise ModelError("the study has no PET; load a PET/CT study first")
         timings: dict[str, float] = {}
         started = time.perf_counter()
         yield ("text", 0.0)
-        findings = extract_findings(sentence, tracer=study.tracer)
-        finding = findings[0] if findings else None
-        probability, cached, depth = yield from self._probability(study, sentence, timings)
+        flags = []
+        if not isinstance(finding, Finding):
+            from ..report import extract_findings
+
+            findings = extract_findings(sentence, tracer=study.tracer)
+            finding = findings[0] if findings else None
+            if len(findings) > 1:
+                flags.append(f"the sentence describes {len(findings)} findings; grounded the first")
+        probability, cached, depth = yield from self._probability(session, sentence, timings)
         yield ("post-processing", 0.0)
         t = time.perf_counter()
-        selection = select_lesion(probability, study, finding, pointed=lambda: self.location_map(study, sentence))
-        flags = list(selection.flags)
-        if len(findings) > 1:
-            flags.append(f"the sentence describes {len(findings)} findings; grounded the first")
+        selection = select_lesion(probability, study, finding,
+                                  pointed=lambda: self.location_map(session, sentence))
+        flags = list(selection.flags) + flags
         if not study.pet_is_suv:
             flags.append(f"PET is in {study.pet_units}, not SUV: the model expects SUV")
         timings["post-processing"] = time.perf_counter() - t
         yield ("post-processing", 0.8)
         t = time.perf_counter()
-        description, consistency = self._check_site(study, selection.mask, finding)
+        description, consistency = self._check_site(session, selection.mask, finding)
         timings["describe"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         yield ("post-processing", 1.0)
         return Grounding(sentence, finding, probability, selection.mask, selection.components, selection.chosen,
                          selection.agreement, selection.method, flags, timings, cached, depth, description,
-                         consistency)
+                         consistency, str(self.source or ""), str(self.device))
 
-    def _check_site(self, study, mask: np.ndarray, finding: Finding | None):
-        """(Description, (ok, reason)) of the chosen mask against the sentence's site and side; (None, None)
-        when there is nothing to check or the description fails (grounding never fails because of it)."""
+    def _check_site(self, session: StudySession, mask: np.ndarray, finding: Finding | None):
+        """(Description, (ok, reason)) of the chosen mask against the finding's site and side; (None, None)
+        when there is nothing to check. A describe failure is logged and the grounding kept; a device
+        mismatch is a bug, not a reason to hide the check, so it is logged as an error."""
         import logging
 
         from .describe import compare_description
@@ -291,13 +316,16 @@ class Grounder:
         if finding is None or mask is None or not mask.any() or not (finding.site or finding.laterality):
             return None, None
         try:
-            description = self.describe(study, mask)
-        except Exception:  # a describe failure must not lose the grounding
-            logging.getLogger(__name__).warning("could not describe the grounded lesion", exc_info=True)
+            description = self.describe(session, mask)
+        except ModelError as exc:  # e.g. the lesion lies outside the body crop
+            logging.getLogger(__name__).info("the grounded lesion was not described: %s", exc)
+            return None, None
+        except Exception:  # a describe failure must not lose the grounding, but is never silent
+            logging.getLogger(__name__).error("could not describe the grounded lesion", exc_info=True)
             return None, None
         return description, compare_description(finding, description)
 
-    def _probability(self, study, sentence: str | None, timings: dict):
+    def _probability(self, session: StudySession, sentence: str | None, timings: dict):
         import torch
 
         t = time.perf_counter()
@@ -312,7 +340,7 @@ class Grounder:
         yield ("text", 1.0)
         yield ("preprocessing", 0.0)
         t = time.perf_counter()
-        prepared, windows, cached = self._study_features(study)
+        prepared, windows, cached = self._study_features(session)
         timings["preprocessing"] = time.perf_counter() - t
         yield ("preprocessing", 1.0)
         if tokens is not None:

@@ -181,7 +181,8 @@ def _export_case(queue: ReviewQueue, writer: DatasetWriter, case: str, reviewed:
             _paint(labels, mask, new, items)
         items.append(new)
         result.items += 1
-    writer.write_case(case, ct, pet, labels, items, candidate_masks=candidates)
+    writer.write_case(case, ct, pet, labels, items, candidate_masks=candidates,
+                      numbering=ds.numbering(case, pet.shape[0]))
     return log
 
 

@@ -304,7 +304,7 @@ def process_exam(task: ExamTask) -> ExamOutcome:
         remove_partial_case(root, task.case)
         write_case_counts(root, task.case, tracer, case.counts)
         writer.write_case(task.case, _ct_on_pet_grid(study), study.pet, case.labels, case.items,
-                          case.candidate_masks)
+                          case.candidate_masks, numbering=study.numbering)
         return ExamOutcome(task.case, "done", tracer, case.counts, seconds=time.perf_counter() - start,
                            cpu_seconds=time.process_time() - cpu)
     except Exception as exc:  # one bad exam is recorded and skipped, never fatal
