@@ -155,7 +155,7 @@ def delineate(sub: np.ndarray, seed: tuple[int, int, int], voxel_ml: float, back
         region = _component(sub, seed, t)
         volume = float(region.sum()) * voxel_ml
         if volume > s.max_volume_ml:
-            runaway = not levels
+            runaway = True
             break
         ring = _ring_background(sub, body, region, s.ring_inner, s.ring_outer, s.ring_quantile, b0)
         mean = float(sub[region].mean())
@@ -172,6 +172,12 @@ def delineate(sub: np.ndarray, seed: tuple[int, int, int], voxel_ml: float, back
         region = np.zeros(sub.shape, bool)
         region[seed] = True
         return RingResult(region, suvmax, b0, 0, ["runaway" if runaway else "low_contrast"])
+    if runaway and stop is None and len(levels) > 1:
+        # it ran into an organ without ever failing: the edge is before the last many-fold one-step growth
+        # (the organ joining; an earlier one is the lesion itself reached from its hottest voxel)
+        growth = np.array([levels[i].volume_ml / levels[i - 1].volume_ml for i in range(1, len(levels))])
+        big = np.flatnonzero(growth >= 4.0)
+        stop = int(big[-1] if big.size else np.argmax(growth)) + 1
     last = max((i for i, lv in enumerate(levels[: stop]) if lv.self_consistent), default=0)
     chosen, flags = levels[last], []
     mass = _mass_level(levels, last, voxel_ml, s, through_jumps=False) if stop is not None else None
