@@ -21,7 +21,7 @@ DEFAULT_WEIGHT_KG = 75.0
 DEFAULT_DOSE_BQ = 370.0e6
 
 
-def _base(study: Study, uids: dict, modality: str, volume: Volume, series_uid: str, z: int):
+def _base(study: Study, uids: dict, modality: str, volume: Volume, series_uid: str, z: int, number: int):
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -49,8 +49,7 @@ def _base(study: Study, uids: dict, modality: str, volume: Volume, series_uid: s
     ds.SeriesNumber = 2 if modality == "CT" else 3
     ds.SeriesDescription = f"{study.name} {modality}"
     ds.PatientPosition = "HFS"
-    n_z = volume.shape[0]
-    ds.InstanceNumber = n_z - z  # head first: image 1 is the most superior slice
+    ds.InstanceNumber = int(number)
     position = volume.index_to_world((z, 0, 0))
     ds.ImagePositionPatient = [f"{position[2]:.4f}", f"{position[1]:.4f}", f"{position[0]:.4f}"]
     ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
@@ -68,7 +67,11 @@ def _base(study: Study, uids: dict, modality: str, volume: Volume, series_uid: s
 
 def export_dicom(study: Study, folder: str | os.PathLike, *, weight_kg: float | None = None,
                  dose_bq: float = DEFAULT_DOSE_BQ, date: str = "20240102") -> Path:
-    """Write ``study`` (PET in SUV, CT in HU) as DICOM PET and CT series under ``folder``; returns it."""
+    """Write ``study`` (PET in SUV, CT in HU) as DICOM PET and CT series under ``folder``; returns it.
+
+    The PET's InstanceNumbers are the study's image numbers (``study.numbering``), so a report's "image N"
+    means the same slice after reading the files back; the CT is numbered in the same direction from 1.
+    """
     from pydicom.dataset import Dataset
     from pydicom.uid import generate_uid
 
@@ -76,12 +79,15 @@ def export_dicom(study: Study, folder: str | os.PathLike, *, weight_kg: float | 
     weight = weight_kg or study.patient.weight_kg or DEFAULT_WEIGHT_KG
     uids = {"study": study.study_uid or generate_uid(), "frame": study.frame_of_reference_uid or generate_uid(),
             "date": date}
+    numbers = [int(v) for v in study.numbering.numbers]
     if study.ct is not None:
         ct_dir = folder / "CT"
         ct_dir.mkdir(parents=True, exist_ok=True)
         series_uid = generate_uid()
-        for z in range(study.ct.shape[0]):
-            ds = _base(study, uids, "CT", study.ct, series_uid, z)
+        n_ct = study.ct.shape[0]
+        feet_first = len(numbers) > 1 and numbers[1] > numbers[0]  # numbers grow towards the head
+        for z in range(n_ct):
+            ds = _base(study, uids, "CT", study.ct, series_uid, z, z + 1 if feet_first else n_ct - z)
             ds.RescaleIntercept, ds.RescaleSlope = "-1024", "1"
             ds.PixelData = (np.clip(study.ct.data[z], -1024, 31743).astype(np.int32) + 1024).astype(np.int16).tobytes()
             ds.save_as(ct_dir / f"CT{z:04d}.dcm", enforce_file_format=True)
@@ -90,7 +96,7 @@ def export_dicom(study: Study, folder: str | os.PathLike, *, weight_kg: float | 
     series_uid = generate_uid()
     activity_per_suv = dose_bq / (weight * 1000.0)  # Bq/ml of SUV 1 (decay-corrected to administration)
     for z in range(study.pet.shape[0]):
-        ds = _base(study, uids, "PT", study.pet, series_uid, z)
+        ds = _base(study, uids, "PT", study.pet, series_uid, z, numbers[z])
         ds.PatientWeight = f"{weight:g}"
         ds.Units = "BQML"
         ds.DecayCorrection = "ADMIN"
