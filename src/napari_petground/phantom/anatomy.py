@@ -115,6 +115,7 @@ class _Painter(SkeletonPainter):
         self.body = Body.of(p, self.c.z)
         self.levels: dict[str, tuple[float, float]] = {}
         self.centers: dict[str, tuple[float, float, float]] = {}
+        self.paths: dict[str, list] = {}  # centre lines of tubes a later stage splits into parts (version 2)
 
     # scaled coordinates and anchors
     def Z(self, v: float) -> float:
@@ -348,6 +349,7 @@ class _Painter(SkeletonPainter):
                  (self.Z(250), cyc + 0.1 * cb, 0.72 * ca), (self.Z(110), cyc + 0.15 * cb, 0.75 * ca),
                  (self.Z(55), -20 * p.w, self.X(40)), (self.Z(45), sac - 28, 0.0), (self.Z(-25), sac - 20, 0.0)]
         c.tube(L["colon"], colon, [20, 22, 20, 20, 21, 18, 15, 15, 13], over=vf + (L["small_bowel"],))
+        self.paths["colon"] = colon
         # bladder and pelvic organ
         bl = self.j("bladder", (self.Z(25) + 8 * p.bladder, -30 * p.w, 0.0))
         c.ellipsoid(L["bladder"], bl, np.array([self.Z(36), 40 * p.w, 48 * p.w]) * p.bladder,
@@ -445,8 +447,10 @@ class Anatomy:
     centers: dict[str, tuple[float, float, float]]  # nominal centres of small structures (zyx mm)
 
 
-def build_anatomy(params: AnatomyParams, grid: Grid) -> Anatomy:
-    """Paint the whole anatomy on ``grid``; order matters (later structures overwrite earlier ones)."""
+def build_anatomy(params: AnatomyParams, grid: Grid, version: int = 1) -> Anatomy:
+    """Paint the whole anatomy on ``grid``; order matters (later structures overwrite earlier ones).
+
+    ``version=2`` splits and completes it with the structures of the whole vocabulary (phantom.anatomy2)."""
     painter = _Painter(params, grid)
     painter.body_layers()
     painter.lungs()
@@ -455,4 +459,8 @@ def build_anatomy(params: AnatomyParams, grid: Grid) -> Anatomy:
     painter.head()
     painter.skeleton()
     painter.node_stations()
+    if version >= 2:
+        from .anatomy2 import paint_version2
+
+        paint_version2(painter)
     return Anatomy(painter.c.labels, grid, painter.levels, painter.centers)

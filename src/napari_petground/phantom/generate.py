@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import PhantomError
+from ..report.lexicon import SITE_BY_KEY
 from ..study.numbering import Convention, ImageNumbering
 from ..study.study import PatientInfo, Study
 from ..study.volume import Volume
@@ -54,7 +55,7 @@ class Phantom:
             "sentences": [s.to_dict() for s in self.sentences],
             "numbering": {"convention": self.study.numbering.convention.value,
                           "numbers": list(self.study.numbering.numbers)},
-            "label_table": label_table(),
+            "label_table": label_table() if self.options.get("version", 1) == 1 else _label_table2(),
         }
 
 
@@ -75,9 +76,16 @@ def make_phantom(
     pet_resolution_mm: float | None = None,
     noise: float = 1.0,
     psf_fwhm_mm: float = PSF_FWHM_MM,
+    version: int = 1,
 ) -> Phantom:
-    """Generate one exam. CT and PET share the grid unless ``pet_resolution_mm`` asks for a coarser PET."""
+    """Generate one exam. CT and PET share the grid unless ``pet_resolution_mm`` asks for a coarser PET.
+
+    ``version=1`` (the default) gives the exams this generator has always given for a seed: 27 sites of the
+    first lexicon. ``version=2`` gives the same patient with the anatomy of the whole vocabulary
+    (phantom.anatomy2) and lesions at any fine site it holds (phantom.lesions2), described in its words."""
     tracer = normalise_tracer(tracer)
+    if version not in (1, 2):
+        raise PhantomError(f"version is 1 or 2, not {version!r}")
     if not 0.5 <= float(resolution_mm) <= 20:
         raise PhantomError(f"resolution_mm must be between 0.5 and 20 mm, got {resolution_mm}")
     pet_res = float(pet_resolution_mm or resolution_mm)
@@ -91,18 +99,35 @@ def make_phantom(
 
     uptake = draw_uptake(tracer, rng["physiology"])
     acquisition = _acquisition(tracer, rng["physiology"])
-    anatomy = build_anatomy(params, pet_grid)
+    anatomy = build_anatomy(params, pet_grid, version)
     site_map = anatomy.site_map
-    plans = plan_lesions(rng["lesions"], tracer, n_lesions, params.sex, confusable, uptake["liver"])
-    lut = uptake_lut(uptake)
+    resolver = None
+    if version >= 2:
+        from .lesions2 import Resolver, plan_lesions2, present_sides
+        from .pet import draw_uptake2, uptake_lut2
+
+        uptake = {**uptake, **draw_uptake2(tracer, uptake, rng["physiology"])}
+        present = present_sides(site_map, pet_grid)
+
+        def plan(n, confusable):
+            return plan_lesions2(rng["lesions"], tracer, n, params.sex, confusable, uptake["liver"], present)
+
+        lut = uptake_lut2(uptake)
+        resolver = Resolver(site_map, pet_grid, anatomy.levels)
+    else:
+        def plan(n, confusable):
+            return plan_lesions(rng["lesions"], tracer, n, params.sex, confusable, uptake["liver"])
+
+        lut = uptake_lut(uptake)
+    plans = plan(n_lesions, confusable)
     placed = place_lesions(plans, site_map, pet_grid, rng["lesions"], anatomy.levels, anatomy.centers, lut,
-                           psf_fwhm_mm=psf_fwhm_mm)
-    for _ in range(4):  # replace lesions whose structure had no room on this grid
+                           psf_fwhm_mm=psf_fwhm_mm, resolver=resolver)
+    for _ in range(4 if version == 1 else 8):  # replace lesions whose structure had no room on this grid
         if len(placed) >= len(plans):
             break
-        extra = plan_lesions(rng["lesions"], tracer, len(plans) - len(placed), params.sex, False, uptake["liver"])
+        extra = plan(len(plans) - len(placed), False)
         placed += place_lesions(extra, site_map, pet_grid, rng["lesions"], anatomy.levels, anatomy.centers, lut,
-                                existing=placed, psf_fwhm_mm=psf_fwhm_mm)
+                                existing=placed, psf_fwhm_mm=psf_fwhm_mm, resolver=resolver)
     labels, occ = lesion_masks(placed, pet_grid)
 
     # PET: organ uptake, lesions with partial-volume occupancy, blur, noise
@@ -117,10 +142,10 @@ def make_phantom(
     numbering = ImageNumbering.from_convention(pet_grid.shape[0], Convention.HEAD_FIRST)
     lesions = measure(placed, labels, pet, pet_grid, numbering, site_map, occ, anatomy.levels)
 
-    ct = _ct(params, ct_grid, pet_grid, site_map, placed, rng["ct"])
+    ct = _ct(params, ct_grid, pet_grid, site_map, placed, rng["ct"], version)
     reference = _reference(pet, site_map)
     report, sentences = build_report(lesions, rng["text"], tracer, reference, extent, params.weight_kg(),
-                                     acquisition)
+                                     acquisition, version)
 
     patient = PatientInfo(patient_id=f"PHANTOM-{seed:05d}" if seed >= 0 else "PHANTOM", name=f"Phantom^{seed}",
                           sex=params.sex, weight_kg=params.weight_kg(), height_m=params.height_m(),
@@ -132,6 +157,8 @@ def make_phantom(
                "psf_fwhm_mm": psf_fwhm_mm, "sex": params.sex, "weight_kg": params.weight_kg(),
                "vertebral_levels": {k: [round(a, 1), round(b, 1)] for k, (a, b) in anatomy.levels.items()},
                "reference": reference, "acquisition": acquisition}
+    if version != 1:  # version-1 exams keep exactly the options they always had
+        options["version"] = version
     study = Study(pet=pet_vol, ct=ct_vol, numbering=numbering, tracer=tracer, patient=patient,
                   source_kind="phantom", report=report, study_uid=_uid(seed, "study"),
                   frame_of_reference_uid=_uid(seed, "frame"))
@@ -139,6 +166,12 @@ def make_phantom(
     study.extras.update({"site_map": site_map, "lesion_labels": labels, "truth": phantom.truth(),
                          "phantom_seed": seed})
     return phantom
+
+
+def _label_table2() -> list[dict]:
+    from .labels2 import label_table2
+
+    return label_table2()
 
 
 def _uid(seed: int, what: str) -> str:
@@ -170,15 +203,20 @@ def _extent(params: AnatomyParams, which: str):
 
 
 def _ct(params: AnatomyParams, ct_grid: Grid, pet_grid: Grid, pet_sites: np.ndarray, placed: list[dict],
-        rng: np.random.Generator) -> np.ndarray:
+        rng: np.random.Generator, version: int = 1) -> np.ndarray:
     """CT in HU: tissue values, lesions with partial volume, and mild noise."""
-    sites = pet_sites if ct_grid == pet_grid else build_anatomy(params, ct_grid).site_map
-    hu = np.asarray(hu_lut(), np.float32)[sites]
+    sites = pet_sites if ct_grid == pet_grid else build_anatomy(params, ct_grid, version).site_map
+    if version >= 2:
+        from .labels2 import hu_lut2
+
+        hu = np.asarray(hu_lut2(), np.float32)[sites]
+    else:
+        hu = np.asarray(hu_lut(), np.float32)[sites]
     for entry in placed:
         pl = entry["plan"]
         sl, frac = occupancy(ct_grid, entry["center"], entry["radii"])
         host = sites[ct_grid.index_of(entry["center"])]
-        if pl.site in ("vertebra", "rib", "iliac_bone", "sacrum", "femur"):
+        if SITE_BY_KEY[pl.site].region == "bone":
             value = 45.0 if pl.lytic else 700.0
         elif host == L["liver"]:
             value = 35.0

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import PhantomError
 from ..report.lexicon import SITE_BY_KEY
 from .labels import BONE, LABEL_BY_VALUE, LUNG, SITE_TARGETS, SOFT, L
+from .labels2 import LABEL2_BY_VALUE
 from .shapes import Grid, occupancy
 from .subsites import relative_qualifiers, subsite
 
@@ -213,12 +214,13 @@ def _box(grid: Grid, center: np.ndarray, half: np.ndarray) -> tuple[slice, slice
 def place_lesions(plans: list[LesionPlan], site_map: np.ndarray, grid: Grid, rng: np.random.Generator,
                   levels: dict[str, tuple[float, float]], centers: dict[str, tuple[float, float, float]],
                   uptake: np.ndarray | None = None, existing: list[dict] | None = None,
-                  psf_fwhm_mm: float = 6.0) -> list[dict]:
+                  psf_fwhm_mm: float = 6.0, resolver=None) -> list[dict]:
     """Centre and radii (mm) of every planned lesion inside its structure.
 
     A lesion may not overlap another lesion, another organ, or lie within a PSF width of a structure
     nearly as hot as itself (the bladder next to an iliac node would otherwise set the
     node's measured SUVmax). Lesions that cannot be placed on this grid are dropped, never misplaced.
+    ``resolver`` (phantom.lesions2.Resolver) places the fine sites of a version-2 anatomy.
     """
     zax, yax, xax = grid.axes()
     placed: list[dict] = list(existing or [])
@@ -226,7 +228,10 @@ def place_lesions(plans: list[LesionPlan], site_map: np.ndarray, grid: Grid, rng
     result: dict[int, dict] = {}
     for i in order:
         pl = plans[i]
-        targets = SITE_TARGETS[pl.site][pl.laterality if pl.laterality in SITE_TARGETS[pl.site] else ""]
+        if resolver is not None:
+            targets = resolver.targets(pl)
+        else:
+            targets = SITE_TARGETS[pl.site][pl.laterality if pl.laterality in SITE_TARGETS[pl.site] else ""]
         target_lut = np.zeros(256, bool)
         target_lut[list(targets)] = True
         cand = np.flatnonzero(target_lut[site_map])
@@ -243,12 +248,17 @@ def place_lesions(plans: list[LesionPlan], site_map: np.ndarray, grid: Grid, rng
         if pl.site == "femur":  # "proximal femur": the upper half of the thigh
             keep &= zax[cz] > -150.0
         cz, cy, cx = cz[keep], cy[keep], cx[keep]
-        allowed = _allowed(pl.site, targets)
-        forbidden = _forbidden(pl.site, targets)
+        if resolver is not None:  # the sub-site's part of its structure
+            inside = resolver.keep(pl, np.stack([zax[cz], yax[cy], xax[cx]], axis=1).astype(float))
+            cz, cy, cx = cz[inside], cy[inside], cx[inside]
+            allowed, forbidden = resolver.allowed(pl, targets), resolver.forbidden(pl, targets)
+        else:
+            allowed = _allowed(pl.site, targets)
+            forbidden = _forbidden(pl.site, targets)
         hot = None
         if uptake is not None:
             host = float(uptake[list(targets)].max())
-            if pl.true_suv < 1.3 * host and not pl.site.endswith("_node"):  # a lesion shows above its organ
+            if pl.true_suv < 1.3 * host and not SITE_BY_KEY[pl.site].is_node:  # a lesion shows above its organ
                 low = pl.kind == "low_uptake"
                 pl.true_suv = float(min(30.0, host * (rng.uniform(1.3, 1.6) if low else rng.uniform(1.6, 3.0))))
             hot_lut = uptake > 0.8 * pl.true_suv
@@ -264,11 +274,14 @@ def place_lesions(plans: list[LesionPlan], site_map: np.ndarray, grid: Grid, rng
                 center = np.array([zax[cz[k]], yax[cy[k]], xax[cx[k]]], float)
                 center += rng.uniform(-0.5, 0.5, 3) * np.asarray(grid.spacing)
             else:
-                key = _nominal_key(pl)
+                key = _nominal_key(pl) if resolver is None else ""
                 if key not in centers:
                     break  # the structure is not in this field of view: drop the lesion
                 center = np.asarray(centers[key], float) + rng.normal(0, 2, 3)
             radii = diameter / 2 * rng.uniform(0.88, 1.12, 3)
+            if resolver is not None and not (target_lut[site_map[grid.index_of(center)]]
+                                             and resolver.keep(pl, center[None])[0]):
+                continue  # the centre itself must lie in the sub-site, not only the voxel it was drawn from
             if any(np.linalg.norm(center - o["center"]) < radii.max() + o["radii"].max() + 3 + max(grid.spacing)
                    for o in placed):
                 continue
@@ -339,7 +352,7 @@ def measure(placed: list[dict], labels: np.ndarray, pet: np.ndarray, grid: Grid,
         background = float(pet[box][shell].mean()) if shell.any() else 0.0
         pl: LesionPlan = entry["plan"]
         center = tuple(float(v) for v in entry["center"])
-        host = LABEL_BY_VALUE.get(int(site_map[grid.index_of(center)]))
+        host = LABEL2_BY_VALUE.get(int(site_map[grid.index_of(center)]))
         out.append(LesionTruth(
             id=k, site=pl.site, laterality=pl.laterality, center_mm=center,
             diameter_mm=round(float(2 * np.mean(entry["radii"])), 1), suvmax=float(values.max()),

@@ -126,3 +126,38 @@ def add_noise(image: np.ndarray, rng: np.random.Generator, spacing: tuple[float,
     np.maximum(flat, np.float32(0), out=flat)
     flat[idx] = values
     return image
+
+
+# normal uptake of the structures only version 2 draws (phantom.labels2); others follow their SOURCE label
+_COMMON2: dict[str, tuple[float, float]] = {
+    "gallbladder": (0.8, 1.4), "ovary_r": (1.5, 2.8), "testis_r": (2.0, 3.2), "bladder_wall": (1.2, 1.8),
+    "seminal_vesicle": (1.2, 2.0), "pleura": (0.5, 0.8), "peritoneum": (0.3, 0.5), "omentum": (0.3, 0.45),
+    "pericardium": (0.8, 1.2), "nasopharynx": (2.0, 3.5), "larynx": (1.3, 2.0),
+}
+
+
+def draw_uptake2(tracer: str, uptake: dict[str, float], rng: np.random.Generator) -> dict[str, float]:
+    """Normal SUV of the version-2 structures for one patient, given the first table's ``uptake``: a part
+    takes its whole's value (a vertebral level its vertebra's), new structures are drawn from ``rng``."""
+    from .labels2 import SOURCE, TABLE2
+
+    table = TRACER_UPTAKE[normalise_tracer(tracer)]
+    out: dict[str, float] = {}
+    for label in TABLE2:
+        if label.key in SOURCE and SOURCE[label.key] in uptake:
+            continue
+        lo, hi = table.get(label.key, _COMMON2.get(label.key, _NODE_DEFAULT))
+        out[label.key] = float(rng.uniform(lo, hi))
+    for key, source in SOURCE.items():
+        out[key] = uptake[source] if source in uptake else out[source]
+    return out
+
+
+def uptake_lut2(uptake: dict[str, float]) -> np.ndarray:
+    """SUV per label value of version 2 (length 256, float32)."""
+    from .labels2 import L2
+
+    lut = np.zeros(256, np.float32)
+    for key, value in uptake.items():
+        lut[L2[key]] = value
+    return lut

@@ -105,6 +105,8 @@ class SkeletonPainter:
             for phi in phis:
                 pts.append((zc - drop * (1 - np.cos(phi)) / 2, yc + b * np.cos(phi), s * a * np.sin(phi)))
             c.tube(L["rib"], pts, 5.0, over=(*SOFT, L["visceral_fat"], *LUNG))
+            if hasattr(self, "paths"):
+                self.paths[f"rib_{k}_{'r' if s < 0 else 'l'}"] = pts
         del canal
 
     def _arms(self) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..report.lexicon import SITE_BY_KEY
 from .lesions import LesionTruth
+from .text2 import NEGATIVES2, SECTION_ORDER2, SECTIONS2, denied, located_phrase
 
 _AVID = {
     "FDG": ("FDG-avid", "hypermetabolic", "FDG-avid", "FDG avid", "metabolically active"),
@@ -143,9 +144,9 @@ def _a(word: str) -> str:
 
 
 def _noun(lesion: LesionTruth, rng: np.random.Generator) -> str:
-    if lesion.site.endswith("_node"):
+    if SITE_BY_KEY[lesion.site].is_node:
         return _pick(rng, ("conglomerate", "mass") if lesion.diameter_mm > 35 else ("lymph node", "node"))
-    if lesion.site in ("vertebra", "rib", "iliac_bone", "sacrum", "femur"):
+    if lesion.region == "bone":
         noun = _pick(rng, _BONE_NOUNS)
         if rng.random() < 0.3:
             noun = ("lytic " if lesion.lytic else "sclerotic ") + "lesion"
@@ -160,13 +161,16 @@ _ORDINALS = {f"T{i}": word for i, word in enumerate(
      "twelfth"), start=1)}
 
 
-def site_noun_phrase(lesion: LesionTruth, rng: np.random.Generator, located: bool | None = None) -> str:
+def site_noun_phrase(lesion: LesionTruth, rng: np.random.Generator, located: bool | None = None,
+                     version: int = 1) -> str:
     """'left external iliac node', 'lesion in hepatic segment VII' ... (site, side and, with ``located``, the
     sub-site in words).
 
     ``located=None`` states the sub-site always when another lesion shares the site and side (the words are
     what tells them apart) and otherwise for about half of the sentences.
     """
+    if version >= 2 or lesion.site not in _SITE_NP:  # the whole vocabulary's words (version-2 phantoms)
+        return located_phrase(lesion.site, lesion.laterality, _noun(lesion, rng), rng)
     options = _located_options(lesion)
     if options and located is None:
         located = lesion.same_site > 0 or rng.random() < LOCATED_SHARE
@@ -221,21 +225,22 @@ def _prior_phrase(prior: str, rng: np.random.Generator) -> str:
 
 
 def lesion_sentence(lesion: LesionTruth, rng: np.random.Generator, with_numbers: bool, tracer: str = "FDG",
-                    prior_suvmax: float | None = None, series: int = 2) -> str:
+                    prior_suvmax: float | None = None, series: int = 2, version: int = 1) -> str:
     """One sentence describing ``lesion`` in a random real-world phrasing.
 
     With numbers, it states the lesion's measured SUVmax (1 decimal) and the image number of its SUVmax slice;
     with ``prior_suvmax`` it also states a previous value. Used for reports and for training on phrasings.
+    ``version=2`` names the site in the whole vocabulary's words (as version-2 phantom reports do).
     """
-    return _lesion_sentence(lesion, rng, with_numbers, tracer, prior_suvmax, series)[0]
+    return _lesion_sentence(lesion, rng, with_numbers, tracer, prior_suvmax, series, version)[0]
 
 
 def _lesion_sentence(lesion: LesionTruth, rng: np.random.Generator, with_numbers: bool, tracer: str,
-                     prior_suvmax: float | None, series: int) -> tuple[str, bool]:
+                     prior_suvmax: float | None, series: int, version: int = 1) -> tuple[str, bool]:
     tracer = tracer.upper() if tracer.upper() in _AVID else "FDG"
     avid = _pick(rng, _AVID[tracer])
     inten = _intensity(lesion.suvmax, lesion.kind == "low_uptake", rng)
-    np_ = site_noun_phrase(lesion, rng)
+    np_ = site_noun_phrase(lesion, rng, version=version)
     v = f"{lesion.suvmax:.1f}"
     n = lesion.image_number
     with_size = rng.random() < 0.5
@@ -307,8 +312,12 @@ def _section_of(lesion: LesionTruth) -> str:
 
 def build_report(lesions: list[LesionTruth], rng: np.random.Generator, tracer: str = "FDG",
                  reference: dict | None = None, extent: str = "neck_to_thighs",
-                 weight_kg: float = 75.0, acquisition: dict | None = None) -> tuple[str, list[SentenceTruth]]:
-    """Whole structured report (header, findings by section, impression) and the truth of each sentence."""
+                 weight_kg: float = 75.0, acquisition: dict | None = None,
+                 version: int = 1) -> tuple[str, list[SentenceTruth]]:
+    """Whole structured report (header, findings by section, impression) and the truth of each sentence.
+
+    ``version=2`` (phantoms of the whole vocabulary) adds the brain and soft-tissue sections and chooses the
+    negative sentences by what they say rather than by the first lexicon's sites."""
     tracer = tracer.upper() if tracer.upper() in _AVID else "FDG"
     avid = _AVID[tracer][0]
     series = int(rng.choice([2, 2, 3, 4, 5]))
@@ -334,7 +343,7 @@ def build_report(lesions: list[LesionTruth], rng: np.random.Generator, tracer: s
     if reference:
         findings.append(("", _reference_sentences(reference, rng)))
     twins_done: set[int] = set()
-    for sec in _SECTION_ORDER:
+    for sec in SECTION_ORDER2 if version >= 2 else _SECTION_ORDER:
         here = [les for les in lesions if _section_of(les) == sec]
         sents: list[SentenceTruth] = []
         for les in here:
@@ -349,21 +358,22 @@ def build_report(lesions: list[LesionTruth], rng: np.random.Generator, tracer: s
             prior = None
             if with_numbers and has_prior and rng.random() < 0.35:
                 prior = round(les.suvmax * float(rng.choice([rng.uniform(0.35, 0.85), rng.uniform(1.15, 1.8)])), 1)
-            text, named = _lesion_sentence(les, rng, with_numbers, tracer, prior, series)
+            text, named = _lesion_sentence(les, rng, with_numbers, tracer, prior, series, version)
             kind = "prior" if prior is not None else ("numbers" if with_numbers else "no_numbers")
             sents.append(SentenceTruth(text, les.id, kind, suvmax=round(les.suvmax, 1) if with_numbers else None,
                                        image_number=les.image_number if with_numbers else None,
                                        series=series if named else None, prior_suvmax=prior, lesion_ids=[les.id]))
         sites_here = {les.site for les in lesions}
-        for template, denies in _NEGATIVES[sec]:
-            if not (denies & sites_here) and rng.random() < 0.6:
+        for template, denies in (*_NEGATIVES.get(sec, ()), *NEGATIVES2.get(sec, ())) if version >= 2 else _NEGATIVES[sec]:
+            deny = denied(template, lesions) if version >= 2 else bool(denies & sites_here)
+            if not deny and rng.random() < 0.6:
                 kind = "negative" if template.startswith("No") or "unremarkable" in template else "physiologic"
                 sents.append(SentenceTruth(template.format(avid=avid), None, kind))
         if sents:
-            findings.append((_pick(rng, _SECTIONS[sec]), sents))
+            findings.append((_pick(rng, {**_SECTIONS, **SECTIONS2}[sec]), sents))
     impression: list[SentenceTruth] = []
     for les in sorted(lesions, key=lambda x: -x.suvmax)[: int(rng.integers(1, 4))]:
-        np_ = site_noun_phrase(les, rng)
+        np_ = site_noun_phrase(les, rng, version=version)
         tail = _pick(rng, ("consistent with metastatic disease", "suspicious for malignancy",
                            "concerning for nodal metastasis" if les.site.endswith("_node") else "compatible with metastasis",
                            "likely representing active disease"))
@@ -387,9 +397,13 @@ def _reference_sentences(ref: dict, rng: np.random.Generator) -> list[SentenceTr
             for t in ([text] if ". " not in text else [text.split(". ")[0] + ".", text.split(". ")[1]])]
 
 
+# the first lexicon's phrases where the vocabulary's differ (version-1 reports read as they always did)
+_FIRST_PHRASES = {"iliac_bone": "iliac bone", "femur": "proximal femur"}
+
+
 def _respectively(pair: list[LesionTruth], rng: np.random.Generator, avid: str, series: int) -> SentenceTruth:
     a, b = sorted(pair, key=lambda x: x.laterality != "right")
-    noun = SITE_BY_KEY[a.site].phrase
+    noun = _FIRST_PHRASES.get(a.site, SITE_BY_KEY[a.site].phrase)
     text = (f"Bilateral {avid} {noun}s, right and left, with SUV max of {a.suvmax:.1f} and {b.suvmax:.1f} "
             f"respectively (series {series} slice {a.image_number} and {b.image_number} respectively).")
     return SentenceTruth(text, None, "multi", lesion_ids=[a.id, b.id])

@@ -154,7 +154,19 @@ def mentions(low: str) -> Places:
                 _add_side(low, lead, out.sides)
     if not out.sites and out.negated:  # every site word negated: they are still where the numbers are
         out.sites, out.negated = out.negated, []
+    header = _header_end(low)
+    if header and any(s[0] > header for s in out.sites):  # "Skin and soft tissues: nodule in the left thigh"
+        out.weak = sorted(out.weak + [s for s in out.sites if s[0] < header])
+        out.sites = [s for s in out.sites if s[0] > header]
     return out
+
+
+def _header_end(low: str) -> int:
+    """End of a section header at the start of the sentence ("Brain:", "Skin and soft tissues:"), or 0."""
+    colon = low.find(":", 0, 48)
+    if colon <= 0 or any(ch.isdigit() for ch in low[:colon]):
+        return 0
+    return colon
 
 
 def _negated(low: str, start: int) -> bool:

@@ -10,7 +10,8 @@ splitter walks the text once and cuts at
   with an upper-case abbreviation ("SUV max 5.1" wrapped onto it) other than the previous line's first
   word (rows of a pasted table, "LN 3 R hilar ...", are entries of their own);
 * ``.``, ``!``, ``?`` followed by white space, outside parentheses, unless the word before the period is a
-  known abbreviation or a single letter ("e.g.", "R.") or the next text starts lower case.
+  known abbreviation or a single letter ("e.g.", "R.", but not the numeral of "segment V.") or the next
+  text starts lower case.
 
 Headers and list markers are not part of the sentence text; offsets always point into the original text, so
 ``text[offset:offset + len(sentence)] == sentence``.
@@ -47,6 +48,8 @@ _LIST_MARKER = re.compile(r"[ \t]*(?:[-*•·▪◦‣–—>]+|\(?\d{1,2}[.)](?
 _SENT_END_HERE = re.compile(r"[.!?]++[\"')\]]*+(?:(?=\s)|$)")
 _SENT_END = re.compile(r"(?<![.!?])" + _SENT_END_HERE.pattern)
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+# "hepatic segment V." ends a sentence: a Roman numeral after these words is not an initial
+_NUMBERED_BEFORE = re.compile(r"\b(?:segment|level|station|stage|grade|type|zone|nerve)\s+$", re.IGNORECASE)
 _JOINING_END = re.compile(
     r"(?:[,(\-/&+=:]|\b(?:and|or|of|with|in|at|on|the|a|an|to|from|for|by|measuring|image|images|slice|"
     r"series|suv|suvmax|max|than|vs|versus|compared|previously|approximately|approx\.?|up))\s*$",
@@ -163,7 +166,9 @@ def _split_block(text: str, start: int, end: int) -> list[tuple[int, int]]:
             word = _WORD_BEFORE.search(text, max(seg_start, m.start() - 20), m.start())
             if word:
                 w = word.group(1).lower().rstrip(".")
-                if w in ABBREVIATIONS or len(w) == 1 or "." in w:
+                numeral = word.group(1) in ("I", "V", "X") and _NUMBERED_BEFORE.search(
+                    text, max(seg_start, word.start() - 12), word.start()) is not None
+                if (w in ABBREVIATIONS or len(w) == 1 or "." in w) and not numeral:
                     continue
         depth += text.count("(", depth_at, m.start()) - text.count(")", depth_at, m.start())
         depth_at = m.start()
