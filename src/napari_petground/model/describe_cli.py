@@ -39,6 +39,14 @@ def register_describe(subparsers) -> None:
     train.add_argument("--dataset", default=None, help="also learn from a dataset folder's items with masks")
     train.add_argument("--exams", default=None,
                        help="also learn from the exams a grounding training run cached (its cache folder)")
+    train.add_argument("--phantom-version", type=int, default=2, choices=(1, 2),
+                       help="phantom generator: 2 = lesions at every fine site of the vocabulary (default), "
+                            "1 = the first generator's 27 sites")
+    train.add_argument("--extents", default="neck_to_thighs,whole_body",
+                       help="phantom fields of view, cycled over the seeds (whole_body holds brain and limbs)")
+    train.add_argument("--lesions", type=int, default=0, help="lesions per phantom (0: 1-6 at random)")
+    train.add_argument("--samples", default=None,
+                       help="keep the phantoms' lesion samples in this .npz (reused when it exists)")
     train.add_argument("--steps", type=int, default=1500)
     train.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves the machine to others)")
     train.set_defaults(func=_train)
@@ -100,7 +108,9 @@ def _train(args) -> int:
     head, metrics = fit_describe_head(
         network, config, phantoms=args.phantoms, first_seed=args.first_seed, tracers=tracers,
         resolution_mm=args.resolution, val_phantoms=args.val_phantoms, dataset=args.dataset, exam_cache=args.exams,
-        settings=HeadTrainSettings(steps=args.steps), log=lambda m: print(m, flush=True))
+        settings=HeadTrainSettings(steps=args.steps), version=args.phantom_version,
+        extents=tuple(e.strip() for e in args.extents.split(",") if e.strip()), n_lesions=args.lesions or None,
+        samples_file=args.samples, log=lambda m: print(m, flush=True))
     out = save_head(args.out or folder, head)
     print(json.dumps(metrics))
     print(f"describe head written to {out}")

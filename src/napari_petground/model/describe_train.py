@@ -287,17 +287,47 @@ def body_level(config) -> float:
 
 def phantom_samples(network, config, seeds: Iterable[int], spec: FeatureSpec, entries: tuple[VocabEntry, ...], *,
                     tracers: tuple[str, ...] = ("FDG",), resolution_mm: float = 4.0, grown: bool = False,
+                    version: int = 1, extents: tuple[str, ...] = ("neck_to_thighs",), n_lesions: int | None = None,
                     log=None) -> list[LesionSample]:
-    """Samples of the lesions of phantoms ``seeds`` (tracers cycled over the seeds)."""
+    """Samples of the lesions of phantoms ``seeds`` (tracers and extents cycled over the seeds; ``version``
+    2 for the whole vocabulary's sites, see phantom.generate)."""
     from ..phantom import make_phantom
 
     seeds = list(seeds)
     out: list[LesionSample] = []
     for k, seed in enumerate(seeds):
-        phantom = make_phantom(seed, tracer=tracers[k % len(tracers)], resolution_mm=resolution_mm)
+        phantom = make_phantom(seed, tracer=tracers[k % len(tracers)], resolution_mm=resolution_mm,
+                               extent=extents[k % len(extents)], n_lesions=n_lesions, version=version)
         out += samples_from_phantom(network, config, phantom, spec, entries, grown=grown)
         if log is not None:
             log(f"phantom {k + 1}/{len(seeds)}: {len(out)} lesion samples")
+    return out
+
+
+def save_samples(path: str | Path, samples: list[LesionSample]) -> None:
+    """Lesion samples as an .npz (features, site, side, case): what training needs, not the phantoms."""
+    import io
+
+    from ..atomic import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, features=np.stack([s.features for s in samples]).astype(np.float32),
+                        site=np.array([s.site for s in samples]), side=np.array([s.side for s in samples]),
+                        case=np.array([s.case for s in samples]))
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def load_samples(path: str | Path, entries: tuple[VocabEntry, ...]) -> list[LesionSample]:
+    """Samples written by save_samples, indexed into ``entries`` (sites the vocabulary lacks are skipped)."""
+    with np.load(path, allow_pickle=False) as data:
+        rows = zip(data["features"], data["site"], data["side"], data["case"], strict=True)
+        out = []
+        for features, site, side, case in rows:
+            index, coarse = entry_index(entries, str(site), str(side)), coarse_index(entries, str(site))
+            if index is None and coarse is None:
+                continue
+            out.append(LesionSample(np.asarray(features), str(site), str(side), -1 if index is None else index,
+                                    str(case), {}, -1 if coarse is None else coarse))
     return out
 
 
@@ -328,9 +358,13 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
                       tracers: tuple[str, ...] = ("FDG", "FDG", "FDG", "PSMA", "DOTATATE", "FLUCICLOVINE"),
                       resolution_mm: float = 4.0,
                       val_phantoms: int = 0, dataset: str | None = None, exam_cache: str | None = None,
-                      settings: HeadTrainSettings | None = None, log=None):
+                      settings: HeadTrainSettings | None = None, version: int = 1,
+                      extents: tuple[str, ...] = ("neck_to_thighs",), n_lesions: int | None = None,
+                      samples_file: str | None = None, log=None):
     """Train a describe head for a grounding checkpoint on phantom lesions (and a dataset's items).
 
+    ``samples_file`` keeps the phantoms' lesion samples (features and sites, an .npz): written the first time,
+    read instead of encoding the phantoms again later (trying training settings costs seconds then).
     Returns (head, validation metrics on ``val_phantoms`` further phantoms, or {}).
     """
     from .checkpoint import check_encoder
@@ -341,8 +375,15 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
     entries, phrases, owner = default_vocabulary()
     text = embed_phrases(encoder, phrases)
     spec = FeatureSpec(body_level=body_level(config))
-    samples = phantom_samples(network, config, range(first_seed, first_seed + phantoms), spec, entries,
-                              tracers=tracers, resolution_mm=resolution_mm, grown=True, log=log)
+    phantom_kw = {"tracers": tracers, "resolution_mm": resolution_mm, "version": version, "extents": extents,
+                  "n_lesions": n_lesions}
+    if samples_file and Path(samples_file).is_file():
+        samples = load_samples(samples_file, entries)
+    else:
+        samples = phantom_samples(network, config, range(first_seed, first_seed + phantoms), spec, entries,
+                                  grown=True, log=log, **phantom_kw)
+        if samples_file:
+            save_samples(samples_file, samples)
     if dataset:
         from .data import dataset_exams
 
@@ -358,10 +399,10 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
     metrics: dict = {}
     if val_phantoms:
         start = first_seed + phantoms
-        val = phantom_samples(network, config, range(start, start + val_phantoms), spec, entries, tracers=tracers,
-                              resolution_mm=resolution_mm)
+        val = phantom_samples(network, config, range(start, start + val_phantoms), spec, entries, **phantom_kw)
         metrics = evaluate_head(head, val)
     head.config.training.update({"phantoms": phantoms, "first_seed": first_seed, "tracers": list(tracers),
-                                 "resolution_mm": resolution_mm, "dataset": dataset, "exam_cache": exam_cache,
-                                 "validation": metrics})
+                                 "resolution_mm": resolution_mm, "phantom_version": version,
+                                 "extents": list(extents), "n_lesions": n_lesions, "dataset": dataset,
+                                 "exam_cache": exam_cache, "validation": metrics})
     return head, metrics
