@@ -154,10 +154,10 @@ def delineated(study, region, network_mask: np.ndarray) -> tuple[np.ndarray, lis
     Why: the network works on an 8 mm grid; its region says which lesion, the PET says where its edge is.
     """
     from ..weaklabel.grow import FLAG_TEXT, grow_lesion
-    from ..weaklabel.label import study_background
+    from ..weaklabel.label import study_background, study_ct_on_pet
 
     grown = grow_lesion(np.asarray(study.pet.data), region.peak_index, tuple(study.pet.spacing),
-                        background=study_background(study))
+                        background=study_background(study), ct=study_ct_on_pet(study))
     if not grown.ok or not grown.mask.any():
         return network_mask, [f"the lesion's edge could not be grown ({grown.reason}): the network's region is shown"]
     return grown.mask, [FLAG_TEXT[f] for f in grown.flags if f in FLAG_TEXT]

@@ -19,6 +19,9 @@ Methods (``METHODS``):
   the region and a floor relative to SUVmax. On large heterogeneous real tumours the shell is itself tumour
   and the mask collapses onto the hottest core (docs/weak-labels.md has the figures).
 
+With ``ct=`` (the CT resampled onto the PET grid), the cold holes filled into a ``ring`` or ``adaptive`` mask
+leave out bone (> 300 HU) and air (< −500 HU): a femur enclosed by a thigh mass is not tumour.
+
 Every method rejects runaway growth: a region larger than ``max_volume_ml`` (default 3000 ml: real sarcomas
 reach 2 l) or filling more than ``max_fraction`` (default 0.3) of the image is not a lesion but background or an
 organ. Every result carries flags a reviewer can act on (``GrowResult.flags``): ``touches_border``,
@@ -38,6 +41,7 @@ from .ring import RingSettings, body_background, delineate, fill_holes
 STRUCT26 = np.ones((3, 3, 3), dtype=bool)
 METHODS = ("ring", "adaptive", "jentzen", "nestle", "fixed41", "fixed50", "suv2.5")
 DEFAULT_METHOD = "ring"
+BONE_HU, AIR_HU = 300.0, -500.0  # with a CT on the PET grid (``ct=``), holes of bone or air are not filled
 # what each flag tells a reviewer (shown in the review dock and the grounding result)
 FLAG_TEXT = {
     "touches_border": "the mask reaches the edge of the image: the lesion may continue beyond the field of view",
@@ -263,7 +267,12 @@ def grow_lesion(
             break
         box.enlarge()
     if method in ("ring", "adaptive") and opts.get("fill", True):
-        region = fill_and_close(region)
+        filled = fill_and_close(region)
+        ct = opts.get("ct")
+        if ct is not None:  # enclosed bone (a femur inside a thigh mass) and air are not lesion
+            ct_box = np.asarray(ct[box.slices])
+            filled &= region | ~((ct_box > BONE_HU) | (ct_box < AIR_HU))
+        region = filled
     mask = np.zeros(pet.shape, dtype=bool)
     mask[box.slices] = region
     volume = float(region.sum() * voxel_ml)

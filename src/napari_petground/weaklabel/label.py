@@ -140,6 +140,19 @@ def study_background(study) -> float:
     return float(cached)
 
 
+def study_ct_on_pet(study) -> np.ndarray | None:
+    """The study's CT (HU) on the PET grid, resampled once and kept in its extras; None without a CT."""
+    if study.ct is None:
+        return None
+    cached = study.extras.get("ct_on_pet_grid")
+    if cached is None or cached.shape != tuple(study.pet.shape):
+        from ..study.resample import resample_to_grid
+
+        cached = resample_to_grid(study.ct, study.pet, fill=-1000.0, dtype=np.float32).data
+        study.extras["ct_on_pet_grid"] = cached
+    return cached
+
+
 def weak_label(study, finding: Finding, config: WeakLabelConfig | None = None) -> WeakLabel:
     """Weak lesion mask on the PET grid for one finding (see module docstring)."""
     config = config or WeakLabelConfig()
@@ -188,7 +201,7 @@ def weak_label(study, finding: Finding, config: WeakLabelConfig | None = None) -
     if any(c.agreement.slice_distance for c in matches):
         flags.append("slice_tolerance_used")
     to_grow = items if (len(items) == 1 or config.grow_ambiguous) else []
-    options = {"background": study_background(study), **config.grow_options}
+    options = {"background": study_background(study), "ct": study_ct_on_pet(study), **config.grow_options}
     for item in to_grow:
         item.grow = grow_lesion(study.pet.data, item.candidate.stats.peak_index, study.pet.spacing,
                                 config.method, **options)
