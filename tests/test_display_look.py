@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from napari_petground._qt.display_panels import camera_of, grid_of
+from napari_petground._qt.display_panels import camera_of, grid_of, panel_role
 from napari_petground.study.layers import (
     HOT_METAL,
     HOT_METAL_OVER_CT,
@@ -24,19 +24,16 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def opened(qtbot):
-    import napari
-
+def opened(make_napari_viewer, qtbot):
     from napari_petground._qt.display_dock import DisplayDock
     from napari_petground._qt.launch import add_study
 
-    viewer = napari.Viewer(show=False)
+    viewer = make_napari_viewer(show=False, strict_qt="raise")
     study = synthetic_study()
     ct, pet = add_study(viewer, study)
     dock = DisplayDock(viewer)
-    qtbot.addWidget(dock)
-    yield viewer, dock, study, ct, pet
-    viewer.close()
+    viewer.window.add_dock_widget(dock, area="right")  # closed with the viewer
+    return viewer, dock, study, ct, pet
 
 
 def test_default_is_hot_metal_mixed_over_grey_ct_on_a_fixed_suv_scale():
@@ -45,8 +42,8 @@ def test_default_is_hot_metal_mixed_over_grey_ct_on_a_fixed_suv_scale():
     assert pet_kw["colormap"] == HOT_METAL and pet_kw["blending"] == "translucent"  # added red on grey is pink
     assert pet_kw["contrast_limits"] == (0.0, 10.0)
     controls, colors = np.asarray(HOT_METAL["controls"]), np.asarray(HOT_METAL["colors"])
-    assert np.all(colors[controls <= 0.15, 3] == 0)  # fat, muscle, blood pool: plain CT
-    assert np.all(colors[controls >= 0.35, 3] == 1)
+    assert np.all(colors[controls <= 0.2, 3] == 0)  # fat, muscle, blood pool, marrow: plain CT
+    assert np.all(colors[controls >= 0.4, 3] == 1)
 
 
 def test_no_pink_over_the_body(opened):
@@ -55,7 +52,7 @@ def test_no_pink_over_the_body(opened):
 
     _viewer, _dock, _study, _ct, pet = opened
     cmap = ensure_colormap(pet.colormap)
-    low = cmap.map(np.array([0.05, 0.1]))
+    low = cmap.map(np.array([0.05, 0.1, 0.19]))
     assert np.all(low[:, 3] == 0)
     hot = cmap.map(np.linspace(0.2, 1.0, 9))
     assert np.all(hot[:, 0] >= hot[:, 1]) and np.all(hot[:, 1] >= hot[:, 2] - 1e-6)
@@ -89,6 +86,7 @@ def test_side_by_side_panels_share_data_follow_windows_and_go_away(opened):
     viewer, dock, _study, ct, pet = opened
     dock.panels_check.setChecked(True)
     assert grid_of(viewer).enabled and grid_of(viewer).shape == (1, 3)
+    assert viewer.layers.selection.active is pet  # still the layer the user had selected
     panels = {layer.metadata["petground"]["role"]: layer for layer in viewer.layers
               if layer.metadata.get("petground", {}).get("role", "").endswith("panel")}
     assert panels["ct panel"].data is ct.data and panels["pet panel"].data is pet.data  # no copies
@@ -112,6 +110,7 @@ def test_side_by_side_panels_share_data_follow_windows_and_go_away(opened):
     assert not grid_of(viewer).enabled
     assert [layer for layer in viewer.layers if "panel" in layer.metadata.get("petground", {}).get("role", "")] == []
     assert mask in viewer.layers and ct in viewer.layers and pet in viewer.layers
+    assert viewer.layers.selection.active is not None and not panel_role(viewer.layers.selection.active)
 
 
 def test_mip_and_side_by_side_take_turns(opened):

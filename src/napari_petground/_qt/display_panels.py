@@ -58,6 +58,7 @@ class SideBySide:
         """Add the panels (CT needed: a PET alone is already one panel) and turn napari's grid on."""
         if self.enabled or ct is None or pet is None:
             return
+        active = self.viewer.layers.selection.active
         for source, role, colormap in ((ct, "ct panel", "gray"), (pet, "pet panel", PANEL_PET_COLORMAP)):
             panel = self.viewer.add_image(
                 source.data, name=f"{source.name} ({role})", scale=source.scale, translate=source.translate,
@@ -68,6 +69,8 @@ class SideBySide:
         self.viewer.layers.events.inserted.connect(self._rearrange)
         self.viewer.layers.events.removed.connect(self._rearrange)
         self.arrange()
+        if active is not None:  # the layer the user had selected, not the last panel or spacer added
+            self.viewer.layers.selection.active = active
 
     def disable(self) -> None:
         """Remove panels and spacers, and the grid."""
@@ -95,8 +98,12 @@ class SideBySide:
             spacers = [layer for layer in layers if panel_role(layer) == SPACER_ROLE]
             while len(spacers) > 2 * (per_panel - 1):
                 layers.remove(spacers.pop())
-            while len(spacers) < 2 * (per_panel - 1):
-                spacers.append(self._spacer(panels["ct panel"]))
+            if len(spacers) < 2 * (per_panel - 1):
+                active = layers.selection.active
+                while len(spacers) < 2 * (per_panel - 1):
+                    spacers.append(self._spacer(panels["ct panel"]))
+                if active is not None:
+                    layers.selection.active = active
             half = per_panel - 1
             order = [panels["ct panel"], *spacers[:half], panels["pet panel"], *spacers[half:], *fused]
             for target, layer in enumerate(order):

@@ -7,8 +7,8 @@ docks find the study, and physical ``scale``/``translate`` so grids of different
 The default look is what PET/CT readers are used to: the CT in grey (soft-tissue window) with the PET in hot
 metal (dark red, orange, yellow, white) blended over it on a fixed SUV 0-10 scale, so the same colour means the
 same SUV in every study. The PET is mixed in ("translucent"), never added: added red over grey CT is pink.
-Below 15 % of the SUV window (SUV 1.5 of 10: fat, muscle, blood pool) the PET is transparent, so the body is
-plain CT and colour starts with real uptake. Inverted grey shows the PET alone (uptake dark on white), as a
+Below 20 % of the SUV window (SUV 2 of 10: fat, muscle, blood pool, marrow) the PET is transparent, so the
+body is plain CT (no pastel over white bone) and colour starts with real uptake. Inverted grey shows the PET alone (uptake dark on white), as a
 PET is read on its own.
 """
 
@@ -29,11 +29,11 @@ WINDOW_PRESETS: dict[str, tuple[float, float]] = {
     "bone": (1800.0, 400.0),
     "brain": (80.0, 40.0),
 }
-# hot metal: transparent up to 15 % of the window, then dark red -> red -> orange -> yellow -> white.
+# hot metal: transparent up to 20 % of the window, then dark red -> red -> orange -> yellow -> white.
 # A napari colormap given as data (colors RGBA, controls 0..1), so this module still imports no napari.
 HOT_METAL = {
     "name": "hot metal",
-    "controls": [0.0, 0.15, 0.35, 0.55, 0.8, 1.0],
+    "controls": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
     "colors": [[0.0, 0.0, 0.0, 0.0], [0.45, 0.0, 0.0, 0.0], [0.85, 0.15, 0.0, 1.0], [1.0, 0.55, 0.0, 1.0],
                [1.0, 0.9, 0.3, 1.0], [1.0, 1.0, 1.0, 1.0]],
 }
