@@ -7,49 +7,13 @@ resolution: a 2 mm whole-body grid has ~40 M voxels, but each organ touches only
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from ..study.grid import Grid
+
 Slices = tuple[slice, slice, slice]
-
-
-@dataclass(frozen=True)
-class Grid:
-    """Regular (z, y, x) grid: ``shape`` voxels, ``spacing`` and ``origin`` (first voxel centre) in mm."""
-
-    shape: tuple[int, int, int]
-    spacing: tuple[float, float, float]
-    origin: tuple[float, float, float]
-
-    @classmethod
-    def covering(cls, lo: Sequence[float], hi: Sequence[float], spacing: Sequence[float]) -> Grid:
-        """Grid whose voxels tile the box [lo, hi] (zyx mm); the box is centred on the voxels."""
-        shape = []
-        origin = []
-        for a, b, s in zip(lo, hi, spacing, strict=True):
-            n = max(1, int(math.ceil((b - a) / s - 1e-6)))
-            shape.append(n)
-            origin.append((a + b) / 2.0 - (n - 1) * s / 2.0)
-        return cls(tuple(shape), tuple(float(s) for s in spacing), tuple(origin))  # type: ignore[arg-type]
-
-    def axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Voxel-centre coordinates (mm) along z, y and x."""
-        return tuple(  # type: ignore[return-value]
-            (o + s * np.arange(n)).astype(np.float32)
-            for o, s, n in zip(self.origin, self.spacing, self.shape, strict=True)
-        )
-
-    @property
-    def voxel_volume_ml(self) -> float:
-        return float(np.prod(self.spacing)) / 1000.0
-
-    def index_of(self, point_mm: Sequence[float]) -> tuple[int, int, int]:
-        """Nearest voxel index of a (z, y, x) position, clipped to the grid."""
-        idx = np.rint((np.asarray(point_mm, float) - self.origin) / self.spacing).astype(int)
-        return tuple(int(np.clip(i, 0, n - 1)) for i, n in zip(idx, self.shape, strict=True))  # type: ignore[return-value]
 
 
 def _lut(labels: Iterable[int]) -> np.ndarray:

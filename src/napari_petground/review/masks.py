@@ -22,18 +22,10 @@ from ..atomic import atomic_write
 from ..dataset.layout import check_case, inside
 from ..dataset.layout import stale_temporaries as _stale
 from ..errors import PetGroundError, ReviewError
+from ..study.grid import Grid
 from .store import MASK_DIR
 
 TMP_SUFFIX = ".tmp.nii.gz"
-
-
-@dataclass(frozen=True)
-class Grid:
-    """Shape, spacing and origin (z, y, x) of the PET grid a mask lives on."""
-
-    shape: tuple[int, int, int]
-    spacing: tuple[float, float, float]
-    origin: tuple[float, float, float]
 
 
 @dataclass(frozen=True)

@@ -6,26 +6,12 @@ does the interpolation. Voxels outside the source get ``fill`` (air for CT, 0 fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from .grid import Grid
 from .volume import Volume
 
 INTERPOLATORS = ("linear", "nearest", "bspline")
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A canonical grid: (z, y, x) shape, spacing (mm) and origin (mm)."""
-
-    shape: tuple[int, int, int]
-    spacing: tuple[float, float, float]
-    origin: tuple[float, float, float]
-
-    @classmethod
-    def of(cls, volume: Volume) -> Grid:
-        return cls(volume.shape, volume.spacing, volume.origin)
 
 
 def _sitk_image(volume: Volume):
