@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..atomic import atomic_write_bytes, fsync_folder
+from ..dataset.labels import paint_item
 from ..dataset.layout import DatasetItem, DatasetWriter, remove_stale_temporaries
 from ..errors import PetGroundError, ReviewError
 from .masks import MaskProblem
@@ -35,7 +36,6 @@ from .stats import review_stats
 if TYPE_CHECKING:
     from .queue import ReviewQueue
 
-SAME_LESION_IOU = 0.5
 
 
 @dataclass
@@ -178,7 +178,7 @@ def _export_case(queue: ReviewQueue, writer: DatasetWriter, case: str, reviewed:
                 cmap = queue.candidate_map(review)
                 candidates[new.index] = [cmap == j + 1 for j in range(review.n_candidates)]
         if mask is not None and new.status != "rejected":
-            _paint(labels, mask, new, items)
+            paint_item(labels, mask, new, items)
         items.append(new)
         result.items += 1
     writer.write_case(case, ct, pet, labels, items, candidate_masks=candidates,
@@ -198,30 +198,6 @@ def _final_mask(queue: ReviewQueue, review: ReviewItem, weak_labels: np.ndarray 
     if weak_labels is None:
         raise MaskProblem("weak_mask_missing", f"{review.item_id}: the weak label file of {review.case} is missing")
     return weak_labels == review.label
-
-
-def _paint(labels: np.ndarray, mask: np.ndarray, item: DatasetItem, earlier: list[DatasetItem]) -> None:
-    """Give ``item`` a label value: an earlier item's when both are the same lesion, else a new one."""
-    taken = labels[mask]
-    values, hits = np.unique(taken[taken > 0], return_counts=True)
-    if values.size:
-        value = int(values[np.argmax(hits)])
-        other = labels == value
-        iou = np.count_nonzero(mask & other) / max(1, np.count_nonzero(mask | other))
-        if iou >= SAME_LESION_IOU:
-            item.label = value
-            if not any(f.startswith("same_lesion") for f in item.flags):
-                first = next((e.item_id for e in earlier if e.label == value), "")
-                item.flags.append(f"same_lesion:{first}" if first else "same_lesion")
-            return
-        if "overlap_trimmed" not in item.flags:
-            item.flags.append("overlap_trimmed")
-        if not np.any(mask & (labels == 0)):  # nothing left of its own: it shares the lesion it lies in
-            item.label = value
-            return
-    value = int(labels.max()) + 1
-    labels[mask & (labels == 0)] = value
-    item.label = value
 
 
 def _log_row(review: ReviewItem) -> dict:

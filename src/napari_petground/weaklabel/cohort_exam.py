@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dataset.labels import paint_item
 from ..dataset.layout import DatasetItem, DatasetWriter
 from ..errors import PetGroundError, SuvError, WeakLabelError
 from ..report.finding import Finding
@@ -28,7 +29,6 @@ from ..study.study import Study
 from .funnel import FUNNEL_DIR, STATUSES, empty_counts, write_case_counts
 
 MAX_REPORT_CHARS = 100_000  # a long whole-body report is ~10 kB; far more is a paste or export accident
-SAME_LESION_IOU = 0.5
 
 
 @dataclass
@@ -191,7 +191,7 @@ def label_report(study: Study, case: str, report: str, tracer: str, config=None,
                            candidates=[_as_dict(c) for c in result.candidates],
                            flags=[str(f) for f in result.flags], reason=str(result.reason or ""))
         if item.status == "matched":
-            _paint(labels, np.asarray(result.mask, bool), item, items)
+            paint_item(labels, np.asarray(result.mask, bool), item, items)
         elif item.status == "ambiguous":
             masks = _candidate_masks(result)
             if masks:
@@ -213,36 +213,6 @@ def _report_problem(report, limit: int) -> str:
         return (f"report text is {len(report):,} characters (limit {limit:,}); it is probably several reports "
                 "or an export accident — give one exam's report per row")
     return ""
-
-
-def _paint(labels: np.ndarray, mask: np.ndarray, item: DatasetItem, earlier: list[DatasetItem]) -> None:
-    """Give ``item`` a label value: a new one, or an earlier item's when both masks are the same lesion."""
-    if mask.shape != labels.shape or not mask.any():
-        item.reason = (item.reason + "; " if item.reason else "") + "matched with an empty mask or off the PET grid"
-        item.status = "error"
-        return
-    taken = labels[mask]
-    values, hits = np.unique(taken[taken > 0], return_counts=True)
-    if values.size:
-        value = int(values[np.argmax(hits)])
-        other = labels == value
-        iou = float(np.logical_and(mask, other).sum()) / float(np.logical_or(mask, other).sum())
-        if iou >= SAME_LESION_IOU:
-            item.label = value
-            first = next((e.index for e in earlier if e.label == value), None)
-            item.flags.append("same_lesion" if first is None else f"same_lesion:{case_item(item.case, first)}")
-            return
-        item.flags.append("overlap_trimmed")
-    value = int(labels.max()) + 1
-    if value > np.iinfo(labels.dtype).max:
-        item.status, item.reason = "error", "too many lesions in one exam for a uint16 label map"
-        return
-    labels[mask & (labels == 0)] = value
-    item.label = value
-
-
-def case_item(case: str, index: int) -> str:
-    return f"{case}:{index}"
 
 
 def _ct_on_pet_grid(study: Study):
