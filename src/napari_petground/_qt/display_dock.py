@@ -284,12 +284,26 @@ class DisplayDock(QWidget):
             if self._saved is not None:
                 self.set_mip(False)
             self.panels.enable(ct, pet)
-            self.viewer.reset_view()
+            self._reset_view_when_laid_out()
         elif not on and self.panels.enabled:
             self.panels.disable()
-            self.viewer.reset_view()
+            self._reset_view_when_laid_out()
         if self.panels_check.isChecked() != self.panels.enabled:
             self.panels_check.setChecked(self.panels.enabled)
+
+    def _reset_view_when_laid_out(self) -> None:
+        """Fit the view now and again once Qt has laid out the changed layer list (the canvas may resize)."""
+        import contextlib
+
+        from qtpy.QtCore import QTimer
+
+        self.viewer.reset_view()
+
+        def again() -> None:
+            with contextlib.suppress(RuntimeError):  # the viewer was closed meanwhile
+                self.viewer.reset_view()
+
+        QTimer.singleShot(50, again)
 
     def ct_window(self) -> tuple[float, float] | None:
         """(width, level) of the CT, None without a CT."""
