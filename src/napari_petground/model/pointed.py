@@ -5,7 +5,7 @@ reads only the sentence and the body coordinates, still says where in the body t
 PET local maximum (in a 5-voxel neighbourhood, SUV ≥ 1) is scored by its SUV times the prior's relative
 weight there (1 where the prior points most). In that order, a maximum must stand out from its surroundings
 (at least twice the median SUV 4–7 voxels around it: not a ripple of a bright liver or marrow) and is grown
-into a lesion with the weak-label growing rule (weaklabel.grow, adaptive); the first of up to five whose
+into a lesion with the weak-label growing rule (weaklabel.grow, its default); the first of up to five whose
 growth is accepted (no runaway into an organ) is the answer.
 
 Chosen on the 48 validation phantoms (seeds 25012–25059), shipped checkpoint: of the 118 sentences without
