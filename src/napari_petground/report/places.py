@@ -97,6 +97,7 @@ _NODE_TAIL = re.compile(r"(?:\s+lymph)?\s+nodes?$")
 # negation cues of a clause, and the phrases with those words that do not negate a lesion
 _NEG = re.compile(r"\b(?:no|not|without|negative\s+for|free\s+of|absence\s+of|resolution\s+of)\b")
 _NOT_NEG = re.compile(r"\b(?:no|not)\s+(?:significant(?:ly)?\s+|interval\s+|substantial(?:ly)?\s+)?chang")
+_NEG_HINTS = ("no ", "not ", "no\n", "without", "negative", "free of", "absence", "resolution")
 _CLAUSE_END = re.compile(r"[.;:,()]|\b(?:but|however|whereas|while|although)\b")
 _TRACER_SYNONYMS: dict[str, str] = {syn.lower(): name for name, syns in TRACERS.items() for syn in syns}
 _TRACER = re.compile(
@@ -135,7 +136,7 @@ def mask_reference(low: str) -> str:
 def mentions(low: str) -> Places:
     """Every side, site, weak and qualifier mention of a lower-cased sentence, in order."""
     out = Places(low)
-    negations = _NEG.search(low) is not None
+    negations = has_any(low, _NEG_HINTS) and _NEG.search(low) is not None
     for m in _PLACE.finditer(low):
         if m.group("site") is None:
             _add_side(low, m, out.sides)
