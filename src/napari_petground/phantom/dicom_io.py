@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
 from ..errors import WriteError
+from ..study.dicom_series import write_series
 from .generate import NUCLIDES, Phantom
 
 CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
@@ -28,10 +28,6 @@ def _uid(*parts: str) -> str:
     from pydicom.uid import generate_uid
 
     return str(generate_uid(entropy_srcs=["napari-petground phantom", *parts]))
-
-
-def _write(ds, path: Path) -> None:
-    atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))
 
 
 def _base(phantom: Phantom, modality: str, sop_class: str, series_uid: str, series_number: int, description: str,
@@ -75,18 +71,13 @@ def _base(phantom: Phantom, modality: str, sop_class: str, series_uid: str, seri
 
 
 def _slices(volume, numbers, make, folder: Path, prefix: str) -> None:
-    nz, ny, nx = volume.shape
-    for z in range(nz):
+    """The series through the package's one series writer (study.dicom_series), with reproducible UIDs."""
+    def made(z: int):
         ds = make(z)
-        ds.Rows, ds.Columns = ny, nx
-        ds.PixelSpacing = [f"{volume.spacing[1]:.6g}", f"{volume.spacing[2]:.6g}"]
-        ds.SliceThickness = f"{volume.spacing[0]:.6g}"
-        position = volume.index_to_world((z, 0, 0))  # (z, y, x) mm
-        ds.ImagePositionPatient = [f"{position[2]:.4f}", f"{position[1]:.4f}", f"{position[0]:.4f}"]
-        ds.SliceLocation = f"{position[0]:.4f}"
-        ds.InstanceNumber = int(numbers[z])
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = _uid(ds.SeriesInstanceUID, str(z))
-        _write(ds, folder / f"{prefix}{int(numbers[z]):04d}.dcm")
+        return ds
+
+    write_series(volume, folder, numbers, [f"{prefix}{int(n):04d}.dcm" for n in numbers], made)
 
 
 def write_dicom(phantom: Phantom, out: Path) -> None:

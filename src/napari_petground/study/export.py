@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .dicom_series import write_series
 from .study import Study
-from .volume import Volume
 
 CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 PET_STORAGE = "1.2.840.10008.5.1.4.1.1.128"
@@ -21,7 +21,7 @@ DEFAULT_WEIGHT_KG = 75.0
 DEFAULT_DOSE_BQ = 370.0e6
 
 
-def _base(study: Study, uids: dict, modality: str, volume: Volume, series_uid: str, z: int, number: int):
+def _base(study: Study, uids: dict, modality: str, series_uid: str):
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -49,14 +49,6 @@ def _base(study: Study, uids: dict, modality: str, volume: Volume, series_uid: s
     ds.SeriesNumber = 2 if modality == "CT" else 3
     ds.SeriesDescription = f"{study.name} {modality}"
     ds.PatientPosition = "HFS"
-    ds.InstanceNumber = int(number)
-    position = volume.index_to_world((z, 0, 0))
-    ds.ImagePositionPatient = [f"{position[2]:.4f}", f"{position[1]:.4f}", f"{position[0]:.4f}"]
-    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-    ds.SliceLocation = f"{position[0]:.4f}"
-    ds.PixelSpacing = [f"{volume.spacing[1]:.6f}", f"{volume.spacing[2]:.6f}"]
-    ds.SliceThickness = f"{volume.spacing[0]:.6f}"
-    ds.Rows, ds.Columns = volume.shape[1], volume.shape[2]
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.BitsAllocated = ds.BitsStored = 16
@@ -86,17 +78,22 @@ def export_dicom(study: Study, folder: str | os.PathLike, *, weight_kg: float | 
         series_uid = generate_uid()
         n_ct = study.ct.shape[0]
         feet_first = len(numbers) > 1 and numbers[1] > numbers[0]  # numbers grow towards the head
-        for z in range(n_ct):
-            ds = _base(study, uids, "CT", study.ct, series_uid, z, z + 1 if feet_first else n_ct - z)
+
+        def ct_slice(z: int):
+            ds = _base(study, uids, "CT", series_uid)
             ds.RescaleIntercept, ds.RescaleSlope = "-1024", "1"
             ds.PixelData = (np.clip(study.ct.data[z], -1024, 31743).astype(np.int32) + 1024).astype(np.int16).tobytes()
-            ds.save_as(ct_dir / f"CT{z:04d}.dcm", enforce_file_format=True)
+            return ds
+
+        write_series(study.ct, ct_dir, [z + 1 if feet_first else n_ct - z for z in range(n_ct)],
+                     [f"CT{z:04d}.dcm" for z in range(n_ct)], ct_slice)
     pet_dir = folder / "PET"
     pet_dir.mkdir(parents=True, exist_ok=True)
     series_uid = generate_uid()
     activity_per_suv = dose_bq / (weight * 1000.0)  # Bq/ml of SUV 1 (decay-corrected to administration)
-    for z in range(study.pet.shape[0]):
-        ds = _base(study, uids, "PT", study.pet, series_uid, z, numbers[z])
+
+    def pet_slice(z: int):
+        ds = _base(study, uids, "PT", series_uid)
         ds.PatientWeight = f"{weight:g}"
         ds.Units = "BQML"
         ds.DecayCorrection = "ADMIN"
@@ -112,7 +109,9 @@ def export_dicom(study: Study, folder: str | os.PathLike, *, weight_kg: float | 
         slope = peak / 32767.0 if peak > 0 else 1.0  # per-slice slope, as scanners store PET
         ds.RescaleSlope, ds.RescaleIntercept = f"{slope:.10g}", "0"
         ds.PixelData = np.round(activity / float(ds.RescaleSlope)).clip(0, 32767).astype(np.int16).tobytes()
-        ds.save_as(pet_dir / f"PT{z:04d}.dcm", enforce_file_format=True)
+        return ds
+
+    write_series(study.pet, pet_dir, numbers, [f"PT{z:04d}.dcm" for z in range(study.pet.shape[0])], pet_slice)
     return folder
 
 
