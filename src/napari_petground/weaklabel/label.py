@@ -146,9 +146,9 @@ def study_ct_on_pet(study) -> np.ndarray | None:
         return None
     cached = study.extras.get("ct_on_pet_grid")
     if cached is None or cached.shape != tuple(study.pet.shape):
-        from ..study.resample import resample_to_grid
+        from ..model.preprocess import ct_on_pet_grid
 
-        cached = resample_to_grid(study.ct, study.pet, fill=-1000.0, dtype=np.float32).data
+        cached = np.asarray(ct_on_pet_grid(study.pet, study.ct).data)
         study.extras["ct_on_pet_grid"] = cached
     return cached
 
