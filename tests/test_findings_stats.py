@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from napari_petground.findings import body_midline_x, label_stats, lesion_stats
+from napari_petground.findings import label_stats, lesion_stats
 from napari_petground.study import Convention, ImageNumbering, Study, Volume
+from napari_petground.weaklabel.components import body_midline_x_mm
 
 SPACING = (4.0, 3.0, 2.0)  # z, y, x mm
 ORIGIN = (-100.0, -50.0, -40.0)
@@ -45,7 +46,7 @@ def test_stats_of_one_lesion():
 
 def test_side_follows_the_body_not_the_image_centre():
     study = two_lesion_study()
-    midline = body_midline_x(study)
+    midline = body_midline_x_mm(study)
     assert midline == pytest.approx(ORIGIN[2] + 19.5 * SPACING[2], abs=2.0)  # found on an 8 mm sampling
     left = lesion_stats(study, (study.pet.data > 3) & (study.pet.data < 5))
     assert left.side == "left"

@@ -205,7 +205,7 @@ def test_preprocess_windows_crops_pads_and_maps_back_to_the_pet_grid():
     # x coordinate channel: positive on the patient's left (where the lesion is)
     peak = np.unravel_index(np.argmax(prepared.image[0]), prepared.shape)
     assert prepared.image[2][peak] > 0
-    assert prepared.midline_x_mm == pytest.approx(pet.origin[2] + 18 * 4.0, abs=6)
+    assert prepared.body_centre_mm[2] == pytest.approx(pet.origin[2] + 18 * 4.0, abs=6)
 
 
 def test_ct_on_another_grid_is_resampled_onto_the_pet_grid():

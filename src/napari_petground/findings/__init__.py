@@ -6,7 +6,7 @@ both with :func:`save_findings` (NIfTI or DICOM SEG + JSON sidecar).
 
 from .io import LoadedFindings, load_findings, save_findings, sidecar_path
 from .records import FindingRecord, FindingRow, FindingsStore, present_labels
-from .stats import LesionStats, body_midline_x, label_stats, lesion_stats, stats_from_dict
+from .stats import LesionStats, label_stats, lesion_stats, stats_from_dict
 
 __all__ = [
     "FindingRecord",
@@ -14,7 +14,6 @@ __all__ = [
     "FindingsStore",
     "LesionStats",
     "LoadedFindings",
-    "body_midline_x",
     "label_stats",
     "lesion_stats",
     "load_findings",

@@ -32,11 +32,6 @@ def stats_from_dict(data: dict) -> ComponentStats:
     return ComponentStats(**data)
 
 
-def body_midline_x(study: Study) -> float:
-    """x position (mm, LPS) of the body's midline (CT body, else PET body; cached in the study)."""
-    return body_midline_x_mm(study)
-
-
 def lesion_stats(study: Study, mask: np.ndarray, *, midline_x: float | None = None) -> ComponentStats:
     """Statistics of the voxels of ``mask`` (bool or nonzero, PET grid) as one lesion.
 

@@ -65,13 +65,15 @@ class EncodedStudy:
 
 
 def body_frame(image: np.ndarray, spacing, origin, body_level: float) -> BodyFrame:
-    """Midline (mass centre of body voxels in x, as findings.stats does on the PET grid) and slice outlines."""
+    """Midline (weaklabel.components.midline_of, the rule the study's midline follows) and slice outlines."""
+    from ..weaklabel.components import midline_of
+
     body = image[0] > body_level
     z = origin[0] + np.arange(body.shape[0]) * spacing[0]
     y = origin[1] + np.arange(body.shape[1]) * spacing[1]
     x = origin[2] + np.arange(body.shape[2]) * spacing[2]
-    counts_x = body.sum(axis=(0, 1)).astype(float)
-    midline = float(np.dot(counts_x, x) / counts_x.sum()) if counts_x.sum() else float(x.mean())
+    midline = midline_of(body, x)
+    midline = float(x.mean()) if midline is None else midline
     slices = np.flatnonzero(body.any(axis=(1, 2)))
     top = float(z[slices[-1]]) if slices.size else float(z[-1])
     bottom = float(z[slices[0]]) if slices.size else float(z[0])

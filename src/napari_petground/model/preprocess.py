@@ -2,7 +2,7 @@
 
 study (PET in SUV, CT in HU on any grid) -> CT on the PET grid -> body crop (PET > 0.2 SUV or CT > -500 HU,
 plus a margin) -> anti-aliased resampling to the target spacing -> PET window 0..10 SUV and CT window
--150..250 HU scaled to 0..1 -> optional coordinate channels (x relative to the body midline, left positive)
+-150..250 HU scaled to 0..1 -> optional coordinate channels (x relative to the body box centre, left positive)
 -> optionally the PET peak channel (the hottest SUV within about one model voxel, same window) -> zero padding
 to a multiple of the network's total stride. ``Prepared.to_pet_grid`` maps a probability map
 from that model grid back onto the study's PET grid.
@@ -30,17 +30,12 @@ class Prepared:
     origin: tuple[float, float, float]  # model grid origin (z, y, x) mm, of the padded array
     valid_shape: tuple[int, int, int]  # part of the array covered by the resampled crop (rest is padding)
     pet_grid: Grid  # the study's PET grid
-    body_centre_mm: tuple[float, float, float]
+    body_centre_mm: tuple[float, float, float]  # centre of the body crop: origin of the coordinate channels
     crop: tuple[slice, slice, slice]  # body crop on the PET grid
 
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.image.shape[1:])  # type: ignore[return-value]
-
-    @property
-    def midline_x_mm(self) -> float:
-        """Body midline used for left/right (x grows towards the patient's left)."""
-        return self.body_centre_mm[2]
 
     def model_grid(self) -> Grid:
         return Grid(self.shape, self.spacing, self.origin)

@@ -97,15 +97,22 @@ def component_stats(
     return out
 
 
-def _largest_x_centroid(mask: np.ndarray, volume: Volume, step: tuple[int, int, int]) -> float | None:
-    labels, n = ndi.label(mask)
+def midline_of(body: np.ndarray, x_mm: np.ndarray) -> float | None:
+    """The body's midline: x (mm) centroid of the largest connected part of a (z, y, x) body mask, whose
+    columns lie at ``x_mm``; None for an empty mask. The one definition of the midline (the study's,
+    below, and the describer's on the model grid)."""
+    labels, n = ndi.label(body)
     if n == 0:
         return None
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
-    body = labels == int(np.argmax(sizes))
-    x_idx = float(np.argwhere(body)[:, 2].mean()) * step[2]
-    return volume.origin[2] + x_idx * volume.spacing[2]
+    counts = (labels == int(np.argmax(sizes))).sum(axis=(0, 1)).astype(float)
+    return float(np.dot(counts, np.asarray(x_mm, float)) / counts.sum())
+
+
+def _largest_x_centroid(mask: np.ndarray, volume: Volume, step: tuple[int, int, int]) -> float | None:
+    x_mm = volume.origin[2] + np.arange(mask.shape[2]) * step[2] * volume.spacing[2]
+    return midline_of(mask, x_mm)
 
 
 def body_midline_x_mm(study) -> float:
