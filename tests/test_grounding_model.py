@@ -53,20 +53,27 @@ def demo():
     return demo_phantom(), demo_study()
 
 
-def test_report_sentence_is_grounded_on_its_lesion_and_the_viewer_keeps_beating(qtbot, viewer, settings, demo,
-                                                                                  tmp_path):
-    from qtpy.QtCore import QTimer
-
+def open_demo(viewer, settings, study):
+    """The demo study in a new session and the grounding dock with the trained demo model on the CPU."""
     from napari_petground._qt.grounding_dock import GroundingDock
-    from napari_petground.findings import lesion_stats
     from napari_petground.session import StudySession, session_layers
 
-    phantom, study = demo
     for data, kwargs, _kind in session_layers(StudySession(study)):
         viewer.add_image(data, **kwargs)
     dock = GroundingDock(viewer, settings=settings)
     viewer.window.add_dock_widget(dock, area="right")
     dock.model_picker.set_device("cpu")
+    return dock
+
+
+def test_report_sentence_is_grounded_on_its_lesion_and_the_viewer_keeps_beating(qtbot, viewer, settings, demo,
+                                                                                  tmp_path):
+    from qtpy.QtCore import QTimer
+
+    from napari_petground.findings import lesion_stats
+
+    phantom, study = demo
+    dock = open_demo(viewer, settings, study)
     # the dock imports torch & co. in the background when it opens (that import holds the GIL for long
     # stretches); the run is measured after it, as a reader would start a moment after opening the dock
     qtbot.waitUntil(lambda: not dock.runner.warming, timeout=120_000)
@@ -114,15 +121,8 @@ TWO_LESIONS = "Osseous metastases in both iliac wings, SUVmax 14.6 and 9.0 on im
 def test_a_sentence_stating_two_lesions_gives_two_findings_on_two_lesions(qtbot, viewer, settings, demo, tmp_path):
     import json
 
-    from napari_petground._qt.grounding_dock import GroundingDock
-    from napari_petground.session import StudySession, session_layers
-
     phantom, study = demo
-    for data, kwargs, _kind in session_layers(StudySession(study)):
-        viewer.add_image(data, **kwargs)
-    dock = GroundingDock(viewer, settings=settings)
-    viewer.window.add_dock_widget(dock, area="right")
-    dock.model_picker.set_device("cpu")
+    dock = open_demo(viewer, settings, study)
     dock.text.setPlainText(TWO_LESIONS)
     findings = dock.parse_text()
     assert [(f.suvmax, f.slice) for f in findings] == [(14.6, 166), (9.0, 169)]
