@@ -13,7 +13,7 @@ from napari_petground.wording import article, plural, with_article
     ("uterine lesion", "a"), ("ureteric node", "a"), ("unilateral finding", "a"), ("unusual focus", "an"),
     ("8 mm node", "an"), ("11 mm node", "an"), ("18F scan", "an"), ("1.2 cm node", "a"), ("L5 lesion", "an"),
     ("FDG-avid node", "an"), ("SUVmax of 4", "an"), ("PSMA-avid node", "a"), ("CT", "a"), ("x-ray", "an"),
-    ("object", "an"), ("list", "a"), ("hour", "an"), ("one-off", "a"), ("", "a"),
+    ("object", "an"), ("uint16 label map", "a"), ("8.0 mm gap", "an"), ("list", "a"), ("hour", "an"), ("one-off", "a"), ("", "a"),
 ])
 def test_article(phrase, expected):
     assert article(phrase) == expected

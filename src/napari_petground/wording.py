@@ -7,7 +7,7 @@ reads wrong for half of them ("a axillary node", "Saved 1 findings"). Plain Pyth
 from __future__ import annotations
 
 # words spelled with a vowel but said with a consonant sound ("a uterine", "a one-off"), and the reverse
-_CONSONANT_SOUND = ("uni", "use", "usu", "ure", "uret", "uter", "euro", "eu", "one", "once", "ubiq", "uvul")
+_CONSONANT_SOUND = ("uni", "use", "usu", "ure", "uret", "uter", "euro", "eu", "one", "once", "ubiq", "uvul", "uint")
 _VOWEL_SOUND = ("hour", "honest", "honou", "heir")
 _LETTER_NAMES_WITH_VOWEL_SOUND = set("aefhilmnorsx")  # "an F-18 ...", "an L5 ...", "an MRI", "an SUV"
 

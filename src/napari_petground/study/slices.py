@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StudyError
-from ..wording import agree, plural
+from ..wording import agree, plural, with_article
 from .geometry import SourceGeometry
 
 GRID_TOLERANCE = 0.1  # of a slice: how far a position may sit from its place on the fitted grid
@@ -233,7 +233,7 @@ def _fit_grid(distance: np.ndarray, files: list[Path], kind: str,
         i = int(np.argmax(whole))
         raise StudyError(
             f"{kind} series {label} lacks {whole[i] - 1} images between {files[i].name} and {files[i + 1].name} "
-            f"(a {steps[i]:.1f} mm gap in {slope:.2f} mm slices); more than {MAX_FILLED} missing slices in a row "
+            f"({with_article(f'{steps[i]:.1f} mm gap')} in {slope:.2f} mm slices); more than {MAX_FILLED} missing slices in a row "
             "cannot be filled. Re-export the complete series"
         )
     return index, slope, intercept, notes
