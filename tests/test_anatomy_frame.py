@@ -108,3 +108,32 @@ def test_a_limb_crop_says_it_has_no_landmark(ibsi_dir):
     frame = AnatomicalFrame.of(study.ct, study.pet)
     assert not frame.located and np.isnan(frame.axial(0.0))
     assert "no anatomical landmark" in frame.describe() and "limb" in frame.describe()
+
+
+def test_network_coordinates_of_a_point_do_not_depend_on_the_field_of_view(whole_body):
+    """With coord_frame="anatomy" the network's coordinate channels at a lesion read the same on the whole body
+    and on a chest-to-pelvis crop (the box-relative ones shift with the crop)."""
+    import dataclasses
+
+    from napari_petground.model.config import ModelConfig
+    from napari_petground.model.preprocess import preprocess
+
+    config = ModelConfig()
+    anatomy = dataclasses.replace(config.preprocess, coord_frame="anatomy")
+    ct, pet = whole_body.study.ct, whole_body.study.pet
+    f = AnatomicalFrame.of(ct, pet).landmarks.found
+    z0, z1 = f["pubic_symphysis"] - 60, f["lung_apex"] + 40
+    lesion = next(les for les in whole_body.lesions if z0 + 50 < pet.index_to_world(les.peak_index)[0] < z1 - 50)
+    point = pet.index_to_world(lesion.peak_index)
+
+    def channels_at(pre_config, ct_volume, pet_volume):
+        prepared = preprocess(pet_volume, ct_volume, pre_config, config.network.total_stride)
+        index = np.round((point - np.asarray(prepared.origin)) / np.asarray(prepared.spacing)).astype(int)
+        return prepared.image[2:5, index[0], index[1], index[2]]
+
+    full = channels_at(anatomy, ct, pet)
+    part = channels_at(anatomy, crop(ct, z0, z1), crop(pet, z0, z1))
+    assert np.abs(full - part).max() <= 0.15, (full, part)
+    box_full = channels_at(config.preprocess, ct, pet)
+    box_part = channels_at(config.preprocess, crop(ct, z0, z1), crop(pet, z0, z1))
+    assert abs(box_full[2] - box_part[2]) > 0.3  # what the anatomical frame fixes

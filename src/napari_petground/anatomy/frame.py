@@ -26,6 +26,8 @@ from .landmarks import LANDMARK_NAMES, Landmarks, find_landmarks
 # millimetres below the vertex of a standard 1.75 m adult (anthropometric averages, rounded)
 STANDARD_MM = {"vertex": 0.0, "skull_base": 140.0, "lung_apex": 280.0, "lung_base": 530.0, "iliac_crest": 690.0,
                "pubic_symphysis": 860.0, "perineum": 920.0}
+# the network's body-axis channel: (AXIS_CENTRE_MM - standard mm) / AXIS_SCALE_MM, superior positive
+AXIS_CENTRE_MM, AXIS_SCALE_MM = 600.0, 300.0
 # body regions along the standard axis (upper bound, exclusive)
 REGIONS = (("head", 140.0), ("neck", 280.0), ("chest", 530.0), ("abdomen", 690.0), ("pelvis", 920.0),
            ("legs", 1800.0))
@@ -94,6 +96,18 @@ class AnatomicalFrame:
         reference = np.where(np.isfinite(reference), reference, centre)
         half = self._per_slice(lm.half_depth, z)
         return (reference - np.asarray(y_mm, dtype=float)) / np.maximum(half, 1.0)
+
+    def channels(self, z: np.ndarray, y: np.ndarray, x: np.ndarray,
+                 fallback_z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The network's coordinate channels on a grid of axes ``z``, ``y``, ``x`` (mm): left–right (Z, 1, X),
+        back–front (Z, Y, 1, posterior positive) and the body axis (Z, 1, 1, superior positive); where no
+        landmark places the exam, ``fallback_z`` (the caller's box-relative axis) stands in for the body axis."""
+        zz = np.asarray(z, float)
+        lateral = np.nan_to_num(self.lateral(zz[:, None], np.asarray(x, float)[None, :]), nan=0.0)
+        posterior = -np.nan_to_num(self.anterior(zz[:, None], np.asarray(y, float)[None, :]), nan=0.0)
+        axis = (AXIS_CENTRE_MM - self.axial(zz)) / AXIS_SCALE_MM if self.located else np.asarray(fallback_z, float)
+        return (lateral[:, None, :].astype(np.float32), posterior[:, :, None].astype(np.float32),
+                np.asarray(axis, np.float32)[:, None, None])
 
     def regions(self) -> list[str]:
         """Body regions the exam covers (head … legs), from its top and bottom body slices."""

@@ -35,6 +35,9 @@ class PreprocessConfig:
     body_margin_mm: float = 16.0  # kept around the body crop
     coord_channels: tuple[str, ...] = ("x", "y", "z")  # extra input channels: normalised x (left +), y, z
     coord_scale_mm: float = 200.0  # coordinate channel = (position - body centre) / coord_scale_mm
+    # "box": positions relative to the body crop's centre; "anatomy": the anatomical frame read from the image
+    # (anatomy.frame: left-right over the half width, back-front from the spine, the body axis between landmarks)
+    coord_frame: str = "box"
     # one more channel after the coordinates: the hottest SUV within about one model voxel, so a lesion smaller
     # than the coarse grid keeps its peak (the averaged PET channel dilutes it)
     pet_peak_channel: bool = False
@@ -155,6 +158,7 @@ class ModelConfig:
         need(set(pre.coord_channels) <= {"x", "y", "z"} and len(set(pre.coord_channels)) == len(pre.coord_channels),
              "preprocess.coord_channels", 'distinct names among "x", "y", "z"', pre.coord_channels)
         need(pre.coord_scale_mm > 0, "preprocess.coord_scale_mm", "> 0", pre.coord_scale_mm)
+        need(pre.coord_frame in ("box", "anatomy"), "preprocess.coord_frame", '"box" or "anatomy"', pre.coord_frame)
         need(0 <= pre.sliding_overlap < 1, "preprocess.sliding_overlap", "in [0, 1)", pre.sliding_overlap)
         need(net.backbone in BACKBONES, "network.backbone", " or ".join(BACKBONES), net.backbone)
         need(len(net.features) >= 2 and all(v > 0 for v in net.features), "network.features",

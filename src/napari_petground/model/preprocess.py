@@ -18,8 +18,6 @@ from ..study.resample import Grid, resample_to_grid
 from ..study.volume import Volume
 from .config import PreprocessConfig
 
-_COORD_AXES = {"z": 0, "y": 1, "x": 2}
-
 
 @dataclass
 class Prepared:
@@ -32,6 +30,7 @@ class Prepared:
     pet_grid: Grid  # the study's PET grid
     body_centre_mm: tuple[float, float, float]  # centre of the body crop: origin of the coordinate channels
     crop: tuple[slice, slice, slice]  # body crop on the PET grid
+    frame: object | None = None  # anatomy.frame.AnatomicalFrame when the coordinates are anatomical
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -104,15 +103,21 @@ def preprocess(pet: Volume, ct: Volume | None, config: PreprocessConfig, total_s
         lo, hi = config.suv_clip
         peak = _resample_peak(pet_crop, target)
         image[-1, : valid[0], : valid[1], : valid[2]] = np.clip((peak - lo) / (hi - lo), 0.0, 1.0)
+    axes = [target.origin[a] + np.arange(padded[a]) * target.spacing[a] for a in range(3)]
+    box = [((axes[a] - centre[a]) / config.coord_scale_mm).astype(np.float32) for a in range(3)]
+    frame = None
+    if config.coord_frame == "anatomy":
+        from ..anatomy.frame import AnatomicalFrame
+
+        frame = AnatomicalFrame.of(ct, pet)
+        lateral, posterior, body_axis = frame.channels(*axes, fallback_z=box[0])
+        values = {"x": lateral, "y": posterior, "z": body_axis}
+    else:
+        values = {"x": box[2][None, None, :], "y": box[1][None, :, None], "z": box[0][:, None, None]}
     for c, name in enumerate(config.coord_channels, start=2):
-        axis = _COORD_AXES[name]
-        positions = target.origin[axis] + np.arange(padded[axis]) * target.spacing[axis]
-        values = ((positions - centre[axis]) / config.coord_scale_mm).astype(np.float32)
-        shape = [1, 1, 1]
-        shape[axis] = padded[axis]
-        image[c] = np.broadcast_to(values.reshape(shape), padded)
+        image[c] = np.broadcast_to(values[name], padded)
     return Prepared(image, target.spacing, target.origin, valid, Grid.of(pet),
-                    tuple(float(v) for v in centre), crop)  # type: ignore[arg-type]
+                    tuple(float(v) for v in centre), crop, frame)  # type: ignore[arg-type]
 
 
 def _target_grid(volume: Volume, spacing: tuple[float, float, float]) -> Grid:
