@@ -18,7 +18,7 @@ from napari_petground.errors import CheckpointError
 from napari_petground.findings import lesion_stats
 from napari_petground.model.grounder import Grounding
 from napari_petground.report.finding import Finding
-from napari_petground.session import StudySession
+from napari_petground.session import StudySession, session_layers
 from napari_petground.study import ImageNumbering, Study, Volume
 from napari_petground.weaklabel.agreement import Agreement
 
@@ -546,3 +546,25 @@ def test_grounding_right_after_opening_waits_for_the_background_imports(qtbot, m
     runner.submit(runner_module.GroundingRequest(StudySession(study), Finding(LEFT)))
     qtbot.waitUntil(lambda: bool(results or failures), timeout=10_000)
     assert failures == [] and results[0].mask.any()
+
+
+def test_a_closed_study_is_not_kept_alive_by_the_docks(qtbot, viewer, settings):
+    """Everything of a study lives in its session, which only its layers hold: removing the layers frees it
+    (results, accepted findings and features included), whatever was grounded and accepted."""
+    import gc
+    import weakref
+
+    study, truth = toy_study()
+    dock = open_dock(viewer, settings, study, ScriptedGrounder(truth, delay=0.0))
+    dock.ground_all()
+    wait_idle(qtbot, dock)
+    dock.accept()
+    assert len(dock.session.findings) == 1 and len(dock.session.results) == 3
+    gone = weakref.ref(dock.session)
+    viewer.layers.clear()
+    other, _ = toy_study()
+    for data, kwargs, _kind in session_layers(StudySession(other)):
+        viewer.add_image(data, **kwargs)
+    qtbot.wait(50)
+    gc.collect()
+    assert dock.study is other and gone() is None

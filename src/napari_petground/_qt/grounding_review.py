@@ -115,7 +115,7 @@ class ReviewPane(QWidget):
 
     def forget(self, message: str) -> None:
         """The shown result is gone (its layer was deleted)."""
-        self._shown = None
+        self._shown = self._session = None
         self._set_enabled(False)
         self.result.clear(message)
 
@@ -222,7 +222,7 @@ class ReviewPane(QWidget):
         entry, layer = self._shown, self._prediction_layer()
         if layer is not None:
             show_mask(layer, None)
-        self._shown = None
+        self._shown = self._session = None  # nothing here keeps a closed study alive
         self._set_enabled(False)
         self.result.clear(message)
         self.reviewed.emit(entry)

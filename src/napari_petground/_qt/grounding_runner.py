@@ -194,9 +194,7 @@ class GroundingRunner(QObject):
         worker, self._worker = self._worker, None
         if worker is None:
             return
-        for signal in (worker.yielded, worker.returned, worker.errored, worker.aborted, worker.finished):
-            with contextlib.suppress(TypeError, RuntimeError):
-                signal.disconnect()
+        _disconnect(worker)
         self._current = None
         from napari.qt.threading import WorkerBase
 
@@ -222,7 +220,7 @@ class GroundingRunner(QObject):
         worker.returned.connect(lambda value, r=request: self.grounded.emit(r, value))
         worker.errored.connect(lambda exc, r=request: self.failed.emit(r, exc))
         worker.aborted.connect(lambda r=request: self.cancelled.emit(r))
-        worker.finished.connect(lambda r=request: self._on_finished(r))
+        worker.finished.connect(lambda r=request, w=worker: self._on_finished(r, w))
         self._worker = worker
         self.started.emit(request)
         worker.start()
@@ -249,8 +247,16 @@ class GroundingRunner(QObject):
             return
         self.progressed.emit(request, str(stage), float(fraction))
 
-    def _on_finished(self, request: GroundingRequest) -> None:
+    def _on_finished(self, request: GroundingRequest, worker) -> None:
         if self._current is request:
             self._current = None
             self._worker = None
+        _disconnect(worker)  # the slots hold the request, and with it the study's session: let both go
         self._start_next()
+
+
+def _disconnect(worker) -> None:
+    """Nothing a worker emits from now on reaches its slots (they are dropped, with what they hold)."""
+    for signal in (worker.yielded, worker.returned, worker.errored, worker.aborted, worker.finished):
+        with contextlib.suppress(TypeError, RuntimeError):
+            signal.disconnect()
