@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..cli import writable_file, writable_folder
 from ..errors import ModelError, PhantomError, ReportError
+from ..phantom.fields import FIELDS
 
 _DEVICES = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _TRAIN_OPTIONS = {"preprocess.spacing_mm": "--spacing", "preprocess.patch_size": "--patch",
@@ -139,6 +140,11 @@ def _register_evaluate(subparsers) -> None:
     p.add_argument("--phantoms", type=int, default=0, help="evaluate on this many fresh phantoms instead")
     p.add_argument("--seed", type=int, default=90000, help="first phantom seed")
     p.add_argument("--tracers", default="FDG")
+    p.add_argument("--fov", default="neck_to_thighs", choices=FIELDS,
+                   help="phantoms' field of view: generated neck to thighs or whole body, or cut to a part")
+    p.add_argument("--resolution", type=float, default=4.0, help="phantom voxel size (mm)")
+    p.add_argument("--phantom-version", type=int, default=1, choices=(1, 2),
+                   help="phantom generator: 1 = first lexicon, 2 = the whole anatomical vocabulary")
     p.add_argument("--no-blind", action="store_true", help="skip the text-blind comparison")
     p.add_argument("--no-weak", action="store_true", help="skip the numbers-only weak-label heuristic")
     p.add_argument("--device", default="auto", type=_device, help="auto, cpu, cuda, cuda:N or mps")

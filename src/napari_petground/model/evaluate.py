@@ -52,12 +52,24 @@ def size_group(diameter_mm: float | None, volume_ml: float) -> str:
     return "size < 15 mm" if d < 15 else ("size 15-25 mm" if d <= 25 else "size > 25 mm")
 
 
-def phantom_cases(n: int, first_seed: int, tracers: tuple[str, ...], resolution_mm: float = 4.0) -> Iterator[Case]:
-    """Fresh phantoms (seeds first_seed …) with their single-lesion report sentences."""
+def phantom_cases(n: int, first_seed: int, tracers: tuple[str, ...], resolution_mm: float = 4.0,
+                  field: str = "neck_to_thighs", version: int = 1) -> Iterator[Case]:
+    """Fresh phantoms (seeds first_seed …) with their single-lesion report sentences, in the field of view
+    ``field`` (phantom.fields: generated whole body or neck to thighs, or cut to the chest, abdomen and
+    pelvis, neck and chest, head and neck); a seed whose cut holds no lesion is passed over."""
+    from ..errors import PhantomError
     from ..phantom import make_phantom
+    from ..phantom.fields import CUTS, cut_phantom
 
     for i in range(n):
-        ph = make_phantom(first_seed + i, tracer=tracers[i % len(tracers)], resolution_mm=resolution_mm)
+        extent = "whole_body" if field in ("whole_body", "head_neck") else "neck_to_thighs"
+        ph = make_phantom(first_seed + i, tracer=tracers[i % len(tracers)], resolution_mm=resolution_mm,
+                          extent=extent, version=version)
+        if field in CUTS:
+            try:
+                ph = cut_phantom(ph, field)
+            except PhantomError:
+                continue
         liver = float(ph.options.get("reference", {}).get("liver_mean") or 0.0) or None
         lesions = {les.id: les for les in ph.lesions}
         masks = {i: ph.lesion_labels == i for i in lesions}
@@ -223,8 +235,9 @@ def evaluate_cli(args) -> dict:
         source = {"dataset": str(args.dataset)}
     elif args.phantoms > 0:
         tracers = tuple(t.strip() for t in args.tracers.split(",") if t.strip())
-        cases = phantom_cases(args.phantoms, args.seed, tracers)
-        source = {"phantoms": args.phantoms, "first_seed": args.seed, "tracers": list(tracers)}
+        cases = phantom_cases(args.phantoms, args.seed, tracers, args.resolution, args.fov, args.phantom_version)
+        source = {"phantoms": args.phantoms, "first_seed": args.seed, "tracers": list(tracers), "fov": args.fov,
+                  "resolution_mm": args.resolution, "phantom_version": args.phantom_version}
     else:
         raise ModelError("give --dataset DIR or --phantoms N")
     records = evaluate_cases(cases, grounder, blind, weak=not args.no_weak)
