@@ -94,6 +94,11 @@ def _register_train(subparsers) -> None:
     src.add_argument("--val-phantoms", type=int, default=16)
     src.add_argument("--tracers", default="FDG", help="phantom tracers, cycled (e.g. FDG,FDG,PSMA,DOTATATE)")
     src.add_argument("--resolution", type=float, default=4.0, help="phantom voxel size (mm)")
+    src.add_argument("--variety", action="store_true",
+                     help="phantoms in varied fields of view (whole body, neck to thighs, chest, abdomen and pelvis, "
+                          "neck and chest, head and neck), voxel sizes 3-5 mm and noise levels")
+    src.add_argument("--phantom-version", type=int, default=1, choices=(1, 2),
+                     help="phantom generator: 1 = first lexicon, 2 = the whole anatomical vocabulary")
     src.add_argument("--workers", type=int, default=2, help="processes generating phantoms")
     p.add_argument("--out", required=True, help="run folder (resumes when it holds a run)")
     p.add_argument("--cache", help="folder of preprocessed exams to share between runs (default: OUT/cache)")
@@ -109,6 +114,8 @@ def _register_train(subparsers) -> None:
     net.add_argument("--spacing", type=float, default=8.0, help="isotropic model spacing (mm)")
     net.add_argument("--patch", type=_ints, default=(48, 48, 64), help="network input z,y,x (voxels)")
     net.add_argument("--coords", default="x,y,z", help="coordinate channels, e.g. x,y,z or x or '' for none")
+    net.add_argument("--coord-frame", default="box", choices=("box", "anatomy"),
+                     help="coordinates relative to the body crop, or the anatomical frame read from the image")
     net.add_argument("--pet-peak-channel", action="store_true",
                      help="one more input channel: the hottest SUV within about one model voxel")
     net.add_argument("--location-pooling", default="attention", choices=("mean", "attention"),
@@ -163,7 +170,7 @@ def _model_config(args) -> object:
     spacing = float(args.spacing)
     config = ModelConfig(
         preprocess=PreprocessConfig(spacing_mm=(spacing,) * 3, coord_channels=coords, patch_size=tuple(args.patch),
-                                    pet_peak_channel=args.pet_peak_channel),
+                                    pet_peak_channel=args.pet_peak_channel, coord_frame=args.coord_frame),
         network=NetworkConfig(backbone=args.backbone, features=tuple(args.features),
                               strides=(1,) + (2,) * max(0, len(args.features) - 1), gated_stages=tuple(args.gated),
                               text_attention=not args.blind, location_pooling=args.location_pooling),
@@ -225,12 +232,13 @@ def _train(args) -> int:
         base = 10000 * (args.seed + 1)
         if rank == 0:
             print(f"generating {args.phantoms} + {args.val_phantoms} phantom exams ...", file=sys.stderr, flush=True)
-        train_exams = phantom_exams(list(range(base, base + args.phantoms)), config, tracers=tracers,
-                                    resolution_mm=args.resolution, cache=cache, workers=args.workers)
+        kinds = {"resolution_mm": args.resolution, "variety": args.variety, "version": args.phantom_version}
+        train_exams = phantom_exams(list(range(base, base + args.phantoms)), config, tracers=tracers, cache=cache,
+                                    workers=args.workers, **kinds)
         val_exams = phantom_exams(list(range(base + 5000, base + 5000 + args.val_phantoms)), config,
-                                  tracers=tracers, resolution_mm=args.resolution, cache=cache, workers=args.workers)
+                                  tracers=tracers, cache=cache, workers=args.workers, **kinds)
         source = {"phantoms": args.phantoms, "val_phantoms": args.val_phantoms, "seeds_from": base,
-                  "tracers": list(tracers), "resolution_mm": args.resolution}
+                  "tracers": list(tracers), **kinds}
     else:
         raise ModelError("give --dataset DIR or --phantoms N (N > 0)")
     if world > 1 and rank == 0:

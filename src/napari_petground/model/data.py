@@ -8,6 +8,7 @@ generator. Preprocessed exams are cached as .npz so a resumed or repeated run do
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,12 +137,41 @@ def _save_cached(cache, exam: Exam, config: ModelConfig) -> None:
 TRAIN_SENTENCE_KINDS = ("numbers", "no_numbers", "prior", "impression")
 
 
+# fields of view of the varied training phantoms, and how often each is drawn
+VARIED_FIELDS = (("neck_to_thighs", 0.35), ("whole_body", 0.15), ("chest", 0.15), ("abdomen_pelvis", 0.15),
+                 ("neck_chest", 0.12), ("head_neck", 0.08))
+
+
+def varied_phantom(seed: int, tracer: str, version: int = 1):
+    """A phantom of random field of view, voxel size (3–5 mm) and noise (0.7–1.5 of the usual), the same for a
+    seed; a cut that holds no lesion falls back to the generated exam."""
+    from ..errors import PhantomError
+    from ..phantom import make_phantom
+    from ..phantom.fields import CUTS, cut_phantom
+
+    rng = np.random.default_rng([seed, 11])
+    names, weights = zip(*VARIED_FIELDS, strict=True)
+    field = str(rng.choice(names, p=np.asarray(weights) / sum(weights)))
+    resolution = float(rng.choice((3.0, 3.5, 4.0, 4.5, 5.0)))
+    extent = "whole_body" if field in ("whole_body", "head_neck") else "neck_to_thighs"
+    phantom = make_phantom(seed, tracer=tracer, resolution_mm=resolution, extent=extent, version=version,
+                           noise=float(rng.uniform(0.7, 1.5)))
+    if field in CUTS:
+        with contextlib.suppress(PhantomError):  # no lesion inside: keep the generated exam
+            phantom = cut_phantom(phantom, field, rng)
+    return phantom
+
+
 def phantom_exam(seed: int, config: ModelConfig, *, tracer: str = "FDG", resolution_mm: float = 4.0,
-                 phrasings: int = 4) -> Exam:
-    """One generated phantom as an Exam: its report's single-lesion sentences plus extra phrasings per lesion."""
+                 phrasings: int = 4, variety: bool = False, version: int = 1) -> Exam:
+    """One generated phantom as an Exam: its report's single-lesion sentences plus extra phrasings per lesion
+    (``variety``: a varied field of view, voxel size and noise, ``varied_phantom``)."""
     from ..phantom import lesion_sentence, make_phantom
 
-    phantom = make_phantom(seed, tracer=tracer, resolution_mm=resolution_mm)
+    if variety:
+        phantom = varied_phantom(seed, tracer, version)
+    else:
+        phantom = make_phantom(seed, tracer=tracer, resolution_mm=resolution_mm, version=version)
     ids = [les.id for les in phantom.lesions]
     masks = [phantom.lesion_labels == i for i in ids]
     rng = np.random.default_rng([seed, 7])
@@ -157,23 +187,24 @@ def phantom_exam(seed: int, config: ModelConfig, *, tracer: str = "FDG", resolut
 
 
 def _phantom_job(args) -> Exam:
-    seed, config_dict, tracer, resolution_mm, cache = args
+    seed, config_dict, tracer, resolution_mm, variety, version, cache = args
     config = ModelConfig.from_dict(config_dict)
-    case = f"phantom-{seed:05d}-{tracer}"
+    case = f"phantom-{seed:05d}-{tracer}" + ("-varied" if variety else "") + (f"-v{version}" if version != 1 else "")
     cached = _load_cached(cache, case, config)
     if cached is not None:
         return cached
-    exam = phantom_exam(seed, config, tracer=tracer, resolution_mm=resolution_mm)
+    exam = phantom_exam(seed, config, tracer=tracer, resolution_mm=resolution_mm, variety=variety, version=version)
     exam.case = case
     _save_cached(cache, exam, config)
     return exam
 
 
 def phantom_exams(seeds: list[int], config: ModelConfig, *, tracers: tuple[str, ...] = ("FDG",),
-                  resolution_mm: float = 4.0, cache: str | Path | None = None, workers: int = 1) -> list[Exam]:
+                  resolution_mm: float = 4.0, cache: str | Path | None = None, workers: int = 1,
+                  variety: bool = False, version: int = 1) -> list[Exam]:
     """Generated exams for ``seeds`` (tracers cycled), cached as .npz; ``workers`` processes in parallel."""
-    jobs = [(s, config.to_dict(), tracers[i % len(tracers)], resolution_mm, str(cache) if cache else None)
-            for i, s in enumerate(seeds)]
+    jobs = [(s, config.to_dict(), tracers[i % len(tracers)], resolution_mm, variety, version,
+             str(cache) if cache else None) for i, s in enumerate(seeds)]
     if workers <= 1:
         return [_phantom_job(j) for j in jobs]
     import multiprocessing as mp
