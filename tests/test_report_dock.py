@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from napari_petground._qt.grounding_dock import SYNC_PARSE_CHARS, refused_message
 from napari_petground._qt.grounding_result import finding_key
+from napari_petground._qt.report_reader import SYNC_PARSE_CHARS, refused_message
 from napari_petground.report import extract_findings
 from test_grounding_dock import REPORT, ScriptedGrounder, open_dock, toy_study, wait_idle
 

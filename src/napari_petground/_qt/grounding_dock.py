@@ -12,9 +12,9 @@ statistics; edit it with napari's paint / erase / fill tools, then **Accept** (k
 the findings layer).
 
 A short text is parsed at once; a long pasted report (more than SYNC_PARSE_CHARS characters) is parsed in a
-napari thread worker, so napari stays responsive, and its findings are listed when it is done (Ground /
-Ground all pressed meanwhile act then). A number the parser refused as not a real value (``Finding.refused``)
-is named in a warning when its finding is grounded.
+napari thread worker (report_reader), so napari stays responsive, and its findings are listed when it is done
+(Ground / Ground all pressed meanwhile act then). A number the parser refused as not a real value
+(``Finding.refused``) is named in a warning when its finding is grounded.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ from .grounding_result import (
 from .grounding_review import ACCEPT_KEY, REJECT_KEY, ReviewPane
 from .grounding_runner import GrounderLoader, GroundingRequest, GroundingRunner, overall_fraction
 from .grounding_settings import ModelPicker
+from .report_reader import ReportReader, refused_message
 
 if TYPE_CHECKING:
     import napari
@@ -71,7 +72,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SYNC_PARSE_CHARS = 20_000  # a longer text is parsed off the GUI thread (about 15 ms of parsing and more)
 PLACEHOLDER = ("Type a finding or paste a report, e.g.\n"
                "Intensely FDG-avid right hilar node, SUVmax 12.3, image 145.\n"
                "Ctrl+Enter grounds it.")
@@ -87,9 +87,6 @@ class GroundingDock(QWidget):
         self.runner = GroundingRunner(loader, self)
         self._session: StudySession | None = None
         self._previous_keys: dict[str, object] = {}
-        self._parsed: tuple[str, str] | None = None  # (text, tracer) a long text's listed findings came from
-        self._parse_worker = None  # parsing a long text, off the GUI thread
-        self._after_parse: list = []  # actions (ground, ground all) waiting for that parse
 
         # text and findings list
         self.text = SentenceEdit()
@@ -120,6 +117,7 @@ class GroundingDock(QWidget):
         self._parse_timer.setSingleShot(True)
         self._parse_timer.setInterval(300)
         self._parse_timer.timeout.connect(self.parse_text)
+        self.reader = ReportReader(lambda: (self.text.toPlainText(), self._tracer), self)
         self._connect()
         self._bind_keys()
         self._sync_study()
@@ -167,6 +165,10 @@ class GroundingDock(QWidget):
         self.runner.cancelled.connect(self._on_cancelled)
         self.runner.idle.connect(self._on_idle)
         self.findings_panel.changed.connect(self._refresh_statuses)
+        self.reader.reading.connect(lambda: self.stage.setText("Reading the report…"))
+        self.reader.listed.connect(self._list_findings)
+        self.reader.failed.connect(self._on_read_failed)
+        self.reader.done.connect(self._update_stage)
         self.viewer.layers.events.inserted.connect(self._sync_study)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
 
@@ -178,7 +180,7 @@ class GroundingDock(QWidget):
     def release(self) -> None:
         """Stop runs, give the keys back and stop following the viewer (the dock is closed or removed)."""
         self.runner.shutdown()
-        self._detach_parse()
+        self.reader.detach()
         for key, previous in self._previous_keys.items():
             try:
                 self.viewer.bind_key(key, previous, overwrite=True)
@@ -249,83 +251,29 @@ class GroundingDock(QWidget):
     def parse_text(self) -> list[Finding]:
         """Findings of the text box into the list (one row per finding, numbers highlighted).
 
-        A long text is parsed in a thread worker: until it is done this returns [] and the list keeps what
-        it showed (``parsing`` is True); the list is filled when the worker returns."""
+        A long text is parsed in a thread worker (report_reader): until it is done this returns [] and the
+        list keeps what it showed (``parsing`` is True); the list is filled when the worker returns."""
         self._parse_timer.stop()
-        text = self.text.toPlainText()
-        tracer = self._tracer
-        if len(text) > SYNC_PARSE_CHARS:
-            if self._parsed == (text, tracer):
-                self._refresh_statuses()
-                return self.findings_list.findings
-            self._parse_in_worker(text, tracer)
+        findings = self.reader.read()
+        if findings is None:
             return []
-        self._parsed = None
-        findings = _parse_report(text, tracer)
         self._list_findings(findings)
         return findings
 
     @property
     def parsing(self) -> bool:
         """A long text is being parsed off the GUI thread."""
-        return self._parse_worker is not None
+        return self.reader.busy
 
     def _list_findings(self, findings: list[Finding]) -> None:
         if [finding_key(f) for f in findings] != [finding_key(f) for f in self.findings_list.findings]:
             self.findings_list.set_findings(findings)
         self._refresh_statuses()
 
-    def _parse_in_worker(self, text: str, tracer: str) -> None:
-        """Parse ``text`` in a napari thread worker, one at a time: a text changed meanwhile is parsed next."""
-        from napari.qt.threading import create_worker
-
-        if self._parse_worker is not None:
-            return  # _on_parse_finished parses the text box again if it changed meanwhile
-        self.stage.setText("Reading the report…")
-        worker = create_worker(_parse_report, text, tracer, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda findings, key=(text, tracer): self._on_parsed(key, findings))
-        worker.errored.connect(self._on_parse_error)
-        worker.finished.connect(self._on_parse_finished)
-        self._parse_worker = worker
-        worker.start()
-
-    def _on_parsed(self, key: tuple[str, str], findings: list[Finding]) -> None:
-        if key != (self.text.toPlainText(), self._tracer):
-            return  # the text changed while it was parsed: parsed again when this worker finishes
-        self._parsed = key
-        self._list_findings(findings)
-
-    def _on_parse_error(self, exc: BaseException) -> None:
+    def _on_read_failed(self, exc: BaseException) -> None:
         from napari.utils.notifications import show_error
 
-        log.error("report not parsed", exc_info=exc)
-        self._after_parse.clear()
         show_error(f"The report could not be read ({type(exc).__name__}: {exc}); its findings are not listed.")
-
-    def _on_parse_finished(self) -> None:
-        self._parse_worker = None
-        tracer = self._tracer
-        text = self.text.toPlainText()
-        if len(text) > SYNC_PARSE_CHARS and self._parsed != (text, tracer):
-            self._parse_in_worker(text, tracer)  # changed meanwhile
-            return
-        self._update_stage()
-        actions, self._after_parse = self._after_parse, []
-        if self._parsed == (text, tracer) or len(text) <= SYNC_PARSE_CHARS:
-            for action in actions:
-                action()
-
-    def _detach_parse(self) -> None:
-        """Nothing a running parse emits reaches this dock any more (it is closing)."""
-        worker, self._parse_worker = self._parse_worker, None
-        self._after_parse.clear()
-        if worker is None:
-            return
-        for signal in (worker.returned, worker.errored, worker.finished):
-            try:
-                signal.disconnect()
-            except (TypeError, RuntimeError):
-                log.debug("parse worker signal already disconnected")
 
     # -- grounding ---------------------------------------------------------------------------------------
     def ground(self) -> int:
@@ -341,7 +289,7 @@ class GroundingDock(QWidget):
             return 0
         findings = self.parse_text()
         if not findings and self.parsing:
-            self._after_parse = [self.ground]  # grounded when the report has been read
+            self.reader.after(self.ground)  # grounded when the report has been read
             return 0
         if not findings:
             short = text if len(text) < 80 else text[:77] + "…"
@@ -356,7 +304,7 @@ class GroundingDock(QWidget):
         if session is None:
             return 0
         if not self.parse_text() and self.parsing:
-            self._after_parse = [self.ground_all]  # queued when the report has been read
+            self.reader.after(self.ground_all)  # queued when the report has been read
             return 0
         queued = 0
         for row, finding in enumerate(self.findings_list.findings):
@@ -536,27 +484,3 @@ class GroundingDock(QWidget):
 
     def findings_layer(self):
         return self.findings_panel.layer()
-
-
-def _parse_report(text: str, tracer: str) -> list[Finding]:
-    """The findings of ``text``; [] for a blank text or one the parser refuses (logged)."""
-    from ..report import extract_findings
-
-    try:
-        return extract_findings(text, tracer=tracer) if text.strip() else []
-    except PetGroundError as exc:
-        log.info("report not parsed: %s", exc)
-        return []
-
-
-_VALUE_NAMES = {"suvmax": "SUVmax", "slice": "image number", "series": "series number",
-                "prior_suvmax": "prior SUVmax"}
-
-
-def refused_message(finding: Finding) -> str:
-    """What the parser did not read in ``finding``'s sentence, and what to do."""
-    sentence = finding.sentence if len(finding.sentence) < 80 else finding.sentence[:77] + "…"
-    parts = ", ".join(f"{_VALUE_NAMES.get(name, name)} “{written[:30]}”" for name, written in finding.refused.items())
-    are = "is not a plausible value" if len(finding.refused) == 1 else "are not plausible values"
-    return (f"In “{sentence}” the {parts} {are} and not read: the finding is grounded without. Correct the "
-            "number in the text to use it.")
