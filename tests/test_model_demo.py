@@ -71,3 +71,12 @@ def test_where_the_network_finds_nothing_the_uptake_where_the_sentence_points_is
     assert (result.mask & case.masks[key]).any()
     assert not any((result.mask & mask).any() for other, mask in case.masks.items() if other != key)
     assert any("where the sentence points" in flag for flag in result.flags)
+
+
+def test_a_lesion_the_exam_does_not_have_is_not_offered(demo):
+    """The demo report has no axillary node: from the words alone the network points at the left axilla, where
+    the uptake does not stand out from its surroundings, so nothing is offered and the reason says why."""
+    grounder, _, study = demo
+    result = grounder.ground(study, "Hypermetabolic left axillary lymph node")
+    assert not result.mask.any()
+    assert any("does not stand out" in f for f in result.flags), result.flags

@@ -12,7 +12,9 @@ with a faint answer above 0.2, 0.822 by peak with a faint answer above 0.1 — t
 the regions above 0.1 at all for 0.847, with the previous demo checkpoint. With the shipped one, 17 of those
 118 are missed: 11 with no region above 0.1 at all, 3 whose lesion is in none of the regions, none on the
 wrong side, so a choice by side or site words could fix at most 3; the uptake where the sentence points
-finds 5 of the 11.) With numbers, the components are ranked by
+finds 5 of the 11.) Whatever the rule picks without numbers must stand out from its surroundings (SUVmax at
+least 1.5 x the background beyond its edge, weaklabel.ring's low_contrast), else nothing is offered and the
+reason says so: a sentence about a lesion the exam does not have must not get a faint patch of background. With numbers, the components are ranked by
 weaklabel.rank_components (SUVmax within the rounding of the stated value, the stated image inside the
 component's image range, the stated side), the network's mean probability breaking ties, so the rule is the
 one weak labeling uses; the chosen region's mask is then grown from its hottest voxel with the weak-label
@@ -105,6 +107,11 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
             return Selection(empty, [], None, None, "none", [], ["nothing above the threshold"])
         best = int(np.argmax(_peaks(probability, labels, stats)))
         agreement = check_agreement(stats[best], finding) if finding is not None else None
+        if finding is not None and fallback and not _stands_out(study, stats[best]):
+            st = stats[best]
+            return Selection(empty, stats, None, agreement, "none", means, [
+                f"not found: where the words point (SUVmax {st.suvmax:.1f}) the uptake does not stand out from "
+                "its surroundings, so no lesion is offered"])
         return Selection(labels == stats[best].label, stats, best, agreement, method, means, flags)
     assert finding is not None
     if stats:
@@ -144,6 +151,18 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
         return Selection(labels == stats[best].label, stats, best, agreement, "network (numbers disagree)", means,
                          flags)
     return Selection(empty, [], None, None, "none", [], flags)
+
+
+def _stands_out(study, region) -> bool:
+    """Does the region's hottest voxel stand out from its surroundings (not the delineation's low_contrast:
+    SUVmax at least 1.5 x the background beyond its edge)? Without numbers, a region that does not is no lesion
+    to offer, whatever the words."""
+    from ..weaklabel.grow import grow_lesion
+    from ..weaklabel.label import study_background
+
+    grown = grow_lesion(np.asarray(study.pet.data), region.peak_index, tuple(study.pet.spacing),
+                        background=study_background(study))
+    return "low_contrast" not in grown.flags
 
 
 def delineated(study, region, network_mask: np.ndarray) -> tuple[np.ndarray, list[str]]:
