@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from napari_petground._qt.grounding_dock import GroundingDock
     from napari_petground.phantom.sample import demo_phantom, demo_study
-    from napari_petground.study.layers import study_layers
+    from napari_petground.session import StudySession, session_layers
 
     phantom, study = demo_phantom(), demo_study()
     work = Path(tempfile.mkdtemp(prefix="bench-gui-"))
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     viewer = napari.Viewer(title="bench", show=not args.hidden)
     viewer.window._qt_window.resize(1600, 1000)
     app = QApplication.instance()
-    for data, kwargs, _kind in study_layers(study):
+    for data, kwargs, _kind in session_layers(StudySession(study)):
         viewer.add_image(data, **kwargs)
     warm_beats: list[float] = []
     warm_timer = QTimer()

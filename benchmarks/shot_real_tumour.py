@@ -29,8 +29,8 @@ def main() -> None:
     import napari
 
     from napari_petground.report import extract_findings
+    from napari_petground.session import StudySession, session_layers
     from napari_petground.study import load_study
-    from napari_petground.study.layers import study_layers
     from napari_petground.weaklabel import weak_label
     from napari_petground.weaklabel.rtstruct import rasterize_rtstruct
 
@@ -43,7 +43,7 @@ def main() -> None:
     dice = 2 * (label.mask & gtv).sum() / (label.mask.sum() + gtv.sum())
 
     viewer = napari.Viewer(title=f"{args.patient}: GTV (green) and weak label (cyan), Dice {dice:.2f}")
-    for data, kwargs, kind in study_layers(study):
+    for data, kwargs, kind in session_layers(StudySession(study)):
         getattr(viewer, f"add_{kind}")(data, **kwargs)
     common = {"scale": study.pet.spacing, "translate": study.pet.origin, "opacity": 1.0}
     gtv_layer = viewer.add_labels(gtv.astype(np.uint8), name="GTV (physicians)", **common)

@@ -1,8 +1,9 @@
 """A Study as napari layer data: CT in grey with a window preset, PET colour-mapped and blended on top.
 
 Plain tuples ``(data, kwargs, "image")`` so this module needs no napari import; the npe2 reader and the
-``petground view`` command both use it. Both layers carry ``metadata["petground"] = {"study", "role"}`` so
-docks find the study, and physical ``scale``/``translate`` so grids of different spacing overlay.
+``petground view`` command both use it, through session.session_layers, which adds the study's session to
+each layer's ``metadata["petground"] = {"role"}`` so that docks find it. Physical ``scale``/``translate`` let
+grids of different spacing overlay.
 
 The default look is what PET/CT readers are used to: the CT in grey (soft-tissue window) with the PET in hot
 metal (dark red, orange, yellow, white) blended over it on a fixed SUV 0-10 scale, so the same colour means the
@@ -111,7 +112,7 @@ def study_layers(study: Study, ct_window: str = "soft_tissue",
                 "colormap": "gray",
                 "contrast_limits": ct_contrast(ct_window),
                 "blending": "translucent",
-                "metadata": {"petground": {"study": study, "role": "ct"}, "units": "HU", **common_metadata},
+                "metadata": {"petground": {"role": "ct"}, "units": "HU", **common_metadata},
             },
             "image",
         ))
@@ -126,7 +127,7 @@ def study_layers(study: Study, ct_window: str = "soft_tissue",
             "contrast_limits": pet_contrast(study, suv_range),
             "opacity": PET_OPACITY if study.ct is not None else 1.0,
             "blending": PET_BLENDING if study.ct is not None else "translucent",
-            "metadata": {"petground": {"study": study, "role": "pet"}, "units": pet_units, **common_metadata},
+            "metadata": {"petground": {"role": "pet"}, "units": pet_units, **common_metadata},
         },
         "image",
     ))

@@ -230,21 +230,15 @@ def _load_seg(path: Path, study: Study) -> np.ndarray:
 
 
 def write_labels_layer(path: str | os.PathLike, data, attributes: dict) -> list[Path]:
-    """npe2 writer: labels in the geometry of the study in the layer's metadata.
-
-    A Labels layer made by hand (napari's "new labels" button) carries no study: as NIfTI it is then written
-    on its own grid in LPS world millimetres (scale and translate), which is where napari showed it.
+    """npe2 writer of a Labels layer that belongs to no study (napari's "new labels" button): NIfTI only, on
+    its own grid in LPS world millimetres (scale and translate), which is where napari showed it. A layer of
+    a study session is written by the npe2 writer in ``_napari`` (labels and sentences, the study's geometry).
     """
-    metadata = attributes.get("metadata") or {}
-    info = metadata.get("petground") or {}
-    study = info.get("study")
-    if isinstance(study, Study):
-        return write_labels(path, data, study, segment_names=metadata.get("segment_names"))
     path = Path(path)
     if not path.name.lower().endswith((".nii", ".nii.gz")):
         raise WriteError(
             "this Labels layer is not attached to a PET/CT study, so it can only be saved as NIfTI (.nii.gz); "
-            "for DICOM SEG draw on a layer created by napari-petground (metadata['petground']['study'])"
+            "for DICOM SEG draw on a layer created by napari-petground (the findings or prediction layer)"
         )
     return [_write_world_nifti(path, np.asarray(data), attributes)]
 
