@@ -91,16 +91,19 @@ def test_seg_needs_a_dicom_study(tmp_path):
 
 
 def test_npe2_writer_finds_the_study_in_layer_metadata(sts, tmp_path):
+    from napari_petground._napari import write_labels as npe2_write
+    from napari_petground.session import StudySession, tag
+
     labels = lesion_mask(sts)
-    attributes = {"metadata": {"petground": {"study": sts, "role": "labels"}}, "name": "lesions"}
-    written = write_labels_layer(tmp_path / "out.nii.gz", labels, attributes)
+    attributes = {"metadata": {"petground": tag(StudySession(sts), "labels")}, "name": "lesions"}
+    written = npe2_write(str(tmp_path / "out.nii.gz"), labels, attributes)
     assert np.array_equal(load_labels(written[0], sts), labels)
     with pytest.raises(WriteError, match="not attached to a PET/CT study"):
         write_labels_layer(tmp_path / "other.dcm", labels, {"metadata": {}})
-    # overwriting keeps one complete file
-    write_labels_layer(tmp_path / "out.nii.gz", np.zeros_like(labels), attributes)
+    # overwriting keeps one complete pair (labels and their sidecar)
+    npe2_write(str(tmp_path / "out.nii.gz"), np.zeros_like(labels), attributes)
     assert load_labels(tmp_path / "out.nii.gz", sts).max() == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nii.gz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nii.gz", "out.nii.gz.json"]
 
 
 def test_hand_made_labels_layer_is_saved_in_world_geometry(tmp_path):
