@@ -151,3 +151,22 @@ def test_a_closed_study_is_not_kept_alive_by_the_docks(qtbot, viewer, settings):
     qtbot.wait(50)
     gc.collect()
     assert dock.study is other and gone() is None
+
+
+def test_napari_save_selected_layer_writes_the_findings_with_their_sentences(qtbot, viewer, settings, tmp_path):
+    """File > Save Selected Layer(s) on the findings layer goes through the plugin's npe2 writer: the labels in
+    the study's geometry and the sidecar with each label's sentence, as Save findings… does."""
+    from napari_petground.findings import load_findings
+
+    study, truth = toy_study()
+    dock = open_dock(viewer, settings, study, ScriptedGrounder(truth, delay=0.0))
+    dock.ground_all()
+    wait_idle(qtbot, dock)
+    dock.accept()
+    dock.accept()
+    viewer.layers.selection = {dock.findings_layer()}
+    written = viewer.layers.save(str(tmp_path / "saved.nii.gz"), selected=True, plugin="napari-petground")
+    assert sorted(written) == [str(tmp_path / "saved.nii.gz"), str(tmp_path / "saved.nii.gz.json")]
+    loaded = load_findings(tmp_path / "saved.nii.gz", study)
+    assert {r.label: r.sentence for r in loaded.records} == {1: "Right lung nodule, SUVmax 9.0, image 20.", 2: LEFT}
+    np.testing.assert_array_equal(loaded.labels, dock.findings_layer().data)
