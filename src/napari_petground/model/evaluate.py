@@ -147,12 +147,14 @@ def _score(mask: np.ndarray, truth: np.ndarray, pet: np.ndarray) -> dict:
 def evaluate_cases(cases, grounder=None, blind=None, weak: bool = True, progress: bool = True) -> list[Record]:
     """Score every sentence of every case with the available methods."""
     from ..report import extract_findings
+    from ..session import StudySession
     from .select import select_lesion, uses_numbers
 
     records: list[Record] = []
     for case in cases:
         pet = np.asarray(case.study.pet.data)
-        blind_mask = most_confident_component(blind.probability(case.study, None)) if blind is not None else None
+        session = StudySession(case.study)  # encoded once per model, whatever the number of sentences
+        blind_mask = most_confident_component(blind.probability(session, None)) if blind is not None else None
         for text, key, info in case.sentences:
             truth = case.masks[key]
             findings = extract_findings(text, tracer=case.study.tracer)
@@ -160,10 +162,10 @@ def evaluate_cases(cases, grounder=None, blind=None, weak: bool = True, progress
             numbered = uses_numbers(finding)
             record = Record(case.name, text, info, _groups(info, numbered, case.liver_background))
             if grounder is not None:
-                prob = grounder.probability(case.study, text)
+                prob = grounder.probability(session, text)
                 record.outcome["model"] = _score(most_confident_component(prob), truth, pet)
                 chosen = select_lesion(prob, case.study, finding,
-                                       pointed=functools.partial(grounder.location_map, case.study, text))
+                                       pointed=functools.partial(grounder.location_map, session, text))
                 record.outcome["model+numbers"] = _score(chosen.mask, truth, pet)
             if blind_mask is not None:
                 record.outcome["blind"] = _score(blind_mask, truth, pet)
