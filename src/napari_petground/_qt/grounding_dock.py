@@ -36,7 +36,7 @@ from qtpy.QtWidgets import (
 from ..errors import PetGroundError
 from ..model.depth import DepthProfile
 from ..report.finding import Finding
-from ..session import StudySession
+from ..session import StudySession, role_of
 from ..study.study import Study
 from .depth_strip import DepthStrip, show_depth
 from .grounding_layers import (
@@ -242,8 +242,7 @@ class GroundingDock(QWidget):
             self.parse_text()
 
     def _on_layer_removed(self, event) -> None:
-        info = getattr(event.value, "metadata", {}).get("petground") or {}
-        if info.get("role") == PREDICTION and self.review.shown is not None:
+        if role_of(event.value) == PREDICTION and self.review.shown is not None:
             self.review.forget("The prediction layer was removed.")
         self._sync_study()
         self.findings_panel.refresh()
