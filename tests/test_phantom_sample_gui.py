@@ -10,7 +10,7 @@ from napari_petground.session import role_of, session_of
 
 @pytest.mark.gui
 def test_demo_sample_opens_in_napari(make_napari_viewer):
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(strict_qt="raise")
     viewer.open_sample("napari-petground", "demo")
     names = [layer.name for layer in viewer.layers]
     assert names == ["DEMO CT", "DEMO PET"]

@@ -30,7 +30,7 @@ def long_report(size: int = 1_000_000, lesions: int = 40) -> str:
 
 @pytest.fixture
 def viewer(make_napari_viewer):
-    return make_napari_viewer()
+    return make_napari_viewer(strict_qt="raise")
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def test_plugin_reader_is_offered_for_folders_files_and_pairs(phantom_folder):
 @pytest.mark.parametrize("how", ["folder", "pair"])
 def test_open_a_saved_phantom_keeps_tracer_and_report(make_napari_viewer, phantom_folder, how):
     phantom, folder = phantom_folder
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(strict_qt="raise")
     if how == "folder":
         viewer.open(str(folder), plugin="napari-petground")
     else:
@@ -57,7 +57,7 @@ def test_a_remembered_reader_choice_opens_the_folder_unnamed(make_napari_viewer,
     from napari.settings import get_settings
 
     _phantom, folder = phantom_folder
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(strict_qt="raise")
     plugins = get_settings().plugins
     before = dict(plugins.extension2reader)
     try:
