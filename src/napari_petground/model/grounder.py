@@ -30,6 +30,7 @@ from ..errors import ModelError
 from ..report.finding import Finding
 from ..session import StudySession, study_signature
 from ..study.study import Study
+from .applicability import applicability_flag, outside_training
 from .depth import DEPTH, DepthProfile, depth_from_prepared, depth_from_prior, location_weights
 from .features import StudyFeatures, checkpoint_id, encode_study, window_starts  # noqa: F401 (window_starts: API)
 from .select import select_lesion
@@ -63,6 +64,7 @@ class Grounding:
     consistency: tuple[bool, str] | None = None  # does the sentence's site and side fit the description?
     checkpoint: str = ""  # the checkpoint folder that answered
     device: str = ""
+    outside_training: list[str] = field(default_factory=list)  # why answers from words alone may not hold here
 
     @property
     def agreement_text(self) -> str:
@@ -187,6 +189,18 @@ class Grounder:
                                 load=lambda store: store.load(session.signature, self.checkpoint, self.network,
                                                               self.device))
 
+    def frame(self, study: Study | StudySession):
+        """The study's anatomical frame (anatomy.frame), computed once and kept in its session: the one the
+        preprocessing built when the network reads anatomical coordinates, else read from the images."""
+        session = self.session_for(study)
+        if session.frame is None:
+            from ..anatomy.frame import AnatomicalFrame
+
+            prepared = self.features(session).prepared
+            frame = getattr(prepared, "frame", None)
+            session.set_frame(frame if frame is not None else AnatomicalFrame.of(session.study.ct, session.study.pet))
+        return session.frame
+
     def _study_features(self, study: Study | StudySession) -> tuple[object, list, bool]:
         """(Prepared, [(window box, encoder skips)], were they there already?) for a study."""
         session = self.session_for(study)
@@ -294,6 +308,9 @@ class Grounder:
         flags = list(selection.flags) + flags
         if not study.pet_is_suv:
             flags.append(f"PET is in {study.pet_units}, not SUV: the model expects SUV")
+        outside = outside_training(self.config, study, self.frame(session))
+        if outside:
+            flags.append(applicability_flag(outside))
         timings["post-processing"] = time.perf_counter() - t
         yield ("post-processing", 0.8)
         t = time.perf_counter()
@@ -303,7 +320,7 @@ class Grounder:
         yield ("post-processing", 1.0)
         return Grounding(sentence, finding, probability, selection.mask, selection.components, selection.chosen,
                          selection.agreement, selection.method, flags, timings, cached, depth, description,
-                         consistency, str(self.source or ""), str(self.device))
+                         consistency, str(self.source or ""), str(self.device), outside)
 
     def _check_site(self, session: StudySession, mask: np.ndarray, finding: Finding | None):
         """(Description, (ok, reason)) of the chosen mask against the finding's site and side; (None, None)

@@ -1,0 +1,57 @@
+"""The grounder says when a study lies outside what its checkpoint was trained on, and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from napari_petground.anatomy.frame import AnatomicalFrame
+from napari_petground.model.applicability import applicability_flag, outside_training
+from napari_petground.model.checkpoint import read_config, shipped_checkpoint
+from napari_petground.phantom import make_phantom
+from napari_petground.phantom.fields import cut_phantom
+
+
+@pytest.fixture(scope="module")
+def config():
+    return read_config(shipped_checkpoint("demo"))
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    return make_phantom(3)
+
+
+def frame_of(study) -> AnatomicalFrame:
+    return AnatomicalFrame.of(study.ct, study.pet)
+
+
+def test_an_exam_like_the_training_ones_is_inside(config, phantom):
+    assert outside_training(config, phantom.study, frame_of(phantom.study)) == []
+
+
+def test_a_chest_only_exam_is_outside_a_checkpoint_that_learned_neck_to_thigh_positions(config, phantom):
+    chest = cut_phantom(phantom, "chest").study
+    (reason,) = outside_training(config, chest, frame_of(chest))
+    assert "neck-to-thigh" in reason and "chest" in reason
+
+
+def test_no_ct_another_tracer_and_other_voxels_are_each_named(config, phantom):
+    from dataclasses import replace
+
+    from napari_petground.study.resample import resample_to_spacing
+
+    study = replace(phantom.study, ct=None, tracer="FAPI", pet=resample_to_spacing(phantom.study.pet, (2.0,) * 3))
+    reasons = outside_training(config, study, frame_of(phantom.study))
+    text = " ".join(reasons)
+    assert "no CT" in text and "tracer FAPI" in text and "2.0" in text and "4 mm" in text
+    assert "still finds the lesion" in applicability_flag(reasons)
+
+
+def test_a_limb_crop_grounded_from_words_says_it_cannot_place_them(ibsi_dir):
+    from napari_petground.model import Grounder
+    from napari_petground.study import load_study
+
+    study = load_study(ibsi_dir / "STS_009")
+    result = Grounder.from_checkpoint(None, device="cpu").ground(study, "Hypermetabolic mass in the right thigh")
+    assert any("no anatomical landmark" in r for r in result.outside_training)
+    assert any(f.startswith("outside what this checkpoint was trained on") for f in result.flags)
