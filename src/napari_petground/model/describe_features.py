@@ -24,7 +24,17 @@ class FeatureSpec:
 
     shell_voxels: int = 2  # shell width around the lesion on the model grid
     body_level: float = 0.02  # PET channel (0..1) above this is body: 0.2 SUV in the default 0..10 window
+    # 1: positions also relative to the top and bottom of the body in the image and to the lungs' extent in it;
+    # 2: only what does not move with the field of view (distance from the midline, front-back, body size at
+    # that level); where along the body comes from the pooled coordinate channels, anatomical for networks
+    # trained with coord_frame "anatomy"
     version: int = 1
+
+    @classmethod
+    def for_config(cls, config, body_level: float = 0.02) -> FeatureSpec:
+        """The features a new head for this checkpoint should use: version 2 when its coordinates are anatomical."""
+        anatomical = getattr(config.preprocess, "coord_frame", "box") == "anatomy"
+        return cls(body_level=body_level, version=2 if anatomical else 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -208,7 +218,7 @@ def lesion_features(encoded: EncodedStudy, mask: np.ndarray, spec: FeatureSpec) 
     pet_max = float(encoded.image[0][box][mask[box]].max())
     parts.append(np.array([pet_max], np.float32))
     parts.append(tissue_features(encoded.image[1][box], mask[box]))
-    parts.append(position_features(encoded, mask, box))
+    parts.append(position_features(encoded, mask, box, field_free=spec.version >= 2))
     return np.concatenate(parts)
 
 
@@ -242,8 +252,10 @@ def centroid_mm(encoded: EncodedStudy, mask: np.ndarray, box: tuple[slice, ...] 
     return np.asarray(encoded.origin) + idx * np.asarray(encoded.spacing)
 
 
-def position_features(encoded: EncodedStudy, mask: np.ndarray, box: tuple[slice, ...] | None = None) -> np.ndarray:
-    """Normalised position and size of the lesion relative to the body and the lungs (N_POSITION numbers)."""
+def position_features(encoded: EncodedStudy, mask: np.ndarray, box: tuple[slice, ...] | None = None,
+                      field_free: bool = False) -> np.ndarray:
+    """Normalised position and size of the lesion relative to the body and the lungs (N_POSITION numbers);
+    ``field_free``: without the numbers that depend on where the image starts and ends (FeatureSpec version 2)."""
     body = encoded.body
     cz, cy, cx = centroid_mm(encoded, mask, box)
     k = int(np.clip(round((cz - encoded.origin[0]) / encoded.spacing[0]), 0, body.centre_y.size - 1))
@@ -258,6 +270,9 @@ def position_features(encoded: EncodedStudy, mask: np.ndarray, box: tuple[slice,
         body.half_width[k] / 200.0, body.half_depth[k] / 200.0,
         np.log(max(volume_ml, 1e-3)) / 3.0, height / 1000.0,
     ]
+    if field_free:  # the body's top and bottom and the lungs' extent in the image move with the field of view
+        values[6] = values[7] = values[11] = 0.0
+        return np.asarray(values + [0.0, 0.0, 0.0, 0.0], np.float32)
     if body.lung_top is not None and body.lung_bottom is not None:
         span = max(body.lung_top - body.lung_bottom, 1.0)
         values += [(cz - body.lung_top) / 200.0, (cz - body.lung_bottom) / 200.0, (cz - body.lung_bottom) / span, 1.0]
