@@ -26,13 +26,14 @@ from torch import nn
 
 from ..atomic import atomic_write_bytes
 from ..errors import CheckpointError
-from .describe_features import FeatureSpec
+from .describe_features import N_POSITION, N_TISSUE, FeatureSpec
 from .describe_vocab import VocabEntry
 
 HEAD_WEIGHTS = "describe_head.safetensors"
 HEAD_CONFIG = "describe_head.json"
 HEAD_VERSION = 2
 KNOWN_VERSIONS = (1, 2)  # version 1: no per-entry offsets (heads trained on the first 27-site lexicon)
+N_TABULAR = 1 + N_TISSUE + N_POSITION  # the last features: PET maximum, tissue around the lesion, position
 
 
 @dataclass
@@ -49,13 +50,16 @@ class HeadConfig:
     encoder_fingerprint: str = ""
     training: dict = field(default_factory=dict)
     version: int = HEAD_VERSION
+    inputs: str = "all"  # "all" features, or "tabular": PET maximum, tissue and position only
+    bins: int = 0  # soft bins per input (Gaussian bumps at its training quantiles), 0 for none
 
     def to_dict(self) -> dict:
         return {"version": self.version, "feature_dim": self.feature_dim, "text_dim": self.text_dim,
                 "embed_dim": self.embed_dim, "hidden": self.hidden, "dropout": self.dropout,
                 "entries": [list(e) for e in self.entries], "phrase_owner": list(self.phrase_owner),
                 "phrases": list(self.phrases), "spec": self.spec.to_dict(),
-                "encoder_fingerprint": self.encoder_fingerprint, "training": self.training}
+                "encoder_fingerprint": self.encoder_fingerprint, "training": self.training,
+                "inputs": self.inputs, "bins": self.bins}
 
     @classmethod
     def from_dict(cls, data: dict) -> HeadConfig:
@@ -66,7 +70,8 @@ class HeadConfig:
         return cls(int(data["feature_dim"]), int(data["text_dim"]), int(data["embed_dim"]), int(data["hidden"]),
                    float(data["dropout"]), [tuple(e) for e in data["entries"]], list(data["phrase_owner"]),
                    list(data["phrases"]), FeatureSpec.from_dict(data.get("spec", {})),
-                   str(data.get("encoder_fingerprint", "")), dict(data.get("training", {})), version)
+                   str(data.get("encoder_fingerprint", "")), dict(data.get("training", {})), version,
+                   str(data.get("inputs", "all")), int(data.get("bins", 0)))
 
     @property
     def vocab(self) -> list[VocabEntry]:
@@ -90,10 +95,14 @@ class DescribeHead(nn.Module):
     def __init__(self, config: HeadConfig) -> None:
         super().__init__()
         self.config = config
+        n_in = N_TABULAR if config.inputs == "tabular" else config.feature_dim
         self.image = nn.Sequential(
-            nn.Linear(config.feature_dim, config.hidden), nn.GELU(), nn.Dropout(config.dropout),
+            nn.Linear(n_in * (1 + config.bins), config.hidden), nn.GELU(), nn.Dropout(config.dropout),
             nn.Linear(config.hidden, config.embed_dim),
         )
+        if config.bins:
+            self.register_buffer("bin_centres", torch.zeros(config.bins, n_in))
+            self.register_buffer("bin_width", torch.ones(n_in))
         self.text = nn.Linear(config.text_dim, config.embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.register_buffer("feature_mean", torch.zeros(config.feature_dim))
@@ -109,9 +118,19 @@ class DescribeHead(nn.Module):
         self._prototypes = None
         return super().train(mode)
 
-    def embed_lesions(self, features: torch.Tensor) -> torch.Tensor:
+    def inputs(self, features: torch.Tensor) -> torch.Tensor:
+        """What the image side reads: the standardised features (or their tabular part), and with ``bins``
+        each also as soft bins, which lets a small network draw the sharp borders between neighbouring sites."""
         x = (features - self.feature_mean) / self.feature_std
-        return nn.functional.normalize(self.image(x), dim=-1)
+        if self.config.inputs == "tabular":
+            x = x[:, -N_TABULAR:]
+        if self.config.bins:
+            bumps = torch.exp(-(((x[:, None, :] - self.bin_centres) / self.bin_width) ** 2))
+            x = torch.cat([x, bumps.flatten(1)], dim=1)
+        return x
+
+    def embed_lesions(self, features: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(self.image(self.inputs(features)), dim=-1)
 
     def embed_text(self, text: torch.Tensor) -> torch.Tensor:
         return nn.functional.normalize(self.text(text), dim=-1)

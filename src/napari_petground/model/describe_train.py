@@ -130,9 +130,11 @@ class HeadTrainSettings:
     embed_dim: int = 128
     hidden: int = 256
     dropout: float = 0.1
-    noise: float = 0.05  # Gaussian noise on standardised features (augmentation)
+    noise: float = 0.02  # Gaussian noise on standardised features (augmentation)
     seed: int = 0
     threads: int = 0
+    inputs: str = "tabular"  # "tabular": PET maximum, tissue and position; "all": the encoder's pooled maps too
+    bins: int = 12  # soft bins per input (0: none)
 
 
 def side_hint(features: np.ndarray, tolerance_mm: float = SIDE_TOLERANCE_MM) -> str:
@@ -170,7 +172,7 @@ def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phr
     y = np.array([s.entry for s in samples])
     config = HeadConfig(x.shape[1], phrase_text.shape[1], settings.embed_dim, settings.hidden, settings.dropout,
                         [(e.site, e.side) for e in entries], list(phrase_owner), list(phrases), spec,
-                        encoder_fingerprint)
+                        encoder_fingerprint, inputs=settings.inputs, bins=settings.bins)
     head = DescribeHead(config)
     owner_of = np.asarray(config.coarse_owner)
     yc = np.array([s.coarse if s.coarse >= 0 else owner_of[s.entry] for s in samples])
@@ -178,6 +180,11 @@ def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phr
         head.feature_mean.copy_(torch.from_numpy(x.mean(0)))
         head.feature_std.copy_(torch.from_numpy(x.std(0) + 1e-3))
         head.phrase_text.copy_(torch.from_numpy(phrase_text))
+        if settings.bins:  # bumps at the training quantiles of each standardised input
+            z = ((x - x.mean(0)) / (x.std(0) + 1e-3))[:, -head.bin_width.numel():]
+            centres = np.quantile(z, np.linspace(0, 1, settings.bins), axis=0).astype(np.float32)
+            head.bin_centres.copy_(torch.from_numpy(centres))
+            head.bin_width.copy_(torch.from_numpy(np.maximum(np.diff(centres, axis=0).mean(0), 1e-3)))
     owner = np.asarray(phrase_owner)
     by_entry = {int(e): np.flatnonzero(owner == e) for e in np.unique(owner)}
     # classes to balance: every fine entry present, and every coarse site known only as a grouping
