@@ -309,7 +309,9 @@ def test_petground_view_docks_the_grounding_dock(qtbot, viewer):
     assert frames["PET/CT display"] in viewer.window._qt_window.tabifiedDockWidgets(frames["Ground findings"])
     viewer.window._qt_window.show()
     qtbot.waitUntil(lambda: not grounding[0].visibleRegion().isEmpty(), timeout=2000)
-    assert grounding[0].findings_list.height() >= 120
+    qtbot.wait(200)  # the dock shares its height once the event loop comes round
+    listed = grounding[0].findings_list  # even in this small window a finding is shown whole
+    assert listed.viewport().height() >= listed.rowHeight(0) > listed.fontMetrics().height()
     grounding[0].release()
 
 

@@ -3,10 +3,16 @@
 ``GroundingDock(napari_viewer)`` works on the StudySession of the viewer's PET/CT layers (session.session_of):
 the findings it lists are grounded one by one (the Finding picked, not its sentence, goes to the model), their
 results and the accepted findings are kept in the session, where the describe panel and the writer find them.
-The text box takes a sentence or a whole report; the report's findings are listed with their numbers
-highlighted. **Ground** (Ctrl+Enter) grounds the selected or only finding, **Ground all** queues every
-finding. The model runs in a napari thread worker (see grounding_runner: requests queue, Cancel stops the
-running one and empties the queue). Each result is shown as the cyan "prediction" Labels layer with its
+The text box takes a sentence or a whole report (the study's report fills it; typing over it keeps the study's
+report, which **Restore the study's report** brings back, see grounding_input); the report's findings are
+listed with their numbers highlighted. **Ground** (Ctrl+Enter) grounds the selected or only finding, **Ground
+all** queues every finding. The model runs in a napari thread worker (see grounding_runner: requests queue,
+Cancel stops the running one and empties the queue); each row of the list says whether its finding is queued,
+running (with its percentage), done or failed, and a done one can be reviewed while the rest run. Above the
+result, the report's image number of the slice on screen and "go to image N" (grounding_image).
+
+The dock is a vertical splitter (text, findings, result) whose parts scroll rather than squeeze, so nothing is
+cut on a 1366 × 768 screen; the result and the accepted findings are two tabs. Each result is shown as the cyan "prediction" Labels layer with its
 statistics; edit it with napari's paint / erase / fill tools, then **Accept** (key ``a``) to move it into the
 "findings" layer under a new label id, or **Reject** (key ``r``). Accepting is one napari undo step (Ctrl+Z on
 the findings layer).
@@ -23,15 +29,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from qtpy.QtCore import QSettings, Qt, QTimer
-from qtpy.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ..errors import PetGroundError
 from ..model.depth import DepthProfile
@@ -39,6 +37,8 @@ from ..report.finding import Finding
 from ..session import StudySession, role_of
 from ..study.study import Study
 from .depth_strip import DepthStrip, show_depth
+from .grounding_image import ImageNumberRow
+from .grounding_input import Batch, InputPane
 from .grounding_layers import (
     PREDICTION,
     ensure_findings_layer,
@@ -46,11 +46,10 @@ from .grounding_layers import (
     role_layer,
     session_in,
 )
-from .grounding_report import FindingsList, SentenceEdit
+from .grounding_report import FindingsList
 from .grounding_result import (
     ACCEPTED,
     FAILED,
-    NOTHING,
     QUEUED,
     READY,
     RUNNING,
@@ -58,9 +57,10 @@ from .grounding_result import (
     agreement_messages,
     describe_failure,
     finding_key,
+    result_entry,
     row_status,
 )
-from .grounding_review import ACCEPT_KEY, REJECT_KEY, ReviewPane
+from .grounding_review import ACCEPT_KEY, REJECT_KEY, ReviewPane, ViewerKeys, stacked
 from .grounding_runner import GrounderLoader, GroundingRequest, GroundingRunner, overall_fraction
 from .grounding_settings import ModelPicker
 from .report_reader import ReportReader, refused_message
@@ -72,9 +72,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PLACEHOLDER = ("Type a finding or paste a report, e.g.\n"
-               "Intensely FDG-avid right hilar node, SUVmax 12.3, image 145.\n"
-               "Ctrl+Enter grounds it.")
+LIST_HINT = "Double-click a finding to ground it or to see its result."
 
 
 class GroundingDock(QWidget):
@@ -86,25 +84,21 @@ class GroundingDock(QWidget):
         self.viewer = napari_viewer
         self.runner = GroundingRunner(loader, self)
         self._session: StudySession | None = None
-        self._previous_keys: dict[str, object] = {}
 
-        # text and findings list
-        self.text = SentenceEdit()
-        self.text.setPlaceholderText(PLACEHOLDER)
-        self.text.setMinimumHeight(3 * self.text.fontMetrics().lineSpacing() + 12)  # a sentence stays readable
+        # text, buttons, progress and findings list
+        self.input = InputPane()
+        self.text = self.input.text
+        self.ground_button = self.input.ground_button
+        self.ground_all_button = self.input.ground_all_button
+        self.cancel_button = self.input.cancel_button
+        self.progress = self.input.progress
+        self.stage = self.input.stage
         self.findings_list = FindingsList()
-        self.ground_button = QPushButton("Ground")
-        self.ground_button.setToolTip("Ground the selected finding, or the only one in the text (Ctrl+Enter)")
-        self.ground_all_button = QPushButton("Ground all")
-        self.ground_all_button.setToolTip("Queue every finding of the list")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the running grounding and empty the queue")
-        self.cancel_button.setEnabled(False)
+        self.list_hint = QLabel(LIST_HINT)
+        self.list_hint.setWordWrap(True)
         self.model_picker = ModelPicker(settings)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(False)
-        self.stage = QLabel("Idle.")
+        self.image_row = ImageNumberRow(napari_viewer)
+        self._batch = Batch()
 
         # result, review and accepted findings
         self.review = ReviewPane(napari_viewer)
@@ -119,34 +113,43 @@ class GroundingDock(QWidget):
         self._parse_timer.timeout.connect(self.parse_text)
         self.reader = ReportReader(lambda: (self.text.toPlainText(), self._tracer), self)
         self._connect()
-        self._bind_keys()
+        self.keys = ViewerKeys(napari_viewer, {ACCEPT_KEY: self._key_accept, REJECT_KEY: self._key_reject})
         self._sync_study()
         self.runner.warm_up()
 
     # -- layout and wiring -------------------------------------------------------------------------------
     def _layout(self) -> None:
-        buttons = QHBoxLayout()
-        for button in (self.ground_button, self.ground_all_button, self.cancel_button):
-            buttons.addWidget(button)
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.text, 1)
-        top_layout.addLayout(buttons)
-        top_layout.addWidget(self.findings_list, 3)
-        top_layout.addWidget(self.model_picker)
-        top_layout.addWidget(self.progress)
-        top_layout.addWidget(self.stage)
-
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(self.review)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        listing = stacked(self.list_hint, self.findings_list)
+        reviewing = stacked(self.image_row, self.review)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setChildrenCollapsible(False)
+        for index, (part, stretch) in enumerate(((self.input, 0), (listing, 1), (reviewing, 2))):
+            self.splitter.addWidget(part)
+            self.splitter.setStretchFactor(index, stretch)
+        column = QVBoxLayout()
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.splitter, 1)
+        column.addWidget(self.model_picker)
         layout = QHBoxLayout(self)
         layout.addWidget(self.depth_strip)
-        layout.addWidget(splitter, 1)
+        layout.addLayout(column, 1)
         self.setMinimumWidth(380)
+        self._shared = False
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if not self._shared:  # once, when the dock first has its height
+            self._shared = True
+            QTimer.singleShot(0, self.share_height)
+
+    def share_height(self) -> None:
+        """A fifth of the height for the text (at least what it needs), the rest shared: 2/5 for the findings,
+        3/5 for the result."""
+        total = sum(self.splitter.sizes())
+        top = max(self.input.minimumSizeHint().height(), total // 5)
+        if total > top:
+            rest = total - top
+            self.splitter.setSizes([top, rest * 2 // 5, rest - rest * 2 // 5])
 
     def _connect(self) -> None:
         self.ground_button.clicked.connect(self.ground)
@@ -154,6 +157,8 @@ class GroundingDock(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.review.reviewed.connect(self._on_reviewed)
         self.text.textChanged.connect(self._parse_timer.start)
+        self.text.textChanged.connect(self._show_source)
+        self.input.restore_button.clicked.connect(self.restore_report)
         self.findings_list.activated_row.connect(self.open_row)
         self.text.submitted.connect(self.ground)
         self.model_picker.changed.connect(self.runner.forget_model)
@@ -172,21 +177,12 @@ class GroundingDock(QWidget):
         self.viewer.layers.events.inserted.connect(self._sync_study)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
 
-    def _bind_keys(self) -> None:
-        """Bind ``a`` / ``r`` on the viewer (run time), remembering what they did before."""
-        for key, action in ((ACCEPT_KEY, self._key_accept), (REJECT_KEY, self._key_reject)):
-            self._previous_keys[key] = self.viewer.bind_key(key, action, overwrite=True)
-
     def release(self) -> None:
         """Stop runs, give the keys back and stop following the viewer (the dock is closed or removed)."""
         self.runner.shutdown()
         self.reader.detach()
-        for key, previous in self._previous_keys.items():
-            try:
-                self.viewer.bind_key(key, previous, overwrite=True)
-            except (KeyError, ValueError, TypeError):
-                log.debug("could not restore key %s", key)
-        self._previous_keys.clear()
+        self.image_row.release()
+        self.keys.release()
         for emitter, slot in ((self.viewer.layers.events.inserted, self._sync_study),
                               (self.viewer.layers.events.removed, self._on_layer_removed)):
             emitter.disconnect(slot)
@@ -197,7 +193,7 @@ class GroundingDock(QWidget):
 
     def _detached(self) -> bool:
         """True once napari has removed the dock (its widget is left without a parent, never shown)."""
-        if self.parent() is None and not self.isVisible() and self._previous_keys:
+        if self.parent() is None and not self.isVisible() and self.keys.bound:
             self.release()
             return True
         return False
@@ -235,11 +231,27 @@ class GroundingDock(QWidget):
             if active is not None:
                 self.viewer.layers.selection.active = active
         self.findings_panel.set_session(session)
+        self.image_row.set_session(session)
         self.depth_strip.set_profile(None, session.study if session is not None else None)
-        report = session.study.report if session is not None else ""
+        report = self.report
         if report and not self.text.toPlainText().strip():
             self.text.setPlainText(report)
             self.parse_text()
+        self._show_source()
+
+    @property
+    def report(self) -> str:
+        """The report that came with the study ("" without one); typing in the text box never changes it."""
+        return (self._session.study.report or "") if self._session is not None else ""
+
+    def restore_report(self) -> None:
+        """Put the study's report back in the text box, as one edit that Ctrl+Z in the box takes back."""
+        if self.report:
+            self.input.replace_text(self.report)
+            self.parse_text()
+
+    def _show_source(self) -> None:
+        self.input.show_source(self.report)
 
     def _on_layer_removed(self, event) -> None:
         if role_of(event.value) == PREDICTION and self.review.shown is not None:
@@ -351,8 +363,11 @@ class GroundingDock(QWidget):
             show_warning(refused_message(finding))
         request = GroundingRequest(session, finding, self.model_picker.checkpoint, self.model_picker.device,
                                    row, show)
+        if not self.runner.busy:
+            self._batch = Batch()
         if not self.runner.submit(request):
             return False
+        self._batch.total += 1
         self._refresh_statuses()
         self._update_stage()
         return True
@@ -368,12 +383,16 @@ class GroundingDock(QWidget):
         self.cancel_button.setEnabled(True)
         row = self._row_of(request)
         if row is not None:
-            self.findings_list.set_status(row, RUNNING, "grounding…")
-        self.progress.setValue(0)
+            self.findings_list.set_status(row, RUNNING, "grounding…", "0%")
+        self.input.show_running(self._batch, "starting", 0.0, 0.0)
         self._update_stage("starting")
 
     def _on_progress(self, request: GroundingRequest, stage: str, fraction: float) -> None:
-        self.progress.setValue(int(round(1000 * overall_fraction(stage, fraction))))
+        run_fraction = overall_fraction(stage, fraction)
+        self.input.show_running(self._batch, stage, fraction, run_fraction)
+        row = self._row_of(request)
+        if row is not None:
+            self.findings_list.set_status(row, RUNNING, f"grounding: {stage}", f"{run_fraction:.0%}")
         self._update_stage(f"{stage} {fraction:.0%}")
 
     def _on_pointed(self, request: GroundingRequest, profile: DepthProfile) -> None:
@@ -390,22 +409,22 @@ class GroundingDock(QWidget):
         if text is None:
             text = "running" if self.runner.busy else "Idle."
         self.stage.setText(text + (f" · {waiting} queued" if waiting else ""))
+        batch = self._batch
+        if self.runner.busy and batch.total > 1:
+            self.list_hint.setText(f"{batch.finished} of {batch.total} done. Double-click a done one to review it.")
+        else:
+            self.list_hint.setText(LIST_HINT)
+
+    def _finished_one(self) -> None:
+        self._batch.finished += 1
+        self._update_stage()
 
     def _on_grounded(self, request: GroundingRequest, grounding: Grounding) -> None:
         from napari.utils.notifications import show_warning
 
-        stats = grounding.chosen_stats
-        found = stats is not None and bool(grounding.mask.any())
-        entry = GroundingResult(request.finding, grounding, grounding.mask if found else None, stats,
-                                grounding.agreement, model={
-                                    "checkpoint": grounding.checkpoint or str(request.checkpoint or "demo"),
-                                    "device": grounding.device or request.device, "method": grounding.method,
-                                    "timings": dict(grounding.timings)},
-                                flags=list(grounding.flags), status=READY if found else NOTHING,
-                                consistency=grounding.consistency)
-        description = grounding.description
-        if description is not None:  # without a describe head only the side is known
-            entry.described = description.phrase if description.site else description.body_side
+        self._finished_one()
+        entry = result_entry(request.finding, grounding, str(request.checkpoint or "demo"), request.device)
+        found = entry.mask is not None
         if not found:
             reasons = "; ".join(agreement_messages(entry.agreement) + entry.flags) or "no region above threshold"
             show_warning(f"No lesion found for “{request.sentence}”: {reasons}.")
@@ -417,6 +436,7 @@ class GroundingDock(QWidget):
     def _on_failed(self, request: GroundingRequest, exc: BaseException) -> None:
         from napari.utils.notifications import show_error
 
+        self._finished_one()
         row = self._row_of(request)
         if row is not None:
             self.findings_list.set_status(row, FAILED, str(exc))
@@ -427,11 +447,11 @@ class GroundingDock(QWidget):
     def _on_cancelled(self, request: GroundingRequest) -> None:
         row = self._row_of(request)
         if row is not None and self.findings_list.status(row) in (QUEUED, RUNNING):
-            self.findings_list.set_status(row, "", "cancelled")
+            self.findings_list.set_status(row, "", "cancelled", "cancelled")
 
     def _on_idle(self) -> None:
-        self.cancel_button.setEnabled(False)
-        self.progress.setValue(0)
+        self.input.show_idle()
+        self._batch = Batch()
         self._update_stage("Idle.")
 
     def _refresh_statuses(self) -> None:

@@ -2,13 +2,15 @@
 
 The statistics are those of the prediction as it is now (recomputed after the user paints or erases); the
 marks come from the number-aware agreement check (SUVmax, image number, side) of the model's result, or of
-the edited mask when the check can be rerun.
+the edited mask when the check can be rerun. Nothing in the grid is shortened: a site ("left upper lobe
+pulmonary nodule") takes the width of both value columns and wraps when even that is too narrow.
 """
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
@@ -28,6 +30,9 @@ from ..session import (  # noqa: F401 (statuses of a findings-list row, used by 
 )
 from ..weaklabel.agreement import Agreement
 from ..weaklabel.components import ComponentStats
+
+if TYPE_CHECKING:
+    from ..model.grounder import Grounding
 
 OK, WARN = "✓", "⚠"
 COLUMNS = ("", "Lesion", "Sentence", "")  # quantity, measured on the mask, stated, ✓ / ⚠
@@ -95,6 +100,23 @@ def row_status(key: tuple, entry: GroundingResult | None, accepted: set, running
     return "", "not grounded yet"
 
 
+def result_entry(finding: Finding, grounding: Grounding, checkpoint: str, device: str) -> GroundingResult:
+    """What the session keeps of a model's answer for ``finding`` (mask None when nothing was found);
+    ``checkpoint`` and ``device`` as asked, for an answer that does not name its own."""
+    stats = grounding.chosen_stats
+    found = stats is not None and bool(grounding.mask.any())
+    entry = GroundingResult(finding, grounding, grounding.mask if found else None, stats, grounding.agreement,
+                            model={"checkpoint": grounding.checkpoint or checkpoint,
+                                   "device": grounding.device or device, "method": grounding.method,
+                                   "timings": dict(grounding.timings)},
+                            flags=list(grounding.flags), status=READY if found else NOTHING,
+                            consistency=grounding.consistency)
+    description = grounding.description
+    if description is not None:  # without a describe head only the side is known
+        entry.described = description.phrase if description.site else description.body_side
+    return entry
+
+
 def agreement_dict(agreement: Agreement | None) -> dict:
     """What the findings sidecar records of an agreement check."""
     if agreement is None:
@@ -105,10 +127,14 @@ def agreement_dict(agreement: Agreement | None) -> dict:
     return out
 
 
+SITE = "Site"
+
+
 class ResultPanel(QWidget):
     """Title (the sentence), a small grid of statistics beside the sentence's values, and the reasons.
 
-    A grid of labels rather than a table widget: it takes exactly the height of its rows in any theme.
+    A grid of labels rather than a table widget: it takes exactly the height of its rows in any theme. The
+    site row is two lines spanning both value columns (what the lesion looks like, what the sentence says).
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -122,7 +148,8 @@ class ResultPanel(QWidget):
         self.grid.setContentsMargins(6, 4, 6, 4)
         self.grid.setHorizontalSpacing(10)
         self.grid.setVerticalSpacing(2)
-        self.grid.setColumnStretch(len(COLUMNS), 1)
+        self.grid.setColumnStretch(1, 1)
+        self.grid.setColumnStretch(2, 1)
         self.messages = QLabel("")
         self.messages.setWordWrap(True)
         self.messages.setTextFormat(Qt.TextFormat.PlainText)
@@ -154,19 +181,27 @@ class ResultPanel(QWidget):
         self._clear_grid()
         for column, heading in enumerate(COLUMNS):
             label = QLabel(f"<b>{heading}</b>" if heading else "")
+            if column in (1, 2):
+                label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.grid.addWidget(label, 0, column)
         tip = "\n".join(messages)
-        for index, row in enumerate(rows, start=1):
-            for column, value in enumerate((row.quantity, row.measured, row.stated, row.mark)):
-                label = QLabel(value)
-                label.setTextFormat(Qt.TextFormat.PlainText)
-                if column in (1, 2):
+        line = 1
+        for row in rows:
+            self.grid.addWidget(_plain(row.quantity), line, 0)
+            if row.quantity == SITE:  # two lines over both value columns: phrases are long
+                self.grid.addWidget(_wrapped(f"lesion: {row.measured}" if row.measured else ""), line, 1, 1, 2)
+                self.grid.addWidget(_wrapped(f"sentence: {row.stated}" if row.stated else ""), line + 1, 1, 1, 2)
+            else:
+                for column, value in ((1, row.measured), (2, row.stated)):
+                    label = _plain(value)
                     label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                    _fit(label, value)
-                if column == 3 and value:
-                    label.setStyleSheet(f"color: {'#4caf50' if value == OK else '#ffb300'}; font-weight: bold")
-                    label.setToolTip(tip or ("agrees with the sentence" if value == OK else ""))
-                self.grid.addWidget(label, index, column)
+                    self.grid.addWidget(label, line, column)
+            mark = _plain(row.mark)
+            if row.mark:
+                mark.setStyleSheet(f"color: {'#4caf50' if row.mark == OK else '#ffb300'}; font-weight: bold")
+                mark.setToolTip(tip or ("agrees with the sentence" if row.mark == OK else ""))
+            self.grid.addWidget(mark, line, 3)
+            line += 2 if row.quantity == SITE else 1
         self.grid_box.setVisible(True)
         lines = [f"• {m}" for m in messages]
         if note:
@@ -181,18 +216,21 @@ class ResultPanel(QWidget):
         """Quantity -> measured value as shown."""
         return {row.quantity: row.measured for row in self._rows}
 
+    def cells(self) -> list[QLabel]:
+        """The grid's labels (heading included), for checking that each is shown whole."""
+        return [w for w in self.grid_box.findChildren(QLabel) if w.isVisibleTo(self.grid_box)]
 
-VALUE_WIDTH = 150  # px a value may take in the grid, so both columns fit a dock of about 480 px
+
+def _plain(value: str) -> QLabel:
+    label = QLabel(value)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
 
 
-def _fit(label: QLabel, value: str) -> None:
-    """A long value (a site: "left common iliac lymph node") shortened to fit its column, whole in the tooltip."""
-    metrics = label.fontMetrics()
-    if metrics.horizontalAdvance(value) <= VALUE_WIDTH:
-        return
-    short = value.replace(" lymph node", " node")
-    label.setText(metrics.elidedText(short, Qt.TextElideMode.ElideRight, VALUE_WIDTH))
-    label.setToolTip(value)
+def _wrapped(value: str) -> QLabel:
+    label = _plain(value)
+    label.setWordWrap(True)
+    return label
 
 
 def describe_failure(exc: BaseException, device: str) -> str:

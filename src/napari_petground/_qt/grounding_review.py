@@ -1,7 +1,9 @@
 """Reviewing one grounding: the cyan prediction layer, its statistics, Accept / Reject, accepted findings.
 
 The shown result is painted into the "prediction" Labels layer; the user may edit it with napari's paint /
-erase / fill tools (the statistics follow the edits). Accept writes the mask as it is now into the "findings"
+erase / fill tools (the statistics follow the edits). The result and the accepted findings are two tabs, so
+each has the dock's height on a laptop screen; the result scrolls rather than squeezing its rows, and
+Accept / Reject stay in view below it. Accept writes the mask as it is now into the "findings"
 layer (one napari undo step, see findings_panel); Reject drops it. Showing a result moves the view to the
 lesion in short steps, one per event-loop turn, so the viewer never freezes for long.
 """
@@ -9,14 +11,24 @@ lesion in short steps, one per event-loop turn, so the viewer never freezes for 
 from __future__ import annotations
 
 import html
+import logging
 import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import QTimer, Signal
-from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..findings import lesion_stats
 from ..report.finding import Finding
@@ -45,6 +57,8 @@ from .grounding_result import (
 if TYPE_CHECKING:
     import napari
 
+log = logging.getLogger(__name__)
+
 ACCEPT_KEY, REJECT_KEY = "a", "r"
 
 
@@ -56,6 +70,48 @@ def recheck(stats: ComponentStats, finding: Finding | None) -> Agreement | None:
 
 
 EDIT_REFRESH_MS = 200
+
+
+def scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless vertical scroll area: given less height than it needs, it scrolls instead of
+    squeezing its rows into each other; it always gets the area's full width (no horizontal scrolling)."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
+
+
+def stacked(*widgets: QWidget) -> QWidget:
+    """``widgets`` one under the other without margins, the last one taking the height left."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for index, widget in enumerate(widgets):
+        layout.addWidget(widget, 1 if index == len(widgets) - 1 else 0)
+    return box
+
+
+class ViewerKeys:
+    """Keys bound on the viewer while a dock is open (``a`` accept, ``r`` reject), given back to what they did
+    before on :meth:`release`."""
+
+    def __init__(self, viewer: napari.Viewer, actions: dict[str, Callable[..., Any]]) -> None:
+        self.viewer = viewer
+        self._previous = {key: viewer.bind_key(key, action, overwrite=True) for key, action in actions.items()}
+
+    @property
+    def bound(self) -> bool:
+        return bool(self._previous)
+
+    def release(self) -> None:
+        for key, previous in self._previous.items():
+            try:
+                self.viewer.bind_key(key, previous, overwrite=True)
+            except (KeyError, ValueError, TypeError):
+                log.debug("could not restore key %s", key)
+        self._previous.clear()
 
 
 class ReviewPane(QWidget):
@@ -78,23 +134,37 @@ class ReviewPane(QWidget):
         self.edit_hint.setWordWrap(True)
         self.findings_panel = FindingsPanel(viewer)
 
+        shown = QWidget()
+        shown_layout = QVBoxLayout(shown)
+        shown_layout.setContentsMargins(4, 4, 4, 4)
+        shown_layout.addWidget(self.result)
+        shown_layout.addWidget(self.edit_hint)
+        shown_layout.addStretch(1)
         decide = QHBoxLayout()
         decide.addWidget(self.accept_button)
         decide.addWidget(self.reject_button)
-        accepted = QGroupBox("Accepted findings")
-        QVBoxLayout(accepted).addWidget(self.findings_panel)
+        result_page = QWidget()
+        page_layout = QVBoxLayout(result_page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.addWidget(scrolling(shown), 1)
+        page_layout.addLayout(decide)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(result_page, "Result")
+        self.tabs.addTab(self.findings_panel, "Accepted findings")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.result)
-        layout.addWidget(self.edit_hint)
-        layout.addLayout(decide)
-        layout.addWidget(accepted, 1)
+        layout.addWidget(self.tabs)
+        self.findings_panel.changed.connect(self._count_accepted)
 
         self.accept_button.clicked.connect(self.accept)
         self.reject_button.clicked.connect(self.reject)
         self._step_timer = self._timer(0, self._run_step)
         self._edit_timer = self._timer(EDIT_REFRESH_MS, self._prediction_edited)
         self._set_enabled(False)
+
+    def _count_accepted(self) -> None:
+        count = len(self.findings_panel.rows)
+        self.tabs.setTabText(1, f"Accepted findings ({count})" if count else "Accepted findings")
 
     def _timer(self, interval: int, slot: Callable[[], Any]) -> QTimer:
         timer = QTimer(self)
@@ -130,6 +200,7 @@ class ReviewPane(QWidget):
             layer.events.paint.connect(lambda *_: self._edit_timer.start())
         show_mask(layer, entry.mask)
         self._shown, self._session = entry, session
+        self.tabs.setCurrentIndex(0)
         self._show_stats(entry, entry.stats, entry.agreement)
         self._set_enabled(True)
         if activate:

@@ -21,7 +21,7 @@ from qtpy.QtWidgets import (
 
 ORGANIZATION = "napari-petground"
 APPLICATION = "grounding"
-DEMO_LABEL = "Demo checkpoint (shipped)"
+DEMO_LABEL = "Demo (shipped)"  # short: the whole name stays readable in a narrow dock
 DEVICES: tuple[str, ...] = ("auto", "cuda", "cpu")
 RECENT_LIMIT = 5
 
@@ -41,6 +41,8 @@ class ModelPicker(QWidget):
         self._settings = settings if settings is not None else default_settings()
         self.checkpoint_combo = QComboBox()
         self.checkpoint_combo.setToolTip("Grounding model weights: the shipped demo or a checkpoint of your own")
+        self.checkpoint_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.checkpoint_combo.setMinimumContentsLength(len(DEMO_LABEL))
         self.browse_button = QToolButton()
         self.browse_button.setText("Browse…")
         self.browse_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -51,6 +53,7 @@ class ModelPicker(QWidget):
         self.device_combo = QComboBox()
         self.device_combo.addItems(DEVICES)
         self.device_combo.setToolTip("auto: CUDA when available, otherwise CPU")
+        self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
 
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
