@@ -356,7 +356,7 @@ def test_view_moves_to_where_the_sentence_points_before_the_mask_and_the_site_is
     wait_idle(qtbot, dock)
     assert dock.result.marks()["Site"] == "⚠"
     assert dock.result.values()["Site"] == "right hilar lymph node"
-    assert "not a mediastinal lymph node" in dock.result.messages.text()
+    assert "not a mediastinal lymph node" in dock.result.warnings.text()
 
 
 def test_closing_the_viewer_right_after_opening_the_dock_is_clean(qtbot, settings, make_napari_viewer):
@@ -407,7 +407,7 @@ def test_a_low_confidence_answer_is_shown_with_its_warning_and_can_be_accepted(q
     wait_idle(qtbot, dock)
     prediction = dock.prediction_layer()
     assert prediction is not None and (prediction.data > 0).sum() == truth["mediastinal"].sum()
-    assert "low confidence" in dock.result.messages.text()
+    assert "low confidence" in dock.result.warnings.text()
     assert notes == []  # no "No lesion found" warning
     qtbot.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key.Key_A)  # accepted like any other answer
     np.testing.assert_array_equal(dock.findings_layer().data == 1, truth["mediastinal"])

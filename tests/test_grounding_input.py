@@ -121,7 +121,7 @@ def test_the_progress_bar_is_shown_only_while_grounding_and_says_what_runs(qtbot
     assert not dock.progress.isVisible() and dock.stage.isVisible() and dock.stage.text() == "Idle."
     dock.ground_all()
     qtbot.waitUntil(lambda: dock.progress.isVisible() and dock.progress.value() > 0, timeout=5000)
-    assert dock.progress.text().startswith("Finding 1 of 3:")
+    assert dock.progress.text().startswith("Finding 1 of 3, ")
     wait_idle(qtbot, dock)
     assert not dock.progress.isVisible() and dock.stage.text() == "Idle."
 
@@ -140,7 +140,9 @@ def test_ground_all_shows_each_finding_s_progress_and_done_ones_can_be_reviewed_
     qtbot.waitUntil(lambda: rows.status_label(1).endswith("%") and rows.status_label(1) != "▶ running 0%",
                     timeout=5000)
     assert rows.status_label(1).startswith("▶ running ")
-    assert dock.progress.text().startswith("Finding 2 of 3:")
+    assert dock.progress.text().startswith("Finding 2 of 3, ")
+    percent = rows.status_label(1).split(" ")[-1]
+    assert f", {percent}: " in dock.progress.text()  # the bar and the row say the same
     assert "1 of 3 done" in dock.list_hint.text()
 
     # the first result is on screen; the second, once done, is looked at while the third runs

@@ -153,7 +153,7 @@ def test_every_finding_and_result_cell_of_the_demo_is_shown_whole(qtbot, viewer,
 
     # each result: every cell whole, no two cells overlapping, the heading included
     session = dock.session
-    for entry in demo_results(session):
+    for index, entry in enumerate(demo_results(session)):
         dock.review.display(entry, session, activate=False)
         qtbot.waitUntil(lambda: dock.settled, timeout=5000)
         qtbot.wait(50)
@@ -164,5 +164,45 @@ def test_every_finding_and_result_cell_of_the_demo_is_shown_whole(qtbot, viewer,
         assert overlapping(cells) == [], entry.sentence
         shown = " ".join(plain(c.text()) for c in cells)
         assert entry.described in shown
-        assert not_whole(dock.result.title) is None
-    assert np.any(dock.prediction_layer().data)
+        assert not_whole(dock.result.title) is None and not_whole(dock.result.warnings) is None
+        if index == 0:  # the site that does not fit is a warning above the grid, in view
+            assert "not the same site" in dock.result.warnings.text()
+            assert dock.result.warnings.geometry().bottom() < dock.result.grid_box.geometry().top()
+        dock.accept()
+
+    # the accepted findings: numbers and sentences whole
+    dock.review.tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: len(dock.findings_panel.table.labels()) == 5, timeout=5000)  # 5 lesions
+    qtbot.wait(50)
+    problems = table_problems(dock.findings_panel.table)
+    assert problems == [], "; ".join(problems)
+    assert np.any(dock.findings_layer().data)
+
+
+def table_problems(table) -> list[str]:
+    """Cells and headings of a table widget whose text does not fit (a wrapped one: its height)."""
+    from qtpy.QtCore import Qt
+
+    metrics = table.fontMetrics()
+    problems = []
+    header = table.horizontalHeader()
+    for column in range(table.columnCount()):
+        heading = table.horizontalHeaderItem(column).text()
+        if header.fontMetrics().horizontalAdvance(heading) > header.sectionSize(column) - 4:
+            problems.append(f"heading {heading!r}")
+    for row in range(table.rowCount()):
+        for column in range(table.columnCount()):
+            item = table.item(row, column)
+            if item is None or not item.text():
+                continue
+            text, rect = item.text(), table.visualRect(table.model().index(row, column))
+            if "…" in text:
+                problems.append(f"{text!r} shortened")
+            elif table.columnSpan(row, column) > 1:  # a sentence across the table, wrapped
+                needed = metrics.boundingRect(0, 0, rect.width() - 8, 10_000, int(Qt.TextFlag.TextWordWrap),
+                                              text).height()
+                if rect.height() < needed:
+                    problems.append(f"{text!r} needs {needed} px of height, has {rect.height()}")
+            elif metrics.horizontalAdvance(text) > rect.width() - 6:
+                problems.append(f"{text!r} needs {metrics.horizontalAdvance(text)} px, has {rect.width()}")
+    return problems

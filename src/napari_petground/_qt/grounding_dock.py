@@ -384,12 +384,13 @@ class GroundingDock(QWidget):
         row = self._row_of(request)
         if row is not None:
             self.findings_list.set_status(row, RUNNING, "grounding…", "0%")
-        self.input.show_running(self._batch, "starting", 0.0, 0.0)
+            self.findings_list.show_row(row)
+        self.input.show_running(self._batch, "starting", 0.0)
         self._update_stage("starting")
 
     def _on_progress(self, request: GroundingRequest, stage: str, fraction: float) -> None:
         run_fraction = overall_fraction(stage, fraction)
-        self.input.show_running(self._batch, stage, fraction, run_fraction)
+        self.input.show_running(self._batch, stage, run_fraction)
         row = self._row_of(request)
         if row is not None:
             self.findings_list.set_status(row, RUNNING, f"grounding: {stage}", f"{run_fraction:.0%}")

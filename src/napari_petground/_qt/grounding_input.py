@@ -36,10 +36,10 @@ class Batch:
     total: int = 0
     finished: int = 0
 
-    def text(self, stage: str, fraction: float) -> str:
-        """The progress bar's words: "Finding 2 of 7: inference 40%"."""
+    def text(self, stage: str, run_fraction: float) -> str:
+        """The progress bar's words: "Finding 2 of 7, 40%: inference" (the percentage its row shows too)."""
         current = min(self.finished + 1, max(self.total, 1))
-        return f"Finding {current} of {max(self.total, 1)}: {stage} {fraction:.0%}"
+        return f"Finding {current} of {max(self.total, 1)}, {run_fraction:.0%}: {stage}"
 
     def value(self, run_fraction: float) -> int:
         """0..1000 over the whole batch."""
@@ -117,11 +117,11 @@ class InputPane(QWidget):
         cursor.movePosition(QTextCursor.MoveOperation.Start)
         self.text.setTextCursor(cursor)
 
-    def show_running(self, batch: Batch, stage: str, fraction: float, run_fraction: float) -> None:
-        """The progress bar, with words, for the running finding of ``batch``."""
+    def show_running(self, batch: Batch, stage: str, run_fraction: float) -> None:
+        """The progress bar, with words, for the running finding of ``batch`` (``run_fraction`` of it done)."""
         self.stage.setVisible(False)
         self.progress.setVisible(True)
-        self.progress.setFormat(batch.text(stage, fraction))
+        self.progress.setFormat(batch.text(stage, run_fraction))
         self.progress.setValue(batch.value(run_fraction))
 
     def show_idle(self) -> None:

@@ -176,6 +176,12 @@ class FindingsList(QTableWidget):
             item.setText(status_text(symbol, detail))
             item.setToolTip(tooltip)
 
+    def show_row(self, row: int) -> None:
+        """Scroll just enough for ``row`` to be seen (the one that starts running)."""
+        item = self.item(row, STATUS_COLUMN)
+        if item is not None:
+            self.scrollToItem(item, QAbstractItemView.ScrollHint.EnsureVisible)
+
     def status(self, row: int) -> str:
         """The row's status symbol ("" when it was never grounded)."""
         item = self.item(row, STATUS_COLUMN)

@@ -3,7 +3,9 @@
 The statistics are those of the prediction as it is now (recomputed after the user paints or erases); the
 marks come from the number-aware agreement check (SUVmax, image number, side) of the model's result, or of
 the edited mask when the check can be rerun. Nothing in the grid is shortened: a site ("left upper lobe
-pulmonary nodule") takes the width of both value columns and wraps when even that is too narrow.
+pulmonary nodule") takes the width of both value columns and wraps when even that is too narrow. Warnings
+(low confidence, a site that does not fit the sentence) come right under the title, above the grid, so a
+small screen shows them without scrolling.
 """
 
 from __future__ import annotations
@@ -150,6 +152,10 @@ class ResultPanel(QWidget):
         self.grid.setVerticalSpacing(2)
         self.grid.setColumnStretch(1, 1)
         self.grid.setColumnStretch(2, 1)
+        self.warnings = QLabel("")
+        self.warnings.setWordWrap(True)
+        self.warnings.setTextFormat(Qt.TextFormat.PlainText)
+        self.warnings.setStyleSheet("color: #ffb300")
         self.messages = QLabel("")
         self.messages.setWordWrap(True)
         self.messages.setTextFormat(Qt.TextFormat.PlainText)
@@ -157,6 +163,7 @@ class ResultPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
+        layout.addWidget(self.warnings)
         layout.addWidget(self.grid_box)
         layout.addWidget(self.messages)
         self.clear()
@@ -173,10 +180,16 @@ class ResultPanel(QWidget):
         self._rows = []
         self._clear_grid()
         self.messages.setText("")
+        self.warnings.setText("")
+        self.warnings.setVisible(False)
         self.grid_box.setVisible(False)
 
-    def show_result(self, title: str, rows: list[ResultRow], messages: list[str], note: str = "") -> None:
+    def show_result(self, title: str, rows: list[ResultRow], messages: list[str], note: str = "",
+                    warnings: list[str] | tuple[str, ...] = ()) -> None:
+        """The result: ``warnings`` above the grid (⚠), ``messages`` (the checks) and ``note`` under it."""
         self.title.setText(title)
+        self.warnings.setText("\n".join(f"{WARN} {w}" for w in warnings))
+        self.warnings.setVisible(bool(warnings))
         self._rows = list(rows)
         self._clear_grid()
         for column, heading in enumerate(COLUMNS):
@@ -184,7 +197,7 @@ class ResultPanel(QWidget):
             if column in (1, 2):
                 label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.grid.addWidget(label, 0, column)
-        tip = "\n".join(messages)
+        tip = "\n".join([*warnings, *messages])
         line = 1
         for row in rows:
             self.grid.addWidget(_plain(row.quantity), line, 0)
@@ -219,6 +232,10 @@ class ResultPanel(QWidget):
     def cells(self) -> list[QLabel]:
         """The grid's labels (heading included), for checking that each is shown whole."""
         return [w for w in self.grid_box.findChildren(QLabel) if w.isVisibleTo(self.grid_box)]
+
+    def text(self) -> str:
+        """Everything written under the title: warnings, the checks and the note."""
+        return "\n".join(t for t in (self.warnings.text(), self.messages.text()) if t)
 
 
 def _plain(value: str) -> QLabel:

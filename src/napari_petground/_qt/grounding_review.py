@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACCEPT_KEY, REJECT_KEY = "a", "r"
+NO_RESULT = ("No result on screen. Ground a finding, or double-click a done one in the list, to see its lesion "
+             "outlined and its numbers checked here.")
 
 
 def recheck(stats: ComponentStats, finding: Finding | None) -> Agreement | None:
@@ -161,6 +163,7 @@ class ReviewPane(QWidget):
         self._step_timer = self._timer(0, self._run_step)
         self._edit_timer = self._timer(EDIT_REFRESH_MS, self._prediction_edited)
         self._set_enabled(False)
+        self.result.clear(NO_RESULT)
 
     def _count_accepted(self) -> None:
         count = len(self.findings_panel.rows)
@@ -238,8 +241,8 @@ class ReviewPane(QWidget):
         rows = result_rows(stats, entry.finding, agreement, described=entry.described if site else "",
                            consistency=consistency)
         site_note = [f"Site: {consistency[1]}"] if consistency is not None and not consistency[0] else []
-        self.result.show_result(f"<b>{html.escape(entry.sentence)}</b>", rows,
-                                agreement_messages(agreement) + site_note + entry.flags, note)
+        self.result.show_result(f"<b>{html.escape(entry.sentence)}</b>", rows, agreement_messages(agreement),
+                                note, warnings=site_note + entry.flags)
 
     def _prediction_layer(self):
         return role_layer(self.viewer, self._session, PREDICTION) if self._shown and self._session else None
