@@ -28,8 +28,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from qtpy.QtCore import QSettings, Qt, QTimer
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from qtpy.QtCore import QSettings, QTimer
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..errors import PetGroundError
 from ..model.depth import DepthProfile
@@ -46,6 +46,7 @@ from .grounding_layers import (
     role_layer,
     session_in,
 )
+from .grounding_layout import DockSplitter
 from .grounding_report import FindingsList
 from .grounding_result import (
     ACCEPTED,
@@ -121,11 +122,7 @@ class GroundingDock(QWidget):
     def _layout(self) -> None:
         listing = stacked(self.list_hint, self.findings_list)
         reviewing = stacked(self.image_row, self.review)
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.setChildrenCollapsible(False)
-        for index, (part, stretch) in enumerate(((self.input, 0), (listing, 1), (reviewing, 2))):
-            self.splitter.addWidget(part)
-            self.splitter.setStretchFactor(index, stretch)
+        self.splitter = DockSplitter(self.input, listing, reviewing, self.findings_list, self.list_hint)
         column = QVBoxLayout()
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.splitter, 1)
@@ -134,22 +131,6 @@ class GroundingDock(QWidget):
         layout.addWidget(self.depth_strip)
         layout.addLayout(column, 1)
         self.setMinimumWidth(380)
-        self._shared = False
-
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        super().showEvent(event)
-        if not self._shared:  # once, when the dock first has its height
-            self._shared = True
-            QTimer.singleShot(0, self.share_height)
-
-    def share_height(self) -> None:
-        """A fifth of the height for the text (at least what it needs), the rest shared: 2/5 for the findings,
-        3/5 for the result."""
-        total = sum(self.splitter.sizes())
-        top = max(self.input.minimumSizeHint().height(), total // 5)
-        if total > top:
-            rest = total - top
-            self.splitter.setSizes([top, rest * 2 // 5, rest - rest * 2 // 5])
 
     def _connect(self) -> None:
         self.ground_button.clicked.connect(self.ground)
