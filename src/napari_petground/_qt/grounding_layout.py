@@ -4,7 +4,8 @@ Each part keeps what it needs (the text box its few lines and buttons; the findi
 rather than squeeze), and the user drags the handles for more of one. When the dock is first shown its
 height is shared so that a laptop screen (1366 × 768) shows two or three findings and a result's table: a
 fifth for the text, and of the rest 2/5 for the findings, or all the findings need when the result still
-keeps RESULT_ROOM px (a desktop screen shows every finding of a report at once).
+keeps RESULT_ROOM px (a desktop screen shows every finding of a report at once). The share is made again
+when the dock is resized, until the user drags a handle: from then on the sizes are the user's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from qtpy.QtWidgets import QLabel, QSplitter, QWidget
 
 from .grounding_report import FindingsList
 
-RESULT_ROOM = 400  # px the result part needs for a result's table and notes without scrolling
+RESULT_ROOM = 360  # px the result part needs for a result's table and notes without scrolling
 
 
 class DockSplitter(QSplitter):
@@ -28,16 +29,29 @@ class DockSplitter(QSplitter):
         for index, (part, stretch) in enumerate(((text, 0), (listing, 1), (result, 2))):
             self.addWidget(part)
             self.setStretchFactor(index, stretch)
-        self._shared = False
+        self._user_sized = False
+        self.splitterMoved.connect(self._on_moved)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.share_height)
+
+    def _on_moved(self, *_args) -> None:
+        self._user_sized = True
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
-        if not self._shared:  # once, when the dock first has its height
-            self._shared = True
-            QTimer.singleShot(0, self.share_height)
+        if not self._user_sized:
+            self._timer.start(0)  # once the event loop comes round: the rows have their heights by then
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if not self._user_sized:
+            self._timer.start(0)
 
     def share_height(self) -> None:
-        """Share the height between the parts as the module says."""
+        """Share the height between the parts as the module says (not once the user has dragged a handle)."""
+        if self._user_sized:
+            return
         total = sum(self.sizes())
         top = max(self._text.minimumSizeHint().height(), total // 5)
         if total <= top:
