@@ -41,3 +41,10 @@ def test_a_cut_without_lesions_or_landmarks_is_refused(phantom):
         cut_phantom(phantom, "head_neck")
     with pytest.raises(PhantomError, match="not a cut"):
         cut_phantom(phantom, "legs")
+
+
+def test_a_cut_needs_only_its_own_landmarks():
+    """A chest cut of an exam whose pelvis is not seen (its own cut of the chest) still works."""
+    chest = cut_phantom(make_phantom(3), "chest")
+    again = cut_phantom(chest, "chest")
+    assert again.lesions and again.study.pet.shape[0] <= chest.study.pet.shape[0]

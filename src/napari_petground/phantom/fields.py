@@ -36,12 +36,13 @@ def field_window(phantom, field: str, rng: np.random.Generator | None = None) ->
     if missing:
         raise PhantomError(f"this phantom shows no {', '.join(missing)}: it cannot be cut to {field}")
     top = float(lm.body_top)
-    window = {
-        "chest": (f["lung_base"] - 50.0, f["lung_apex"] + 50.0),
-        "abdomen_pelvis": (f["pubic_symphysis"] - 60.0, f["lung_base"] + 40.0),
-        "neck_chest": ((f["lung_apex"] + f["lung_base"]) / 2.0, f["lung_apex"] + 160.0),
-        "head_neck": (f["lung_apex"] - 40.0, top),
-    }[field]
+    windows = {
+        "chest": lambda: (f["lung_base"] - 50.0, f["lung_apex"] + 50.0),
+        "abdomen_pelvis": lambda: (f["pubic_symphysis"] - 60.0, f["lung_base"] + 40.0),
+        "neck_chest": lambda: ((f["lung_apex"] + f["lung_base"]) / 2.0, f["lung_apex"] + 160.0),
+        "head_neck": lambda: (f["lung_apex"] - 40.0, top),
+    }
+    window = windows[field]()
     if rng is not None:
         window = (window[0] + float(rng.uniform(-30, 30)), window[1] + float(rng.uniform(-30, 30)))
     return window
