@@ -11,11 +11,11 @@ Cancel stops the running one and empties the queue); each row of the list says w
 running (with its percentage), done or failed, and a done one can be reviewed while the rest run. Above the
 result, the report's image number of the slice on screen and "go to image N" (grounding_image).
 
-The dock is a vertical splitter (text, findings, result) whose parts scroll rather than squeeze, so nothing is
-cut on a 1366 × 768 screen; the result and the accepted findings are two tabs. Each result is shown as the cyan "prediction" Labels layer with its
-statistics; edit it with napari's paint / erase / fill tools, then **Accept** (key ``a``) to move it into the
-"findings" layer under a new label id, or **Reject** (key ``r``). Accepting is one napari undo step (Ctrl+Z on
-the findings layer).
+The dock is a vertical splitter (text, findings, result; grounding_layout) whose parts scroll rather than
+squeeze, so nothing is cut on a 1366 × 768 screen; the result and the accepted findings are two tabs. Each
+result is shown as the cyan "prediction" Labels layer with its statistics; edit it with napari's paint / erase
+/ fill tools, then **Accept** (key ``a``) to move it into the "findings" layer under a new label id, or
+**Reject** (key ``r``). Accepting is one napari undo step (Ctrl+Z on the findings layer).
 
 A short text is parsed at once; a long pasted report (more than SYNC_PARSE_CHARS characters) is parsed in a
 napari thread worker (report_reader), so napari stays responsive, and its findings are listed when it is done

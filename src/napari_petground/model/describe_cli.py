@@ -46,8 +46,10 @@ def register_describe(subparsers) -> None:
                        help="phantom fields of view, cycled over the seeds (whole_body holds brain and limbs)")
     train.add_argument("--lesions", type=int, default=0, help="lesions per phantom (0: 1-6 at random)")
     train.add_argument("--samples", default=None,
-                       help="keep the phantoms' lesion samples in this .npz (reused when it exists)")
+                       help="keep the phantoms' lesion samples in this .npz (reused when it exists; several "
+                            "comma-separated files are read together)")
     train.add_argument("--steps", type=int, default=1500)
+    train.add_argument("--bins", type=int, default=12, help="soft bins per position and tissue number")
     train.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves the machine to others)")
     train.set_defaults(func=_train)
 
@@ -108,7 +110,7 @@ def _train(args) -> int:
     head, metrics = fit_describe_head(
         network, config, phantoms=args.phantoms, first_seed=args.first_seed, tracers=tracers,
         resolution_mm=args.resolution, val_phantoms=args.val_phantoms, dataset=args.dataset, exam_cache=args.exams,
-        settings=HeadTrainSettings(steps=args.steps), version=args.phantom_version,
+        settings=HeadTrainSettings(steps=args.steps, bins=args.bins), version=args.phantom_version,
         extents=tuple(e.strip() for e in args.extents.split(",") if e.strip()), n_lesions=args.lesions or None,
         samples_file=args.samples, log=lambda m: print(m, flush=True))
     out = save_head(args.out or folder, head)

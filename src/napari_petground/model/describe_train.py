@@ -371,7 +371,8 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
     """Train a describe head for a grounding checkpoint on phantom lesions (and a dataset's items).
 
     ``samples_file`` keeps the phantoms' lesion samples (features and sites, an .npz): written the first time,
-    read instead of encoding the phantoms again later (trying training settings costs seconds then).
+    read instead of encoding the phantoms again later (trying training settings costs a minute then);
+    several files, comma-separated, are read together (phantoms of two resolutions, say).
     Returns (head, validation metrics on ``val_phantoms`` further phantoms, or {}).
     """
     from .checkpoint import check_encoder
@@ -384,13 +385,14 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
     spec = FeatureSpec(body_level=body_level(config))
     phantom_kw = {"tracers": tracers, "resolution_mm": resolution_mm, "version": version, "extents": extents,
                   "n_lesions": n_lesions}
-    if samples_file and Path(samples_file).is_file():
-        samples = load_samples(samples_file, entries)
+    files = [f.strip() for f in (samples_file or "").split(",") if f.strip()]
+    if files and any(Path(f).is_file() for f in files):  # lesion samples kept by earlier runs
+        samples = [s for f in files if Path(f).is_file() for s in load_samples(f, entries)]
     else:
         samples = phantom_samples(network, config, range(first_seed, first_seed + phantoms), spec, entries,
                                   grown=True, log=log, **phantom_kw)
-        if samples_file:
-            save_samples(samples_file, samples)
+        if files:
+            save_samples(files[0], samples)
     if dataset:
         from .data import dataset_exams
 
