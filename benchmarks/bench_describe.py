@@ -39,7 +39,8 @@ def main() -> None:
     parser.add_argument("--tracers", default="FDG,FDG,FDG,PSMA,DOTATATE,FLUCICLOVINE")
     parser.add_argument("--phantom-version", type=int, default=1, choices=(1, 2),
                         help="phantom generator (2: lesions at every fine site of the vocabulary)")
-    parser.add_argument("--extents", default="neck_to_thighs", help="fields of view, cycled over the seeds")
+    parser.add_argument("--extents", default="neck_to_thighs",
+                        help="fields of view, cycled over the seeds (phantom.fields.FIELDS: cuts too)")
     parser.add_argument("--lesions", type=int, default=0, help="lesions per phantom (0: 1-6 at random)")
     parser.add_argument("--train", type=int, default=0, help="train a head on this many phantoms first")
     parser.add_argument("--steps", type=int, default=1500)
@@ -89,8 +90,9 @@ def main() -> None:
 
 
 def measure(describer, args, tracers) -> dict:
+    from napari_petground.errors import PhantomError
     from napari_petground.model.describe import grow_from_click
-    from napari_petground.phantom import make_phantom
+    from napari_petground.phantom.fields import phantom_in_field
     from napari_petground.phantom.fine import fine_site
     from napari_petground.report.lexicon import SITE_BY_KEY
 
@@ -110,9 +112,12 @@ def measure(describer, args, tracers) -> dict:
     for k in range(args.phantoms):
         seed = args.first_seed + k
         extents = _extents(args)
-        phantom = make_phantom(seed, tracer=tracers[k % len(tracers)], resolution_mm=args.resolution,
-                               extent=extents[k % len(extents)], n_lesions=args.lesions or None,
-                               version=args.phantom_version)
+        try:
+            phantom = phantom_in_field(seed, extents[k % len(extents)], tracer=tracers[k % len(tracers)],
+                                       resolution_mm=args.resolution, n_lesions=args.lesions or None,
+                                       version=args.phantom_version)
+        except PhantomError:  # a cut (chest, abdomen_pelvis ...) that holds no lesion of this seed
+            continue
         study = phantom.study
         t0 = time.perf_counter()
         encoded = describer.encoded(study)

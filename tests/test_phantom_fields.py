@@ -7,7 +7,7 @@ import pytest
 
 from napari_petground.errors import PhantomError
 from napari_petground.phantom import make_phantom
-from napari_petground.phantom.fields import cut_phantom, field_window
+from napari_petground.phantom.fields import cut_phantom, field_window, phantom_in_field
 from napari_petground.report import extract_findings
 
 
@@ -48,3 +48,12 @@ def test_a_cut_needs_only_its_own_landmarks():
     chest = cut_phantom(make_phantom(3), "chest")
     again = cut_phantom(chest, "chest")
     assert again.lesions and again.study.pet.shape[0] <= chest.study.pet.shape[0]
+
+
+def test_a_phantom_in_a_field_is_generated_then_cut():
+    """Head and neck comes from a whole-body exam (a neck-to-thigh one starts below the skull base)."""
+    head = phantom_in_field(5, "head_neck", tracer="FDG")
+    assert head.options["field_of_view"] == "head_neck" and head.options["extent"] == "whole_body"
+    assert phantom_in_field(5, "neck_to_thighs").study.pet.shape == make_phantom(5).study.pet.shape
+    with pytest.raises(PhantomError, match="unknown"):
+        phantom_in_field(5, "legs")

@@ -298,13 +298,17 @@ def phantom_samples(network, config, seeds: Iterable[int], spec: FeatureSpec, en
                     log=None) -> list[LesionSample]:
     """Samples of the lesions of phantoms ``seeds`` (tracers and extents cycled over the seeds; ``version``
     2 for the whole vocabulary's sites, see phantom.generate)."""
-    from ..phantom import make_phantom
+    from ..errors import PhantomError
+    from ..phantom.fields import phantom_in_field
 
     seeds = list(seeds)
     out: list[LesionSample] = []
     for k, seed in enumerate(seeds):
-        phantom = make_phantom(seed, tracer=tracers[k % len(tracers)], resolution_mm=resolution_mm,
-                               extent=extents[k % len(extents)], n_lesions=n_lesions, version=version)
+        try:  # an extent may be a cut (chest, abdomen_pelvis ...): a seed whose cut holds no lesion is passed over
+            phantom = phantom_in_field(seed, extents[k % len(extents)], tracer=tracers[k % len(tracers)],
+                                       resolution_mm=resolution_mm, n_lesions=n_lesions, version=version)
+        except PhantomError:
+            continue
         out += samples_from_phantom(network, config, phantom, spec, entries, grown=grown)
         if log is not None:
             log(f"phantom {k + 1}/{len(seeds)}: {len(out)} lesion samples")
@@ -382,7 +386,7 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
     check_encoder(config, encoder.dim, encoder.fingerprint())
     entries, phrases, owner = default_vocabulary()
     text = embed_phrases(encoder, phrases)
-    spec = FeatureSpec(body_level=body_level(config))
+    spec = FeatureSpec.for_config(config, body_level(config))
     phantom_kw = {"tracers": tracers, "resolution_mm": resolution_mm, "version": version, "extents": extents,
                   "n_lesions": n_lesions}
     files = [f.strip() for f in (samples_file or "").split(",") if f.strip()]

@@ -58,18 +58,14 @@ def phantom_cases(n: int, first_seed: int, tracers: tuple[str, ...], resolution_
     ``field`` (phantom.fields: generated whole body or neck to thighs, or cut to the chest, abdomen and
     pelvis, neck and chest, head and neck); a seed whose cut holds no lesion is passed over."""
     from ..errors import PhantomError
-    from ..phantom import make_phantom
-    from ..phantom.fields import CUTS, cut_phantom
+    from ..phantom.fields import phantom_in_field
 
     for i in range(n):
-        extent = "whole_body" if field in ("whole_body", "head_neck") else "neck_to_thighs"
-        ph = make_phantom(first_seed + i, tracer=tracers[i % len(tracers)], resolution_mm=resolution_mm,
-                          extent=extent, version=version)
-        if field in CUTS:
-            try:
-                ph = cut_phantom(ph, field)
-            except PhantomError:
-                continue
+        try:
+            ph = phantom_in_field(first_seed + i, field, tracer=tracers[i % len(tracers)],
+                                  resolution_mm=resolution_mm, version=version)
+        except PhantomError:
+            continue
         liver = float(ph.options.get("reference", {}).get("liver_mean") or 0.0) or None
         lesions = {les.id: les for les in ph.lesions}
         masks = {i: ph.lesion_labels == i for i in lesions}

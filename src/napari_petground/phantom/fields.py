@@ -88,3 +88,18 @@ def cut_phantom(phantom, field: str, rng: np.random.Generator | None = None):
     options = {**phantom.options, "field_of_view": field, "window_mm": (float(z0), float(z1))}
     return replace(phantom, study=new_study, lesion_labels=kept, site_map=site_map, lesions=lesions, report=report,
                    sentences=sentences, options=options)
+
+
+def phantom_in_field(seed: int, field: str = "neck_to_thighs", *, rng: np.random.Generator | None = None,
+                     **options):
+    """A phantom seen in ``field`` (one of FIELDS): generated whole body for the head and neck (the generator's
+    neck-to-thigh extent starts below it) and neck to thighs otherwise, then cut when ``field`` is a cut.
+    ``options`` go to make_phantom (tracer, resolution_mm, version, n_lesions). Raises PhantomError when the
+    cut leaves no lesion, so evaluation and training pass over such a seed alike."""
+    from .generate import make_phantom
+
+    if field not in FIELDS:
+        raise PhantomError(f"field of view {field!r} is unknown: choose one of {', '.join(FIELDS)}")
+    extent = "whole_body" if field in ("whole_body", "head_neck") else "neck_to_thighs"
+    phantom = make_phantom(seed, extent=extent, **options)
+    return cut_phantom(phantom, field, rng) if field in CUTS else phantom
