@@ -31,6 +31,17 @@ from ..report.finding import Finding
 from ..session import StudySession, study_signature
 from ..study.study import Study
 from .applicability import applicability_flag, outside_training
+from .decoding import (
+    DecodeStats,
+    Decoding,
+    autocast_for,
+    coarse_head_for,
+    decode_windows,
+    gaussian_weights,  # noqa: F401 (API)
+    staged,
+    stated_windows,
+    stated_z,
+)
 from .depth import DEPTH, DepthProfile, depth_from_prepared, depth_from_prior, location_weights
 from .features import StudyFeatures, checkpoint_id, encode_study, window_starts  # noqa: F401 (window_starts: API)
 from .select import select_lesion
@@ -65,6 +76,7 @@ class Grounding:
     checkpoint: str = ""  # the checkpoint folder that answered
     device: str = ""
     outside_training: list[str] = field(default_factory=list)  # why answers from words alone may not hold here
+    windows: tuple[int, int] = (0, 0)  # (decoded in full, all): coarse-to-fine decoding skips the rest
 
     @property
     def agreement_text(self) -> str:
@@ -112,17 +124,6 @@ def study_key(study: Study) -> str:
     return study_signature(study)
 
 
-def gaussian_weights(shape: tuple[int, ...], sigma_scale: float = 0.125) -> np.ndarray:
-    """Importance map that trusts window centres more than borders (nnU-Net's sliding-window blend)."""
-    from scipy.ndimage import gaussian_filter
-
-    impulse = np.zeros(shape, np.float32)
-    impulse[tuple(s // 2 for s in shape)] = 1.0
-    weights = gaussian_filter(impulse, [s * sigma_scale for s in shape], mode="constant")
-    weights /= weights.max()
-    return np.maximum(weights, 1e-3).astype(np.float32)
-
-
 class Grounder:
     """A loaded checkpoint with its text encoder, ready to ground findings on studies."""
 
@@ -137,6 +138,8 @@ class Grounder:
         self._sessions: OrderedDict[str, StudySession] = OrderedDict()  # for plain Studies
         self._cache_studies = cache_studies
         self._describer: Describer | None = None
+        self.coarse_head = coarse_head_for(source, self.checkpoint, network, device)
+        self.decoding = Decoding()  # coarse-to-fine with the checkpoint's coarse head; ``.full()`` for every window
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, device: str = "auto",
@@ -214,13 +217,7 @@ class Grounder:
         self._sessions.clear()
 
     def _autocast(self):
-        import contextlib
-
-        import torch
-
-        if str(self.device).startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.float16)
-        return contextlib.nullcontext()
+        return autocast_for(self.device)
 
     # -- grounding -----------------------------------------------------------------------------------------
 
@@ -300,7 +297,7 @@ class Grounder:
             finding = findings[0] if findings else None
             if len(findings) > 1:
                 flags.append(f"the sentence describes {len(findings)} findings; grounded the first")
-        probability, cached, depth = yield from self._probability(session, sentence, timings)
+        probability, cached, depth, decoded = yield from self._probability(session, sentence, timings, finding)
         yield ("post-processing", 0.0)
         t = time.perf_counter()
         selection = select_lesion(probability, study, finding,
@@ -320,7 +317,8 @@ class Grounder:
         yield ("post-processing", 1.0)
         return Grounding(sentence, finding, probability, selection.mask, selection.components, selection.chosen,
                          selection.agreement, selection.method, flags, timings, cached, depth, description,
-                         consistency, str(self.source or ""), str(self.device), outside)
+                         consistency, str(self.source or ""), str(self.device), outside,
+                         (decoded.fine, decoded.windows))
 
     def _check_site(self, session: StudySession, mask: np.ndarray, finding: Finding | None):
         """(Description, (ok, reason)) of the chosen mask against the finding's site and side; (None, None)
@@ -342,7 +340,7 @@ class Grounder:
             return None, None
         return description, compare_description(finding, description)
 
-    def _probability(self, session: StudySession, sentence: str | None, timings: dict):
+    def _probability(self, session: StudySession, sentence: str | None, timings: dict, finding: Finding | None = None):
         import torch
 
         t = time.perf_counter()
@@ -365,23 +363,16 @@ class Grounder:
             if early is not None:  # the sentence alone, before the decoder: the strip fills at once
                 yield (DEPTH, early)
         t = time.perf_counter()
-        total = np.zeros(prepared.shape, np.float32)
-        weight = np.zeros(prepared.shape, np.float32)
-        importance = None
-        for i, (box, skips) in enumerate(windows):
-            yield ("inference", i / len(windows))
-            with torch.inference_mode(), self._autocast():
-                logits = self.network.decode(skips, tokens, mask)
-            prob = torch.sigmoid(logits.float())[0, 0].cpu().numpy()
-            if len(windows) == 1:
-                total, weight = prob, np.ones_like(prob)
-                break
-            if importance is None:
-                importance = gaussian_weights(prob.shape)
-            total[box] += prob * importance
-            weight[box] += importance
+        decoding = self.decoding
+        head = self.coarse_head if decoding.coarse else None
+        floor = (head.config.floor if decoding.floor is None else decoding.floor) if head is not None else 0.0
+        always = (stated_windows([box for box, _ in windows], prepared, stated_z(session.study, finding))
+                  if head is not None and decoding.stated_image else set())
+        stats = DecodeStats()
+        decoded = decode_windows(self.network, windows, tokens, mask, prepared.shape, head=head, floor=floor,
+                                 always=always, autocast=self._autocast(), stats=stats)
+        model_prob = yield from staged("inference", decoded)
         yield ("inference", 1.0)
-        model_prob = total / np.maximum(weight, 1e-6)
         timings["inference"] = time.perf_counter() - t
         depth = depth_from_prepared(model_prob, prepared)
         yield (DEPTH, depth)
@@ -391,7 +382,7 @@ class Grounder:
         # a confident p = 0.7 below the 0.5 threshold (validation phantoms: overlap F1 0.745 -> 0.837)
         probability = prepared.to_pet_grid(model_prob, interpolation="nearest").astype(np.float32)
         timings["resampling"] = time.perf_counter() - t
-        return probability, cached, depth
+        return probability, cached, depth, stats
 
 
 def _is_oom(exc: BaseException) -> bool:

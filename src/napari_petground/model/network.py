@@ -207,26 +207,60 @@ class GroundingNet(nn.Module):
 
     def decode(self, skips: list[torch.Tensor], tokens: torch.Tensor | None = None,
                mask: torch.Tensor | None = None, exam_index: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits (B, 1, Z, Y, X) for B sentences; ``exam_index[b]`` says which exam sentence b is about."""
-        positions = getattr(skips, "positions", None)
+        """Logits (B, 1, Z, Y, X) for B sentences; ``exam_index[b]`` says which exam sentence b is about.
+
+        The same operations, in the same order, as ``decode_fine(decode_coarse(...))``: the split lets a
+        caller run the cheap deep stages everywhere and the expensive fine ones only where they matter."""
         if exam_index is not None:
-            skips = [s.index_select(0, exam_index) for s in skips]
-            positions = positions.index_select(0, exam_index) if positions is not None else None
+            positions = getattr(skips, "positions", None)
+            skips = EncodedImage(s.index_select(0, exam_index) for s in skips)
+            skips.positions = positions.index_select(0, exam_index) if positions is not None else None
+        x = self.decode_coarse(skips, tokens, mask, len(self.decoder.stages))
+        return self.decode_fine(x, skips, tokens, mask, len(self.decoder.stages))
+
+    def _gate_positions(self, skips: list[torch.Tensor]) -> torch.Tensor | None:
+        positions = getattr(skips, "positions", None)
+        return positions[:, : self.position_dim] if positions is not None and self.position_dim else None
+
+    def decode_coarse(self, skips: list[torch.Tensor], tokens: torch.Tensor | None, mask: torch.Tensor | None,
+                      stages: int) -> torch.Tensor:
+        """Decoder features after the first ``stages`` decoder stages (0 = none: the deepest encoder output).
+
+        Why: the deep stages see the whole window at low resolution for a small share of the decoder's work,
+        so they can say where an answer may be before the full-resolution stages are paid for."""
         if self.uses_text and (tokens is None or mask is None):
             raise ValueError("this network reads the sentence: pass tokens and mask")
-        gate_positions = positions[:, : self.position_dim] if positions is not None and self.position_dim else None
+        if not 0 <= stages <= len(self.decoder.stages):
+            raise ValueError(f"stages must be 0..{len(self.decoder.stages)}, got {stages}")
+        gate_positions = self._gate_positions(skips)
         x = skips[-1]
-        for s, stage in enumerate(self.decoder.stages):
-            x = self.decoder.transpconvs[s](x)
-            if str(s) in self.gates:
-                x = self.gates[str(s)](x, tokens, mask, gate_positions)
-            x = stage(torch.cat((x, skips[-(s + 2)]), 1))
+        for s in range(stages):
+            x = self._decoder_stage(s, x, skips, tokens, mask, gate_positions)
+        return x
+
+    def decode_fine(self, x: torch.Tensor, skips: list[torch.Tensor], tokens: torch.Tensor | None,
+                    mask: torch.Tensor | None, from_stage: int) -> torch.Tensor:
+        """Logits from the features ``decode_coarse(..., from_stage)`` returned: the remaining decoder stages,
+        the output gate, the segmentation layer and the location prior."""
+        if self.uses_text and (tokens is None or mask is None):
+            raise ValueError("this network reads the sentence: pass tokens and mask")
+        positions = getattr(skips, "positions", None)
+        gate_positions = self._gate_positions(skips)
+        for s in range(from_stage, len(self.decoder.stages)):
+            x = self._decoder_stage(s, x, skips, tokens, mask, gate_positions)
         if self.output_gate is not None:
             x = self.output_gate(x, tokens, mask, gate_positions)
         logits = self.decoder.seg_layers[-1](x)
         if self.location is not None and positions is not None:
             logits = logits + self.location(tokens, mask, positions)
         return logits
+
+    def _decoder_stage(self, s: int, x: torch.Tensor, skips: list[torch.Tensor], tokens, mask,
+                       gate_positions: torch.Tensor | None) -> torch.Tensor:
+        x = self.decoder.transpconvs[s](x)
+        if str(s) in self.gates:
+            x = self.gates[str(s)](x, tokens, mask, gate_positions)
+        return self.decoder.stages[s](torch.cat((x, skips[-(s + 2)]), 1))
 
     def forward(self, image: torch.Tensor, tokens: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None, exam_index: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,0 +1,293 @@
+"""Coarse-to-fine decoding of a study's windows, and the device choices of inference.
+
+A second sentence on a study runs only the decoder, but the decoder runs over every window, and its last
+(full-resolution) stages hold most of its work (benchmarks/bench_flops.py). Most windows of a whole-body
+study cannot hold the answer to one sentence. So the decoder's deep stages run over every window
+(``GroundingNet.decode_coarse``), a small *coarse head* reads their low-resolution features and says how
+likely an answer is in each cell, and the fine stages (``decode_fine``) run only in windows whose coarse
+maximum reaches the head's floor, or that hold the slices of the image number the finding states.
+
+A window that is skipped counts as probability 0 in the Gaussian blend (its weight still counts): the
+coarse head was trained (model.coarse_train) so that every window whose full decoding reaches p = 0.5 passes
+the floor, so what a skipped window would have said is below the floor, and a zero never makes a region out
+of nothing. With floor 0, or without a head, every window is decoded in full and the answer is the one of
+full decoding, bit for bit (``decode`` is ``decode_fine(decode_coarse(...))``).
+
+The head is stored beside its checkpoint (``coarse_head.safetensors`` + ``coarse_head.json``, with the hash
+of the checkpoint's weights it was trained for: a head of other weights is not used).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..atomic import atomic_write_bytes
+from ..errors import CheckpointError
+
+HEAD_WEIGHTS = "coarse_head.safetensors"
+HEAD_CONFIG = "coarse_head.json"
+HEAD_VERSION = 1
+STATED_MARGIN_MM = 16.0  # a window "holds the stated image" when that slice lies this far inside it, or more
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How the grounder decodes windows: coarse-to-fine with the checkpoint's head (``floor`` None: the floor
+    the head was trained with), or every window in full."""
+
+    coarse: bool = True
+    floor: float | None = None
+    stated_image: bool = True  # windows holding the finding's image number are always decoded in full
+
+    def full(self) -> Decoding:
+        """Every window through the whole decoder (the reference the coarse path is checked against)."""
+        return replace(self, coarse=False)
+
+
+@dataclass
+class CoarseHeadConfig:
+    stages: int  # decoder stages run before the head reads the features
+    width: int  # channels of those features
+    hidden: int = 16
+    floor: float = 0.0  # coarse probability from which a window is decoded in full
+    checkpoint: str = ""  # checkpoint_id of the weights the head was trained for
+    training: dict = field(default_factory=dict)
+    version: int = HEAD_VERSION
+
+    def to_dict(self) -> dict:
+        return {"version": self.version, "stages": self.stages, "width": self.width, "hidden": self.hidden,
+                "floor": self.floor, "checkpoint": self.checkpoint, "training": self.training}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CoarseHeadConfig:
+        if int(data.get("version", -1)) != HEAD_VERSION:
+            raise CheckpointError(f"coarse head version {data.get('version')} is not {HEAD_VERSION}; retrain it "
+                                  "with `petground coarse-train`")
+        return cls(int(data["stages"]), int(data["width"]), int(data["hidden"]), float(data["floor"]),
+                   str(data.get("checkpoint", "")), dict(data.get("training", {})))
+
+
+class CoarseHead(nn.Module):
+    """Logits of "the full decoder answers somewhere in this cell" from the deep decoder features, plus the
+    network's own location prior read at the cells' centres (the full decoder adds it to its logits too)."""
+
+    def __init__(self, config: CoarseHeadConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.hidden = nn.Conv3d(config.width, config.hidden, 1)
+        self.out = nn.Conv3d(config.hidden, 1, 1)
+        self.prior_weight = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, features: torch.Tensor, tokens: torch.Tensor | None, mask: torch.Tensor | None,
+                positions: torch.Tensor | None, location: nn.Module | None) -> torch.Tensor:
+        features = features.to(self.out.weight.dtype)
+        logits = self.out(F.leaky_relu(self.hidden(features), 0.01))
+        if location is not None and positions is not None and tokens is not None:
+            cells = F.adaptive_avg_pool3d(positions.to(features.dtype), features.shape[2:])
+            logits = logits + self.prior_weight * location(tokens, mask, cells).to(logits.dtype)
+        return logits
+
+
+def coarse_target(probability: torch.Tensor, features_shape: tuple[int, ...]) -> torch.Tensor:
+    """The full decoder's probability (B, 1, Z, Y, X) as its maximum over each coarse cell."""
+    kernel = tuple(p // c for p, c in zip(probability.shape[2:], features_shape[-3:], strict=True))
+    return F.max_pool3d(probability, kernel, kernel)
+
+
+def save_coarse_head(folder: str | Path, head: CoarseHead) -> Path:
+    """Write the head into a checkpoint folder (two files, each atomically)."""
+    from safetensors.torch import save
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().float().contiguous() for k, v in head.state_dict().items()}
+    atomic_write_bytes(folder / HEAD_WEIGHTS, save(state, metadata={"format": "napari-petground coarse head"}))
+    atomic_write_bytes(folder / HEAD_CONFIG, json.dumps(head.config.to_dict(), indent=1).encode("utf-8"))
+    return folder
+
+
+def has_coarse_head(folder: str | Path | None) -> bool:
+    return folder is not None and (Path(folder) / HEAD_CONFIG).is_file() and (Path(folder) / HEAD_WEIGHTS).is_file()
+
+
+def load_coarse_head(folder: str | Path, checkpoint: str = "", network=None) -> CoarseHead:
+    """The coarse head stored in ``folder``; CheckpointError when it is broken, does not fit ``network``, or
+    was trained for other weights than ``checkpoint`` (a checkpoint_id)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    if not has_coarse_head(folder):
+        raise CheckpointError(f"{folder} carries no coarse head ({HEAD_CONFIG} + {HEAD_WEIGHTS}); train one with "
+                              "`petground coarse-train`")
+    try:
+        config = CoarseHeadConfig.from_dict(json.loads((folder / HEAD_CONFIG).read_text(encoding="utf-8")))
+        stored = load_file(str(folder / HEAD_WEIGHTS))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, SafetensorError, OSError) as exc:
+        raise CheckpointError(f"cannot read the coarse head in {folder}: {exc}") from exc
+    if checkpoint and config.checkpoint != checkpoint:
+        raise CheckpointError(f"the coarse head in {folder} was trained for other weights ({config.checkpoint}, "
+                              f"these are {checkpoint}); retrain it with `petground coarse-train`")
+    if network is not None:
+        stages = len(network.decoder.stages)
+        widths = network.encoder.output_channels
+        if not 0 < config.stages < stages or widths[-(config.stages + 1)] != config.width:
+            raise CheckpointError(f"the coarse head in {folder} does not fit the network (stage {config.stages}, "
+                                  f"width {config.width}); retrain it")
+    bad = [k for k, t in stored.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(f"the coarse head in {folder} holds NaN or infinite values ({bad[0]}); retrain it")
+    head = CoarseHead(config)
+    try:
+        head.load_state_dict({k: v.float() for k, v in stored.items()}, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"the coarse head weights in {folder} do not fit its config: {exc}") from exc
+    return head.eval()
+
+
+def coarse_head_for(folder: str | Path | None, checkpoint: str, network, device: str) -> CoarseHead | None:
+    """The folder's coarse head on ``device``, or None (none there, or one that cannot be used: logged, and
+    grounding decodes every window in full, which is slower, never wrong)."""
+    if not has_coarse_head(folder):
+        return None
+    try:
+        return load_coarse_head(folder, checkpoint, network).to(device)
+    except CheckpointError as exc:
+        logging.getLogger(__name__).warning("coarse-to-fine decoding is off: %s", exc)
+        return None
+
+
+# -- device choices ---------------------------------------------------------------------------------------
+
+
+def autocast_dtype(device: str, bf16_supported: bool | None = None) -> torch.dtype | None:
+    """The reduced precision inference runs in on ``device``: bfloat16 where the GPU supports it (same
+    range as float32, no overflow in the attention logits), float16 on older GPUs, none on the CPU (the
+    checkpoints' float32 answer; CPU autocast is slower for these small convolutions)."""
+    if not str(device).startswith("cuda"):
+        return None
+    if bf16_supported is None:
+        bf16_supported = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return torch.bfloat16 if bf16_supported else torch.float16
+
+
+def autocast_for(device: str):
+    """A context manager: autocast at ``autocast_dtype(device)``, or nothing."""
+    dtype = autocast_dtype(device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def to_device(tensor: torch.Tensor, device: str) -> torch.Tensor:
+    """``tensor`` on ``device``; to a GPU through pinned (page-locked) host memory, so the copy is a direct
+    transfer that does not block the host. On the CPU: the tensor itself, no copy."""
+    if not str(device).startswith("cuda"):
+        return tensor if str(tensor.device) == str(torch.device(device)) else tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
+# -- which windows are decoded in full --------------------------------------------------------------------
+
+
+def stated_z(study, finding) -> float | None:
+    """The z (mm) of the slice the finding's image number names, or None."""
+    number = getattr(finding, "slice", None)
+    if number is None or study is None or getattr(study, "pet", None) is None:
+        return None
+    index = study.numbering.index_for_image(int(number))
+    if index is None:
+        return None
+    return float(study.pet.origin[0] + index * study.pet.spacing[0])
+
+
+def stated_windows(boxes: Iterable[tuple[slice, ...]], prepared, z_mm: float | None,
+                   margin_mm: float = STATED_MARGIN_MM) -> set[int]:
+    """Indices of the windows whose z range holds ``z_mm`` (with ``margin_mm`` around it)."""
+    if z_mm is None:
+        return set()
+    lo = (z_mm - margin_mm - prepared.origin[0]) / prepared.spacing[0]
+    hi = (z_mm + margin_mm - prepared.origin[0]) / prepared.spacing[0]
+    return {i for i, box in enumerate(boxes) if box[0].start - 0.5 <= hi and lo <= box[0].stop - 0.5}
+
+
+# -- decoding ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DecodeStats:
+    windows: int = 0
+    fine: int = 0
+    coarse_max: list[float] = field(default_factory=list)
+
+
+def staged(stage: str, fractions: Generator[float, None, object]) -> Generator[tuple[str, float], None, object]:
+    """(stage, fraction) progress from a generator of fractions, returning what it returns."""
+    while True:
+        try:
+            fraction = next(fractions)
+        except StopIteration as stop:
+            return stop.value
+        yield (stage, fraction)
+
+
+def gaussian_weights(shape: tuple[int, ...], sigma_scale: float = 0.125) -> np.ndarray:
+    """Importance map that trusts window centres more than borders (nnU-Net's sliding-window blend)."""
+    from scipy.ndimage import gaussian_filter
+
+    impulse = np.zeros(shape, np.float32)
+    impulse[tuple(s // 2 for s in shape)] = 1.0
+    weights = gaussian_filter(impulse, [s * sigma_scale for s in shape], mode="constant")
+    weights /= weights.max()
+    return np.maximum(weights, 1e-3).astype(np.float32)
+
+
+def decode_windows(network, windows: list, tokens, mask, shape: tuple[int, int, int], *,
+                   head: CoarseHead | None = None, floor: float = 0.0, always: set[int] | None = None,
+                   autocast=None, stats: DecodeStats | None = None) -> Generator[float, None, np.ndarray]:
+    """Yield the fraction of windows done; return the blended probability on the model grid (``shape``).
+
+    With a ``head`` and ``floor`` > 0, a window is decoded in full only when its coarse maximum reaches
+    ``floor`` or its index is in ``always``; a skipped window counts as probability 0 (module docstring)."""
+    stats = stats if stats is not None else DecodeStats()
+    stats.windows = len(windows)
+    gate = head is not None and floor > 0
+    stages = head.config.stages if gate else 0
+    location = getattr(network, "location", None)
+    always = always or set()
+    total = weight = importance = None
+    for i, (box, skips) in enumerate(windows):
+        yield i / len(windows)
+        with torch.inference_mode(), (autocast or contextlib.nullcontext()):
+            if gate:
+                x = network.decode_coarse(skips, tokens, mask, stages)
+                coarse = torch.sigmoid(head(x, tokens, mask, getattr(skips, "positions", None),
+                                            location).float())
+                stats.coarse_max.append(float(coarse.max()))
+                keep = i in always or stats.coarse_max[-1] >= floor
+                logits = network.decode_fine(x, skips, tokens, mask, stages) if keep else None
+            else:
+                logits = network.decode(skips, tokens, mask)
+            prob = None
+            if logits is not None:
+                prob = torch.sigmoid(logits.float())[0, 0].cpu().numpy()
+                stats.fine += 1
+        if len(windows) == 1:
+            return prob if prob is not None else np.zeros(shape, np.float32)
+        if total is None:
+            total, weight = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+            importance = gaussian_weights(tuple(b.stop - b.start for b in box))
+        if prob is not None:
+            total[box] += prob * importance
+        weight[box] += importance
+    return total / np.maximum(weight, 1e-6)
