@@ -137,3 +137,16 @@ def test_network_coordinates_of_a_point_do_not_depend_on_the_field_of_view(whole
     box_full = channels_at(config.preprocess, ct, pet)
     box_part = channels_at(config.preprocess, crop(ct, z0, z1), crop(pet, z0, z1))
     assert abs(box_full[2] - box_part[2]) > 0.3  # what the anatomical frame fixes
+
+
+def test_holes_are_filled_slice_by_slice_as_a_per_slice_fill_would():
+    """The body's lungs and bowel gas are inside it in every slice, the first and last included."""
+    from scipy import ndimage as ndi
+
+    from napari_petground.anatomy.landmarks import fill_holes_per_slice
+
+    rng = np.random.default_rng(0)
+    for density in (0.2, 0.35, 0.5):
+        mask = ndi.binary_opening(rng.random((12, 30, 40)) > density)
+        expected = np.stack([ndi.binary_fill_holes(s) for s in mask])
+        assert np.array_equal(fill_holes_per_slice(mask), expected)
