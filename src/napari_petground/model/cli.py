@@ -60,6 +60,9 @@ def register(subparsers) -> None:
     _register_ground(subparsers)
     _register_train(subparsers)
     _register_evaluate(subparsers)
+    from .coarse_cli import register_coarse  # the head of coarse-to-fine decoding
+
+    register_coarse(subparsers)
     try:
         from . import describe_cli  # the lesion describer's commands
     except ImportError:

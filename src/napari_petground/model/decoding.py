@@ -11,7 +11,7 @@ A window that is skipped counts as probability 0 in the Gaussian blend (its weig
 coarse head was trained (model.coarse_train) so that every window whose full decoding reaches p = 0.5 passes
 the floor, so what a skipped window would have said is below the floor, and a zero never makes a region out
 of nothing. With floor 0, or without a head, every window is decoded in full and the answer is the one of
-full decoding, bit for bit (``decode`` is ``decode_fine(decode_coarse(...))``).
+full decoding, bit for bit (``decode`` is ``decode_fine(decode_coarse(...))``; tests/test_model_decoding.py).
 
 The head is stored beside its checkpoint (``coarse_head.safetensors`` + ``coarse_head.json``, with the hash
 of the checkpoint's weights it was trained for: a head of other weights is not used).
@@ -90,12 +90,17 @@ class CoarseHead(nn.Module):
 
     def forward(self, features: torch.Tensor, tokens: torch.Tensor | None, mask: torch.Tensor | None,
                 positions: torch.Tensor | None, location: nn.Module | None) -> torch.Tensor:
+        prior = None
+        if location is not None and positions is not None and tokens is not None:
+            cells = F.adaptive_avg_pool3d(positions.float(), features.shape[2:])
+            prior = location(tokens, mask, cells)
+        return self.combine(features, prior)
+
+    def combine(self, features: torch.Tensor, prior: torch.Tensor | None) -> torch.Tensor:
+        """Logits from the features and the prior already read at the cells (training keeps those)."""
         features = features.to(self.out.weight.dtype)
         logits = self.out(F.leaky_relu(self.hidden(features), 0.01))
-        if location is not None and positions is not None and tokens is not None:
-            cells = F.adaptive_avg_pool3d(positions.to(features.dtype), features.shape[2:])
-            logits = logits + self.prior_weight * location(tokens, mask, cells).to(logits.dtype)
-        return logits
+        return logits if prior is None else logits + self.prior_weight * prior.to(logits.dtype)
 
 
 def coarse_target(probability: torch.Tensor, features_shape: tuple[int, ...]) -> torch.Tensor:
@@ -257,12 +262,13 @@ def decode_windows(network, windows: list, tokens, mask, shape: tuple[int, int, 
                    autocast=None, stats: DecodeStats | None = None) -> Generator[float, None, np.ndarray]:
     """Yield the fraction of windows done; return the blended probability on the model grid (``shape``).
 
-    With a ``head`` and ``floor`` > 0, a window is decoded in full only when its coarse maximum reaches
-    ``floor`` or its index is in ``always``; a skipped window counts as probability 0 (module docstring)."""
+    With a ``head``, a window is decoded in full only when its coarse maximum reaches ``floor`` (always, at
+    floor 0) or its index is in ``always``; a skipped window counts as probability 0 (module docstring).
+    Without one, every window goes through ``network.decode``."""
     stats = stats if stats is not None else DecodeStats()
     stats.windows = len(windows)
-    gate = head is not None and floor > 0
-    stages = head.config.stages if gate else 0
+    gate = head is not None
+    stages = head.config.stages if head is not None else 0
     location = getattr(network, "location", None)
     always = always or set()
     total = weight = importance = None

@@ -1,0 +1,223 @@
+"""Training the coarse head of a checkpoint (model.decoding) by distillation from its own frozen network.
+
+For phantom exams in every field of view, each window is encoded and decoded as grounding does it; for a
+few sentences per exam (its lesions' sentences, a negative one and one about a lesion of another exam) the
+deep decoder features of every window are kept together with the target: the full decoder's probability,
+max-pooled to the coarse cells (so a cell is positive when the answer reaches into it anywhere). The head
+(two 1×1×1 convolutions plus the network's location prior read at the cells) learns that target with a
+binary cross-entropy in which cells the full decoder marks (p ≥ 0.1) weigh more.
+
+The floor is chosen for recall, not accuracy: half the lowest coarse maximum of any training window whose
+full decoding reaches p = 0.5, so that every such window is decoded in full; held-out exams measure the
+window-level recall at that floor (and, if one were missed there, the floor is lowered to cover it too and
+the record says so) and the share of windows still decoded in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from .decoding import CoarseHead, CoarseHeadConfig, coarse_target
+
+ANSWER = 0.5  # a window "holds an answer" when its full decoding reaches this probability (select's threshold)
+FIELDS = ("whole_body", "neck_to_thighs", "chest", "abdomen_pelvis", "neck_chest", "head_neck")
+LESION_KINDS = ("numbers", "no_numbers", "prior", "impression")
+
+
+@dataclass
+class CoarseTrainSettings:
+    stages: int | None = None  # decoder stages before the head (None: all but the last two)
+    hidden: int = 16
+    steps: int = 600
+    batch: int = 32
+    lr: float = 3e-3
+    margin: float = 0.5  # floor = margin × the lowest coarse maximum of a training window holding an answer
+    sentences: int = 4  # lesion sentences per exam (plus one negative and one of another exam)
+    seed: int = 0
+
+
+@dataclass
+class Samples:
+    """One row per (sentence, window): deep features, the prior at the cells, the max-pooled target."""
+
+    features: torch.Tensor  # (N, C, z, y, x) float16
+    prior: torch.Tensor  # (N, 1, z, y, x) float32 (zeros for a network without a prior)
+    target: torch.Tensor  # (N, 1, z, y, x) float32
+    full_max: np.ndarray  # (N,) the full decoding's maximum probability per window
+    exams: int = 0
+    sentences: int = 0
+
+
+def default_stages(network) -> int:
+    """All decoder stages but the last two: the head reads features at a quarter of the model grid's
+    resolution, past a fifth of the decoder's work (benchmarks/bench_flops.py)."""
+    return max(1, len(network.decoder.stages) - 2)
+
+
+def _phantoms(first_seed: int, count: int, tracers: tuple[str, ...], resolution_mm: float, version: int):
+    """``count`` phantoms over the fields of view (a seed whose cut holds no lesion is passed over)."""
+    from ..errors import PhantomError
+    from ..phantom.fields import phantom_in_field
+
+    seed = first_seed
+    made = 0
+    while made < count:
+        field = FIELDS[made % len(FIELDS)]
+        try:
+            phantom = phantom_in_field(seed, field, rng=np.random.default_rng([seed, 3]),
+                                       tracer=tracers[made % len(tracers)], resolution_mm=resolution_mm,
+                                       version=version)
+        except PhantomError:
+            seed += 1
+            continue
+        yield phantom
+        made += 1
+        seed += 1
+
+
+def _sentences(phantom, other, rng: np.random.Generator, per_exam: int) -> list[str]:
+    lesion = [s.text for s in phantom.sentences if s.lesion_id is not None and s.kind in LESION_KINDS]
+    negative = [s.text for s in phantom.sentences if s.lesion_id is None]
+    absent = [s.text for s in other.sentences if s.lesion_id is not None] if other is not None else []
+    picked = list(rng.choice(lesion, min(per_exam, len(lesion)), replace=False)) if lesion else []
+    for pool in (negative, absent):
+        if pool:
+            picked.append(str(rng.choice(pool)))
+    return picked
+
+
+def collect(network, config, encoder, phantoms: list, stages: int, per_exam: int, seed: int,
+            log: Callable[[str], None] = lambda _m: None) -> Samples:
+    """Decode every window of every phantom for a few sentences each and keep the head's inputs and target."""
+    from .features import encode_study
+
+    rng = np.random.default_rng([seed, 17])
+    features, priors, targets, full_max = [], [], [], []
+    n_sentences = 0
+    location = getattr(network, "location", None)
+    for k, phantom in enumerate(phantoms):
+        study_features = encode_study(network, config, phantom.study)
+        other = phantoms[(k + 1) % len(phantoms)] if len(phantoms) > 1 else None
+        for text in _sentences(phantom, other, rng, per_exam):
+            emb, m = encoder.encode(text)
+            tokens, mask = torch.from_numpy(emb[None]), torch.from_numpy(m[None])
+            n_sentences += 1
+            for _box, skips in study_features.windows:
+                with torch.inference_mode():
+                    x = network.decode_coarse(skips, tokens, mask, stages)
+                    prob = torch.sigmoid(network.decode_fine(x, skips, tokens, mask, stages).float())
+                    positions = getattr(skips, "positions", None)
+                    if location is not None and positions is not None:
+                        cells = torch.nn.functional.adaptive_avg_pool3d(positions.float(), x.shape[2:])
+                        prior = location(tokens, mask, cells).float()
+                    else:
+                        prior = torch.zeros((1, 1, *x.shape[2:]))
+                features.append(x.to(torch.float16))
+                priors.append(prior)
+                targets.append(coarse_target(prob, tuple(x.shape)))
+                full_max.append(float(prob.max()))
+        log(f"exam {k + 1}/{len(phantoms)}: {len(study_features.windows)} windows, {n_sentences} sentences so far")
+    return Samples(torch.cat(features), torch.cat(priors), torch.cat(targets), np.asarray(full_max, np.float32),
+                   len(phantoms), n_sentences)
+
+
+def coarse_max(head: CoarseHead, samples: Samples, batch: int = 64) -> np.ndarray:
+    """The head's maximum probability per window."""
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(samples.full_max), batch):
+            logits = head.combine(samples.features[i: i + batch].float(), samples.prior[i: i + batch])
+            out.append(torch.sigmoid(logits).flatten(1).max(1).values.numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def recall(head_max: np.ndarray, full_max: np.ndarray, floor: float, answer: float = ANSWER) -> float | None:
+    """Share of the windows whose full decoding reaches ``answer`` that the floor keeps (None: no such window)."""
+    positive = full_max >= answer
+    return float((head_max[positive] >= floor).mean()) if positive.any() else None
+
+
+def fit(samples: Samples, width: int, stages: int, settings: CoarseTrainSettings, bias: float,
+        log: Callable[[str], None] = lambda _m: None) -> CoarseHead:
+    """A head trained on ``samples`` (its floor not yet chosen)."""
+    torch.manual_seed(settings.seed)
+    head = CoarseHead(CoarseHeadConfig(stages=stages, width=width, hidden=settings.hidden))
+    with torch.no_grad():
+        head.out.bias.fill_(bias)
+    optimiser = torch.optim.Adam(head.parameters(), lr=settings.lr)
+    rng = np.random.default_rng(settings.seed)
+    n = len(samples.full_max)
+    for step in range(settings.steps):
+        index = torch.from_numpy(rng.choice(n, min(settings.batch, n), replace=False))
+        target = samples.target[index]
+        logits = head.combine(samples.features[index].float(), samples.prior[index])
+        weight = 1.0 + 9.0 * (target >= 0.1).float()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, weight=weight)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if step % 100 == 0 or step == settings.steps - 1:
+            log(f"step {step}: loss {float(loss.detach()):.4f}")
+    return head.eval()
+
+
+def choose_floor(train_max: np.ndarray, train_full: np.ndarray, margin: float) -> float:
+    """``margin`` × the lowest head maximum of a training window holding an answer (at most 0.5; 0.5 ×
+    margin when no training window holds one)."""
+    positive = train_full >= ANSWER
+    lowest = float(train_max[positive].min()) if positive.any() else ANSWER
+    return float(min(ANSWER, margin * lowest))
+
+
+def train_coarse_head(network, config, encoder, *, phantoms: int = 24, val_phantoms: int = 8,
+                      first_seed: int = 700000, tracers: tuple[str, ...] = ("FDG",), resolution_mm: float = 4.0,
+                      version: int = 2, settings: CoarseTrainSettings | None = None, checkpoint: str = "",
+                      log: Callable[[str], None] = lambda _m: None) -> tuple[CoarseHead, dict]:
+    """(head with its floor, metrics): distilled from ``network`` on phantoms (module docstring)."""
+    import time
+
+    settings = settings or CoarseTrainSettings()
+    started = time.perf_counter()
+    network = network.eval()
+    stages = settings.stages if settings.stages is not None else default_stages(network)
+    width = network.encoder.output_channels[-(stages + 1)]
+    train_exams = list(_phantoms(first_seed, phantoms, tracers, resolution_mm, version))
+    val_exams = list(_phantoms(first_seed + 100000, val_phantoms, tracers, resolution_mm, version))
+    log(f"decoding {len(train_exams)} training and {len(val_exams)} validation exams (stage {stages}, width {width})")
+    train = collect(network, config, encoder, train_exams, stages, settings.sentences, settings.seed, log)
+    val = collect(network, config, encoder, val_exams, stages, settings.sentences, settings.seed + 1, log)
+    bias = float(network.decoder.seg_layers[-1].bias.detach().float().mean())
+    head = fit(train, width, stages, settings, bias, log)
+    train_max, val_max = coarse_max(head, train), coarse_max(head, val)
+    floor = choose_floor(train_max, train.full_max, settings.margin)
+    lowered = False
+    val_recall = recall(val_max, val.full_max, floor)
+    if val_recall is not None and val_recall < 1.0:
+        floor = choose_floor(np.concatenate([train_max, val_max]), np.concatenate([train.full_max, val.full_max]),
+                             settings.margin)
+        lowered = True
+    metrics = {
+        "floor": round(floor, 6), "stages": stages, "width": width,
+        "train": {"exams": train.exams, "sentences": train.sentences, "windows": len(train.full_max),
+                  "windows_with_answer": int((train.full_max >= ANSWER).sum()),
+                  "recall": recall(train_max, train.full_max, floor),
+                  "decoded_in_full": round(float((train_max >= floor).mean()), 4)},
+        "validation": {"exams": val.exams, "sentences": val.sentences, "windows": len(val.full_max),
+                       "windows_with_answer": int((val.full_max >= ANSWER).sum()),
+                       "recall": recall(val_max, val.full_max, floor),
+                       "recall_before_lowering": val_recall,
+                       "recall_p0.2": recall(val_max, val.full_max, floor, 0.2),
+                       "recall_p0.1": recall(val_max, val.full_max, floor, 0.1),
+                       "decoded_in_full": round(float((val_max >= floor).mean()), 4)},
+        "floor_lowered_for_validation": lowered, "seeds_from": first_seed, "tracers": list(tracers),
+        "resolution_mm": resolution_mm, "phantom_version": version, "settings": asdict(settings),
+        "minutes": round((time.perf_counter() - started) / 60, 2),
+    }
+    head.config.floor = floor
+    head.config.checkpoint = checkpoint
+    head.config.training = metrics
+    return head, metrics
