@@ -270,3 +270,29 @@ def test_demo_coarse_head_gives_the_same_answer_to_every_demo_finding(demo_groun
         skipped += a.windows[1] - a.windows[0]
     grounder.decoding = Decoding()
     assert skipped > 0  # the head does skip windows on the demo study
+
+
+def test_regions_labelled_in_their_box_are_those_of_the_whole_grid(phantom):
+    """select labels the components only inside the box of the voxels above the threshold: same labels,
+    statistics and masks as labelling the whole PET grid."""
+    from scipy.ndimage import gaussian_filter
+
+    from napari_petground.model.metrics import components
+    from napari_petground.model.select import _regions, above_box
+    from napari_petground.weaklabel.components import body_midline_x_mm, component_stats
+
+    study = phantom.study
+    rng = np.random.default_rng(5)
+    probability = gaussian_filter(rng.random(study.pet.shape).astype(np.float32), 2.0)
+    probability = (probability - probability.min()) / np.ptp(probability)
+    midline = body_midline_x_mm(study)
+    for threshold in (0.5, 0.6, 0.7):
+        regions, stats, means = _regions(probability, study, midline, threshold)
+        labels, count = components(probability, threshold)
+        whole = component_stats(labels, study.pet, study.numbering, midline)
+        assert count == len(stats) > 1 and [s.to_dict() for s in stats] == [s.to_dict() for s in whole]
+        for s in stats:
+            assert np.array_equal(regions.mask(s.label), labels == s.label)
+    assert above_box(probability, 1.5) is None
+    regions, stats, means = _regions(probability, study, midline, 1.5)
+    assert stats == [] and means == []

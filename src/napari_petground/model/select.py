@@ -58,23 +58,55 @@ def uses_numbers(finding: Finding | None) -> bool:
     return finding is not None and (finding.suvmax is not None or finding.slice is not None)
 
 
+@dataclass
+class Regions:
+    """The 26-connected components above a threshold, labelled only inside the box that holds them: the
+    work follows the candidate regions, not the volume (a whole-body PET grid holds millions of voxels, the
+    regions a few thousand). Labels are numbered as on the whole grid (raster order is kept by a crop)."""
+
+    labels: np.ndarray  # int labels inside ``box``
+    box: tuple[slice, slice, slice]
+    shape: tuple[int, ...]  # the whole grid
+
+    def mask(self, label: int) -> np.ndarray:
+        """Component ``label`` as a mask on the whole grid."""
+        out = np.zeros(self.shape, bool)
+        out[self.box] = self.labels == label
+        return out
+
+
+def above_box(probability: np.ndarray, threshold: float) -> tuple[slice, slice, slice] | None:
+    """Bounding box of ``probability > threshold`` (None when nothing passes)."""
+    above = probability > threshold
+    box = []
+    for axis in range(above.ndim):
+        hits = np.flatnonzero(above.any(axis=tuple(a for a in range(above.ndim) if a != axis)))
+        if hits.size == 0:
+            return None
+        box.append(slice(int(hits[0]), int(hits[-1]) + 1))
+    return tuple(box)  # type: ignore[return-value]
+
+
 def _regions(probability: np.ndarray, study, midline: float, threshold: float):
     from scipy.ndimage import mean as label_mean
 
     from ..weaklabel.components import component_stats
 
-    labels, count = components(probability, threshold)
-    if count == 0:
-        return labels, [], []
-    stats = component_stats(labels, study.pet, study.numbering, midline)
-    means = [float(v) for v in np.atleast_1d(label_mean(probability, labels, index=[s.label for s in stats]))]
-    return labels, stats, means
+    box = above_box(probability, threshold)
+    if box is None:
+        return Regions(np.zeros((0, 0, 0), np.int32), (slice(0, 0),) * 3, probability.shape), [], []
+    labels, count = components(probability[box], threshold)
+    regions = Regions(labels, box, probability.shape)
+    stats = component_stats(labels, study.pet, study.numbering, midline, offset=tuple(b.start for b in box))
+    means = [float(v) for v in np.atleast_1d(label_mean(probability[box], labels, index=[s.label for s in stats]))]
+    return regions, stats, means
 
 
-def _peaks(probability: np.ndarray, labels: np.ndarray, stats) -> list[float]:
+def _peaks(probability: np.ndarray, regions: Regions, stats) -> list[float]:
     from scipy.ndimage import maximum
 
-    return [float(v) for v in np.atleast_1d(maximum(probability, labels, index=[s.label for s in stats]))]
+    return [float(v) for v in
+            np.atleast_1d(maximum(probability[regions.box], regions.labels, index=[s.label for s in stats]))]
 
 
 def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, threshold: float = 0.5,
@@ -112,14 +144,14 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
             return Selection(empty, stats, None, agreement, "none", means, [
                 f"not found: where the words point (SUVmax {st.suvmax:.1f}) the uptake does not stand out from "
                 "its surroundings, so no lesion is offered"])
-        return Selection(labels == stats[best].label, stats, best, agreement, method, means, flags)
+        return Selection(labels.mask(stats[best].label), stats, best, agreement, method, means, flags)
     assert finding is not None
     if stats:
         ranked = rank_components(stats, finding, means)
         top, agreement, _score = ranked[0]
         best = stats.index(top)
         if agreement.ok:
-            mask, grown_flags = delineated(study, top, labels == top.label)
+            mask, grown_flags = delineated(study, top, labels.mask(top.label))
             return Selection(mask, stats, best, agreement, "numbers", means, grown_flags)
     flags = ["no network region agrees with the stated numbers"]
     faint_labels, faint, faint_means = _regions(probability, study, midline, low_threshold)
@@ -129,7 +161,7 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
         # a faint region joins the candidate list so the caller sees what was chosen
         out_stats = [*stats, top]
         out_means = [*means, faint_means[faint.index(top)]]
-        mask, grown_flags = delineated(study, top, faint_labels == top.label)
+        mask, grown_flags = delineated(study, top, faint_labels.mask(top.label))
         return Selection(mask, out_stats, len(out_stats) - 1, agreement,
                          "numbers (faint network region)", out_means, [*flags, *grown_flags])
     if fallback:
@@ -148,7 +180,7 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
     if stats:  # nothing agrees: keep the network's best guess, clearly flagged
         best = int(np.argmax(means))
         agreement = check_agreement(stats[best], finding)
-        return Selection(labels == stats[best].label, stats, best, agreement, "network (numbers disagree)", means,
+        return Selection(labels.mask(stats[best].label), stats, best, agreement, "network (numbers disagree)", means,
                          flags)
     return Selection(empty, [], None, None, "none", [], flags)
 
