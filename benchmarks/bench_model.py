@@ -1,17 +1,26 @@
-"""Grounding speed and memory with a checkpoint (default: the shipped demo) on CPU.
+"""Grounding speed and memory with a checkpoint (default: the shipped demo) on CPU, or CUDA when present.
 
 Measures: loading, text encoding per new sentence, first grounding on a study (preprocessing + encoder +
-decoder + selection), a second sentence on the same study (decoder only), and peak resident memory, for
-three volume sizes (each size in its own process so peaks do not mix).
+decoder + selection), a second sentence on the same study (decoder and selection only), their ratio, the
+windows the fine decoder stages ran on, and peak memory, for three volume sizes. Every measurement runs in a
+process of its own, so peaks do not mix and the first sentence always starts cold.
 
-    .venv/bin/python benchmarks/bench_model.py [--checkpoint DIR] [--threads 2] [--json out.json]
+Modes (``--modes``), run alternately size by size, so that a machine shared with other work slows them alike:
+``c2f`` (the grounder's default: coarse-to-fine decoding), ``full`` (every window through the whole decoder,
+the reference), ``base`` (the code under ``--baseline SRC``, e.g. an exported older tree, run with
+``PYTHONPATH=SRC``).
+
+    .venv/bin/python benchmarks/bench_model.py [--checkpoint DIR] [--threads 2] [--repeat 2]
+        [--modes c2f,full] [--baseline /tmp/old/src] [--device cpu|cuda] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -30,7 +39,25 @@ SENTENCES = (
 )
 
 
-def run_one(name: str, checkpoint: str | None, threads: int) -> dict:
+def _peak_memory_gb(device: str) -> float:
+    """Peak resident memory of this process, plus the accelerator's peak allocation on CUDA."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    if device.startswith("cuda"):
+        import torch
+
+        peak += torch.cuda.max_memory_allocated() / 1024 ** 3
+    return round(peak, 2)
+
+
+def _digest(mask) -> str:
+    import hashlib
+
+    import numpy as np
+
+    return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=6).hexdigest()
+
+
+def run_one(name: str, checkpoint: str | None, threads: int, mode: str, device: str) -> dict:
     import torch
 
     torch.set_num_threads(threads)
@@ -47,7 +74,10 @@ def run_one(name: str, checkpoint: str | None, threads: int) -> dict:
     sentences = [s.text for s in phantom.sentences if s.lesion_id is not None and s.kind == "numbers"][:2]
     sentences = (sentences + list(SENTENCES))[:2]
     t = time.perf_counter()
-    grounder = Grounder.from_checkpoint(checkpoint, device="cpu")
+    grounder = Grounder.from_checkpoint(checkpoint, device=device)
+    if mode == "full" and hasattr(grounder, "decoding"):
+        grounder.decoding = grounder.decoding.full()
+    head = getattr(grounder, "coarse_head", None) if mode == "c2f" else None
     load_s = time.perf_counter() - t
     encode = []
     if grounder.encoder is not None:
@@ -62,41 +92,106 @@ def run_one(name: str, checkpoint: str | None, threads: int) -> dict:
     t = time.perf_counter()
     second = grounder.ground(study, sentences[1])
     second_s = time.perf_counter() - t
-    prepared = grounder._cache[next(iter(grounder._cache))][0]
+    features = grounder.features(study)
     return {
-        "volume": name, "pet_shape": list(study.pet.shape), "model_grid": list(prepared.shape),
-        "windows": len(grounder._cache[next(iter(grounder._cache))][1]),
-        "load_s": round(load_s, 2), "text_ms_median": round(1000 * sorted(encode)[len(encode) // 2], 1) if encode else None,
-        "first_s": round(first_s, 2), "second_s": round(second_s, 2), "second_cached": second.cached_study,
+        "volume": name, "mode": mode, "pet_shape": list(study.pet.shape), "model_grid": list(features.prepared.shape),
+        "windows": len(features.windows), "load_s": round(load_s, 2),
+        "text_ms_median": round(1000 * sorted(encode)[len(encode) // 2], 1) if encode else None,
+        "first_s": round(first_s, 3), "second_s": round(second_s, 3), "second_cached": second.cached_study,
         "first_timings": {k: round(v, 3) for k, v in first.timings.items()},
         "second_timings": {k: round(v, 3) for k, v in second.timings.items()},
-        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2, 2),
+        "methods": [first.method, second.method], "mask_voxels": [int(first.mask.sum()), int(second.mask.sum())],
+        "mask_digest": [_digest(first.mask), _digest(second.mask)],
+        "fine_windows": [list(getattr(g, "windows", (0, 0))) for g in (first, second)],
+        "floor": head.config.floor if head is not None else None,
+        "peak_gb": _peak_memory_gb(device), "device": str(grounder.device),
     }
+
+
+def _run(name: str, mode: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--one", name, "--mode", mode, "--threads", str(args.threads),
+           "--device", args.device]
+    if args.checkpoint:
+        cmd += ["--checkpoint", args.checkpoint]
+    env = dict(os.environ)
+    if mode == "base":
+        env["PYTHONPATH"] = args.baseline + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise SystemExit(f"{name} / {mode} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _table(rows: list[dict], modes: list[str]) -> str:
+    demo = next(iter(SIZES))
+    lines = ["| volume | windows | mode | first sentence (s) | second sentence (s) | second / first | "
+             "first / demo first | fine windows (1st, 2nd) | peak memory (GB) |",
+             "|---|---:|---|---:|---:|---:|---:|---|---:|"]
+    for rep in sorted({r["rep"] for r in rows}):
+        for name in SIZES:
+            for mode in modes:
+                r = next((r for r in rows if r["rep"] == rep and r["volume"] == name and r["mode"] == mode), None)
+                base = next((r for r in rows if r["rep"] == rep and r["volume"] == demo and r["mode"] == mode), None)
+                if r is None or base is None:
+                    continue
+                fine = r.get("fine_windows") or []
+                fine_text = ", ".join(str(f[0]) for f in fine) if fine and all(f[1] for f in fine) else "all"
+                full = next((f for f in rows if f["rep"] == rep and f["volume"] == name and f["mode"] == "full"), None)
+                same = "" if full is None or mode == "full" else (
+                    " (masks = full)" if full["mask_digest"] == r["mask_digest"] else " (masks differ from full)")
+                lines.append(f"| {name} | {r['windows']} | {mode} | {r['first_s']:.2f} | {r['second_s']:.2f} | "
+                             f"{r['second_s'] / r['first_s']:.2f} | {r['first_s'] / base['first_s']:.2f} | "
+                             f"{fine_text}{same} | {r['peak_gb']} |")
+    return "\n".join(lines)
+
+
+def _summary(rows: list[dict], modes: list[str]) -> str:
+    lines = ["| volume | mode | first (s, median) | second (s, median) | second / first (each run) |",
+             "|---|---|---:|---:|---|"]
+    for name in SIZES:
+        for mode in modes:
+            mine = [r for r in rows if r["volume"] == name and r["mode"] == mode]
+            if not mine:
+                continue
+            ratios = ", ".join(f"{r['second_s'] / r['first_s']:.2f}" for r in mine)
+            lines.append(f"| {name} | {mode} | {statistics.median(r['first_s'] for r in mine):.2f} | "
+                         f"{statistics.median(r['second_s'] for r in mine):.2f} | {ratios} |")
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--modes", default="c2f,full", help="comma-separated: c2f, full, base")
+    parser.add_argument("--baseline", help="source folder of the code the 'base' mode runs (PYTHONPATH)")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of all sizes and modes")
+    parser.add_argument("--sizes", help="comma-separated indices into the sizes (default: all)")
     parser.add_argument("--json")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="c2f", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.checkpoint, args.threads)))
+        print(json.dumps(run_one(args.one, args.checkpoint, args.threads, args.mode, args.device)))
         return 0
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if "base" in modes and not args.baseline:
+        parser.error("mode 'base' needs --baseline SRC")
+    names = list(SIZES)
+    if args.sizes:
+        names = [names[int(i)] for i in args.sizes.split(",")]
     rows = []
-    for name in SIZES:
-        cmd = [sys.executable, __file__, "--one", name, "--threads", str(args.threads)]
-        if args.checkpoint:
-            cmd += ["--checkpoint", args.checkpoint]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    print("| volume | PET grid | model grid | windows | text (ms) | first sentence (s) | second sentence (s) | peak memory (GB) |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['volume']} | {'×'.join(map(str, r['pet_shape']))} | {'×'.join(map(str, r['model_grid']))} | "
-              f"{r['windows']} | {r['text_ms_median']} | {r['first_s']} | {r['second_s']} | {r['peak_rss_gb']} |")
+    for rep in range(args.repeat):
+        for name in names:
+            for mode in modes:
+                row = _run(name, mode, args)
+                row["rep"] = rep
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+    print(_table(rows, modes))
+    print()
+    print(_summary(rows, modes))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=2)

@@ -139,12 +139,14 @@ def encode_prepared(network, prepared: Prepared, patch_size, overlap: float, dev
 
     import torch
 
+    from .decoding import to_device
+
     device = device or network_device(network)
     image = torch.from_numpy(np.ascontiguousarray(prepared.image, np.float32)[None])
     windows = []
     with torch.inference_mode(), (autocast or contextlib.nullcontext()):
         for box in window_boxes(prepared.shape, tuple(patch_size), overlap):
-            windows.append((box, network.encode(image[(slice(None), slice(None), *box)].to(device))))
+            windows.append((box, network.encode(to_device(image[(slice(None), slice(None), *box)], device))))
     return windows
 
 
@@ -174,6 +176,7 @@ class FeatureFolder:
         import torch
 
         from ..study.resample import Grid
+        from .decoding import to_device
         from .network import EncodedImage
         from .preprocess import Prepared
 
@@ -195,11 +198,11 @@ class FeatureFolder:
             windows = []
             for i, box_bounds in enumerate(meta["boxes"]):
                 box = tuple(slice(a, b) for a, b in box_bounds)
-                skips = EncodedImage(torch.from_numpy(arrays[f"w{i}_{j}"].astype(np.float32)).to(device)
+                skips = EncodedImage(to_device(torch.from_numpy(arrays[f"w{i}_{j}"].astype(np.float32)), device)
                                      for j in range(meta["levels"]))
                 if n_coords:
                     positions = prepared.image[(slice(2, 2 + n_coords), *box)][None]
-                    skips.positions = torch.from_numpy(np.ascontiguousarray(positions)).to(device)
+                    skips.positions = to_device(torch.from_numpy(np.ascontiguousarray(positions)), device)
                 windows.append((box, skips))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             import logging
