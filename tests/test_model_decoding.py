@@ -202,8 +202,8 @@ def test_coarse_train_writes_a_head_that_the_grounder_uses(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "coarse head written to" in out
     record = json.loads((folder / "coarse_head.json").read_text())
-    assert record["stages"] == 1 and 0.0 < record["floor"] <= 0.5
-    assert record["training"]["validation"]["windows"] > 0
+    assert record["stages"] == 1 and 0.0 < record["floor"] <= 0.1
+    assert record["training"]["validation"]["windows"] > 0 and record["training"]["answer"] == 0.1
     assert _grounder(folder).coarse_head is not None
 
 

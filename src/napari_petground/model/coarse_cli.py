@@ -27,6 +27,9 @@ def register_coarse(subparsers) -> None:
     train.add_argument("--steps", type=int, default=600)
     train.add_argument("--margin", type=float, default=0.5,
                        help="floor = margin x the lowest coarse maximum of a training window holding an answer")
+    train.add_argument("--answer", type=float, default=0.1,
+                       help="a window holds an answer when its full decoding reaches this probability (default: "
+                            "select's faintest threshold)")
     train.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves the machine to others)")
     train.set_defaults(func=_train)
 
@@ -49,7 +52,7 @@ def _train(args) -> int:
     check_encoder(config, encoder.dim, encoder.fingerprint())
     tracers = tuple(t.strip() for t in args.tracers.split(",") if t.strip())
     settings = CoarseTrainSettings(stages=args.stages, steps=args.steps, margin=args.margin,
-                                   sentences=args.sentences)
+                                   sentences=args.sentences, answer=args.answer)
     head, metrics = train_coarse_head(
         network, config, encoder, phantoms=args.phantoms, val_phantoms=args.val_phantoms,
         first_seed=args.first_seed, tracers=tracers, resolution_mm=args.resolution, version=args.phantom_version,
@@ -57,8 +60,8 @@ def _train(args) -> int:
     save_coarse_head(out, head)
     print(json.dumps(metrics))
     val = metrics["validation"]
-    print(f"coarse head written to {out}: floor {metrics['floor']:.4g}, validation recall "
-          f"{val['recall'] if val['recall'] is not None else 'n/a (no window held an answer)'} over "
-          f"{val['windows_with_answer']} windows holding an answer, {val['decoded_in_full']:.0%} of windows decoded "
-          "in full")
+    recalls = ", ".join(f"p >= {level}: {val[f'recall_p{level}']} of {val[f'windows_p{level}']}"
+                        for level in ("0.5", "0.2", "0.1"))
+    print(f"coarse head written to {out}: floor {metrics['floor']:.4g}; validation windows kept ({recalls}); "
+          f"{val['decoded_in_full']:.0%} of {val['windows']} windows decoded in full")
     return 0
