@@ -98,6 +98,7 @@ class Grounding:
             "described": self.description.phrase if self.description is not None else None,
             "consistency": list(self.consistency) if self.consistency is not None else None,
             "mask_voxels": int(self.mask.sum()),
+            "windows": {"decoded_in_full": self.windows[0], "all": self.windows[1]},
         }
 
     def describe(self) -> str:
