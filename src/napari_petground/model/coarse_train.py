@@ -46,11 +46,12 @@ class CoarseTrainSettings:
 
 @dataclass
 class Samples:
-    """One row per (sentence, window): deep features, the prior at the cells, the max-pooled target."""
+    """One row per (sentence, window): deep features, the prior at the cells, the max-pooled target (windows
+    of small studies are smaller than the network input, so each row keeps its own shape)."""
 
-    features: torch.Tensor  # (N, C, z, y, x) float16
-    prior: torch.Tensor  # (N, 1, z, y, x) float32 (zeros for a network without a prior)
-    target: torch.Tensor  # (N, 1, z, y, x) float32
+    features: list[torch.Tensor]  # (1, C, z, y, x) float16
+    prior: list[torch.Tensor]  # (1, 1, z, y, x) float32 (zeros for a network without a prior)
+    target: list[torch.Tensor]  # (1, 1, z, y, x) float32
     full_max: np.ndarray  # (N,) the full decoding's maximum probability per window
     exams: int = 0
     sentences: int = 0
@@ -111,7 +112,7 @@ def collect(network, config, encoder, phantoms: list, stages: int, per_exam: int
             tokens, mask = torch.from_numpy(emb[None]), torch.from_numpy(m[None])
             n_sentences += 1
             for _box, skips in study_features.windows:
-                with torch.inference_mode():
+                with torch.no_grad():  # not inference_mode: the kept tensors feed the head's training
                     x = network.decode_coarse(skips, tokens, mask, stages)
                     prob = torch.sigmoid(network.decode_fine(x, skips, tokens, mask, stages).float())
                     positions = getattr(skips, "positions", None)
@@ -125,18 +126,15 @@ def collect(network, config, encoder, phantoms: list, stages: int, per_exam: int
                 targets.append(coarse_target(prob, tuple(x.shape)))
                 full_max.append(float(prob.max()))
         log(f"exam {k + 1}/{len(phantoms)}: {len(study_features.windows)} windows, {n_sentences} sentences so far")
-    return Samples(torch.cat(features), torch.cat(priors), torch.cat(targets), np.asarray(full_max, np.float32),
-                   len(phantoms), n_sentences)
+    return Samples(features, priors, targets, np.asarray(full_max, np.float32), len(phantoms), n_sentences)
 
 
-def coarse_max(head: CoarseHead, samples: Samples, batch: int = 64) -> np.ndarray:
+def coarse_max(head: CoarseHead, samples: Samples) -> np.ndarray:
     """The head's maximum probability per window."""
-    out = []
     with torch.inference_mode():
-        for i in range(0, len(samples.full_max), batch):
-            logits = head.combine(samples.features[i: i + batch].float(), samples.prior[i: i + batch])
-            out.append(torch.sigmoid(logits).flatten(1).max(1).values.numpy())
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
+        out = [float(torch.sigmoid(head.combine(f.float(), p)).max()) for f, p in zip(samples.features,
+                                                                                    samples.prior, strict=True)]
+    return np.asarray(out, np.float32)
 
 
 def recall(head_max: np.ndarray, full_max: np.ndarray, floor: float, answer: float = ANSWER) -> float | None:
@@ -156,11 +154,13 @@ def fit(samples: Samples, width: int, stages: int, settings: CoarseTrainSettings
     rng = np.random.default_rng(settings.seed)
     n = len(samples.full_max)
     for step in range(settings.steps):
-        index = torch.from_numpy(rng.choice(n, min(settings.batch, n), replace=False))
-        target = samples.target[index]
-        logits = head.combine(samples.features[index].float(), samples.prior[index])
-        weight = 1.0 + 9.0 * (target >= 0.1).float()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, weight=weight)
+        losses = []
+        for i in rng.choice(n, min(settings.batch, n), replace=False):
+            target = samples.target[i]
+            logits = head.combine(samples.features[i].float(), samples.prior[i])
+            weight = 1.0 + 9.0 * (target >= 0.1).float()
+            losses.append(torch.nn.functional.binary_cross_entropy_with_logits(logits, target, weight=weight))
+        loss = torch.stack(losses).mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
