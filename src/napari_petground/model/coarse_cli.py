@@ -30,6 +30,8 @@ def register_coarse(subparsers) -> None:
     train.add_argument("--answer", type=float, default=0.1,
                        help="a window holds an answer when its full decoding reaches this probability (default: "
                             "select's faintest threshold)")
+    train.add_argument("--samples", default=None,
+                       help="keep the decoded samples in this .npz (and FILE.val.npz); reused when it exists")
     train.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves the machine to others)")
     train.set_defaults(func=_train)
 
@@ -56,7 +58,8 @@ def _train(args) -> int:
     head, metrics = train_coarse_head(
         network, config, encoder, phantoms=args.phantoms, val_phantoms=args.val_phantoms,
         first_seed=args.first_seed, tracers=tracers, resolution_mm=args.resolution, version=args.phantom_version,
-        settings=settings, checkpoint=checkpoint_id(folder), log=lambda m: print(m, flush=True))
+        settings=settings, checkpoint=checkpoint_id(folder), samples_file=args.samples,
+        log=lambda m: print(m, flush=True))
     save_coarse_head(out, head)
     print(json.dumps(metrics))
     val = metrics["validation"]

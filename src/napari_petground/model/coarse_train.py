@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,6 +35,8 @@ LESION_KINDS = ("numbers", "no_numbers", "prior", "impression")
 class CoarseTrainSettings:
     stages: int | None = None  # decoder stages before the head (None: all but the last two)
     hidden: int = 16
+    kernel: int = 1
+    positive_weight: float = 9.0  # extra weight of cells the full decoder marks (p >= 0.1)
     steps: int = 600
     batch: int = 32
     lr: float = 3e-3
@@ -129,6 +132,23 @@ def collect(network, config, encoder, phantoms: list, stages: int, per_exam: int
     return Samples(features, priors, targets, np.asarray(full_max, np.float32), len(phantoms), n_sentences)
 
 
+def save_samples(path, samples: Samples) -> None:
+    """Keep collected samples (npz), so that head settings can be tried without decoding again."""
+    arrays = {"full_max": samples.full_max, "counts": np.asarray([samples.exams, samples.sentences])}
+    for i, (f, p, t) in enumerate(zip(samples.features, samples.prior, samples.target, strict=True)):
+        arrays[f"f{i}"], arrays[f"p{i}"], arrays[f"t{i}"] = f.numpy(), p.numpy(), t.numpy()
+    np.savez(path, **arrays)
+
+
+def load_samples(path) -> Samples:
+    with np.load(path, allow_pickle=False) as data:
+        n = len(data["full_max"])
+        return Samples([torch.from_numpy(data[f"f{i}"]) for i in range(n)],
+                       [torch.from_numpy(data[f"p{i}"]) for i in range(n)],
+                       [torch.from_numpy(data[f"t{i}"]) for i in range(n)], data["full_max"],
+                       int(data["counts"][0]), int(data["counts"][1]))
+
+
 def coarse_max(head: CoarseHead, samples: Samples) -> np.ndarray:
     """The head's maximum probability per window."""
     with torch.inference_mode():
@@ -147,7 +167,7 @@ def fit(samples: Samples, width: int, stages: int, settings: CoarseTrainSettings
         log: Callable[[str], None] = lambda _m: None) -> CoarseHead:
     """A head trained on ``samples`` (its floor not yet chosen)."""
     torch.manual_seed(settings.seed)
-    head = CoarseHead(CoarseHeadConfig(stages=stages, width=width, hidden=settings.hidden))
+    head = CoarseHead(CoarseHeadConfig(stages=stages, width=width, hidden=settings.hidden, kernel=settings.kernel))
     with torch.no_grad():
         head.out.bias.fill_(bias)
     optimiser = torch.optim.Adam(head.parameters(), lr=settings.lr)
@@ -158,7 +178,7 @@ def fit(samples: Samples, width: int, stages: int, settings: CoarseTrainSettings
         for i in rng.choice(n, min(settings.batch, n), replace=False):
             target = samples.target[i]
             logits = head.combine(samples.features[i].float(), samples.prior[i])
-            weight = 1.0 + 9.0 * (target >= 0.1).float()
+            weight = 1.0 + settings.positive_weight * (target >= 0.1).float()
             losses.append(torch.nn.functional.binary_cross_entropy_with_logits(logits, target, weight=weight))
         loss = torch.stack(losses).mean()
         optimiser.zero_grad()
@@ -186,6 +206,7 @@ def _measured(head_max: np.ndarray, full_max: np.ndarray, floor: float) -> dict:
 def train_coarse_head(network, config, encoder, *, phantoms: int = 24, val_phantoms: int = 8,
                       first_seed: int = 700000, tracers: tuple[str, ...] = ("FDG",), resolution_mm: float = 4.0,
                       version: int = 2, settings: CoarseTrainSettings | None = None, checkpoint: str = "",
+                      samples_file: str | None = None,
                       log: Callable[[str], None] = lambda _m: None) -> tuple[CoarseHead, dict]:
     """(head with its floor, metrics): distilled from ``network`` on phantoms (module docstring)."""
     import time
@@ -195,11 +216,20 @@ def train_coarse_head(network, config, encoder, *, phantoms: int = 24, val_phant
     network = network.eval()
     stages = settings.stages if settings.stages is not None else default_stages(network)
     width = network.encoder.output_channels[-(stages + 1)]
-    train_exams = list(_phantoms(first_seed, phantoms, tracers, resolution_mm, version))
-    val_exams = list(_phantoms(first_seed + 100000, val_phantoms, tracers, resolution_mm, version))
+    have = samples_file is not None and Path(samples_file).is_file()
+    train_exams = [] if have else list(_phantoms(first_seed, phantoms, tracers, resolution_mm, version))
+    val_exams = [] if have else list(_phantoms(first_seed + 100000, val_phantoms, tracers, resolution_mm, version))
     log(f"decoding {len(train_exams)} training and {len(val_exams)} validation exams (stage {stages}, width {width})")
-    train = collect(network, config, encoder, train_exams, stages, settings.sentences, settings.seed, log)
-    val = collect(network, config, encoder, val_exams, stages, settings.sentences, settings.seed + 1, log)
+    train = val = None
+    if samples_file and Path(samples_file).is_file():
+        train, val = load_samples(f"{samples_file}"), load_samples(f"{samples_file}.val.npz")
+        log(f"samples read from {samples_file}")
+    else:
+        train = collect(network, config, encoder, train_exams, stages, settings.sentences, settings.seed, log)
+        val = collect(network, config, encoder, val_exams, stages, settings.sentences, settings.seed + 1, log)
+        if samples_file:
+            save_samples(samples_file, train)
+            save_samples(f"{samples_file}.val.npz", val)
     bias = float(network.decoder.seg_layers[-1].bias.detach().float().mean())
     head = fit(train, width, stages, settings, bias, log)
     train_max, val_max = coarse_max(head, train), coarse_max(head, val)

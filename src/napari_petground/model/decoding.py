@@ -60,13 +60,14 @@ class CoarseHeadConfig:
     width: int  # channels of those features
     hidden: int = 16
     floor: float = 0.0  # coarse probability from which a window is decoded in full
+    kernel: int = 1  # of the first convolution (3: each cell also sees its neighbours)
     checkpoint: str = ""  # checkpoint_id of the weights the head was trained for
     training: dict = field(default_factory=dict)
     version: int = HEAD_VERSION
 
     def to_dict(self) -> dict:
         return {"version": self.version, "stages": self.stages, "width": self.width, "hidden": self.hidden,
-                "floor": self.floor, "checkpoint": self.checkpoint, "training": self.training}
+                "floor": self.floor, "kernel": self.kernel, "checkpoint": self.checkpoint, "training": self.training}
 
     @classmethod
     def from_dict(cls, data: dict) -> CoarseHeadConfig:
@@ -74,7 +75,7 @@ class CoarseHeadConfig:
             raise CheckpointError(f"coarse head version {data.get('version')} is not {HEAD_VERSION}; retrain it "
                                   "with `petground coarse-train`")
         return cls(int(data["stages"]), int(data["width"]), int(data["hidden"]), float(data["floor"]),
-                   str(data.get("checkpoint", "")), dict(data.get("training", {})))
+                   int(data.get("kernel", 1)), str(data.get("checkpoint", "")), dict(data.get("training", {})))
 
 
 class CoarseHead(nn.Module):
@@ -84,7 +85,7 @@ class CoarseHead(nn.Module):
     def __init__(self, config: CoarseHeadConfig) -> None:
         super().__init__()
         self.config = config
-        self.hidden = nn.Conv3d(config.width, config.hidden, 1)
+        self.hidden = nn.Conv3d(config.width, config.hidden, config.kernel, padding=config.kernel // 2)
         self.out = nn.Conv3d(config.hidden, 1, 1)
         self.prior_weight = nn.Parameter(torch.tensor(1.0))
 
