@@ -263,3 +263,32 @@ def test_grounder_describe_gives_the_lesions_own_side_and_numbers(trained, fresh
     assert description.body_side == lesion.laterality
     assert description.image_number == lesion.image_number
     assert abs(description.suvmax - lesion.suvmax) < 0.05
+
+
+def test_kept_samples_hold_the_cached_exams_and_are_read_instead(trained, fresh, tmp_path, monkeypatch):
+    """A second describe-train with other settings reads the kept samples instead of encoding the exams again."""
+    network, config, _, _ = trained
+    from napari_petground.model import describe_train
+    from napari_petground.model.data import Sentence, _save_cached, exam_from_arrays
+    from napari_petground.model.text import TextEncoder
+
+    config = replace(config, text=replace(config.text, fingerprint=TextEncoder(config.text).fingerprint()))
+
+    masks = [fresh.lesion_labels == les.id for les in fresh.lesions]
+    sentences = [Sentence(f"lesion {i}", i, "FDG", {"site": les.site, "side": les.laterality})
+                 for i, les in enumerate(fresh.lesions)]
+    cache = tmp_path / "cache"
+    _save_cached(cache, exam_from_arrays("case-1", fresh.study.pet, fresh.study.ct, masks, sentences, config), config)
+    kept = tmp_path / "samples.npz"
+    run = {"phantoms": 0, "val_phantoms": 0, "exam_cache": str(cache), "samples_file": str(kept),
+           "settings": HeadTrainSettings(steps=5, batch=8)}
+    describe_train.fit_describe_head(network, config, **run)
+    entries, _, _ = default_vocabulary()
+    assert len(describe_train.load_samples(kept, entries)) == len(fresh.lesions)
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("the kept samples should have been read")
+
+    monkeypatch.setattr(describe_train, "samples_from_exam", no_encoding)
+    head, _ = describe_train.fit_describe_head(network, config, **run)
+    assert head.config.training["samples"] == len(fresh.lesions)

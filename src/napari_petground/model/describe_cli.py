@@ -46,7 +46,7 @@ def register_describe(subparsers) -> None:
                        help="phantom fields of view, cycled over the seeds (whole_body holds brain and limbs)")
     train.add_argument("--lesions", type=int, default=0, help="lesions per phantom (0: 1-6 at random)")
     train.add_argument("--samples", default=None,
-                       help="keep the phantoms' lesion samples in this .npz (reused when it exists; several "
+                       help="keep the lesion samples of the phantoms and --exams in this .npz (reused when it exists; several "
                             "comma-separated files are read together)")
     train.add_argument("--steps", type=int, default=1500)
     train.add_argument("--bins", type=int, default=12, help="soft bins per position and tissue number")

@@ -375,7 +375,8 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
     """Train a describe head for a grounding checkpoint on phantom lesions (and a dataset's items).
 
     ``samples_file`` keeps the phantoms' lesion samples (features and sites, an .npz): written the first time,
-    read instead of encoding the phantoms again later (trying training settings costs a minute then);
+    read instead of encoding the phantoms (and the ``exam_cache``) again later (trying training settings costs a
+    minute then);
     several files, comma-separated, are read together (phantoms of two resolutions, say).
     Returns (head, validation metrics on ``val_phantoms`` further phantoms, or {}).
     """
@@ -392,21 +393,20 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
     files = [f.strip() for f in (samples_file or "").split(",") if f.strip()]
     if files and any(Path(f).is_file() for f in files):  # lesion samples kept by earlier runs
         samples = [s for f in files if Path(f).is_file() for s in load_samples(f, entries)]
-    else:
+    else:  # the file keeps the phantoms' and the cached exams' samples, so --exams is not read again with it
         samples = phantom_samples(network, config, range(first_seed, first_seed + phantoms), spec, entries,
                                   grown=True, log=log, **phantom_kw)
-        if files:
+        for k, exam in enumerate(cached_exams(exam_cache, config) if exam_cache else ()):
+            samples += samples_from_exam(network, exam, config, spec, entries)
+            if log is not None:
+                log(f"cached exam {k + 1}: {len(samples)} lesion samples")
+        if files and samples:
             save_samples(files[0], samples)
     if dataset:
         from .data import dataset_exams
 
         for exam in dataset_exams(dataset, config):
             samples += samples_from_exam(network, exam, config, spec, entries)
-    if exam_cache:
-        for k, exam in enumerate(cached_exams(exam_cache, config)):
-            samples += samples_from_exam(network, exam, config, spec, entries)
-            if log is not None:
-                log(f"cached exam {k + 1}: {len(samples)} lesion samples")
     head = train_head(samples, entries, text, owner, phrases, spec, settings or HeadTrainSettings(),
                       encoder.fingerprint(), log=log)
     metrics: dict = {}
