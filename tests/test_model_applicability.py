@@ -17,6 +17,17 @@ def config():
 
 
 @pytest.fixture(scope="module")
+def box_config(config):
+    """A checkpoint like the earlier demo: positions relative to the image's box, neck-to-thigh 4 mm phantoms."""
+    from copy import deepcopy
+    from dataclasses import replace
+
+    training = deepcopy(config.training)
+    training["settings"]["extra"].update(variety=False, resolution_mm=4.0)
+    return replace(config, preprocess=replace(config.preprocess, coord_frame="box"), training=training)
+
+
+@pytest.fixture(scope="module")
 def phantom():
     return make_phantom(3)
 
@@ -29,19 +40,25 @@ def test_an_exam_like_the_training_ones_is_inside(config, phantom):
     assert outside_training(config, phantom.study, frame_of(phantom.study)) == []
 
 
-def test_a_chest_only_exam_is_outside_a_checkpoint_that_learned_neck_to_thigh_positions(config, phantom):
+def test_a_chest_only_exam_is_outside_a_checkpoint_that_learned_neck_to_thigh_positions(box_config, phantom):
     chest = cut_phantom(phantom, "chest").study
-    (reason,) = outside_training(config, chest, frame_of(chest))
+    (reason,) = outside_training(box_config, chest, frame_of(chest))
     assert "neck-to-thigh" in reason and "chest" in reason
 
 
-def test_no_ct_another_tracer_and_other_voxels_are_each_named(config, phantom):
+def test_the_demo_checkpoint_reads_anatomy_so_a_chest_only_exam_is_inside(config, phantom):
+    chest = cut_phantom(phantom, "chest").study
+    assert config.preprocess.coord_frame == "anatomy"
+    assert outside_training(config, chest, frame_of(chest)) == []
+
+
+def test_no_ct_another_tracer_and_other_voxels_are_each_named(box_config, phantom):
     from dataclasses import replace
 
     from napari_petground.study.resample import resample_to_spacing
 
     study = replace(phantom.study, ct=None, tracer="FAPI", pet=resample_to_spacing(phantom.study.pet, (2.0,) * 3))
-    reasons = outside_training(config, study, frame_of(phantom.study))
+    reasons = outside_training(box_config, study, frame_of(phantom.study))
     text = " ".join(reasons)
     assert "no CT" in text and "tracer FAPI" in text and "2.0" in text and "4 mm" in text
     assert "still finds the lesion" in applicability_flag(reasons)

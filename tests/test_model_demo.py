@@ -56,27 +56,35 @@ def test_checkpoint_records_how_it_was_made_and_is_small():
 
 
 def test_where_the_network_finds_nothing_the_uptake_where_the_sentence_points_is_shown(demo):
-    """Validation phantom 25016 (DOTATATE, whose normal liver is bright): the network has no region at all
-    for a hot segment VIII metastasis; its location prior points into the liver, where the metastasis is
-    the hottest uptake, and that is grown and shown flagged as low confidence."""
+    """Validation phantom 25016 (DOTATATE, whose normal liver is bright), a hot segment VIII metastasis: where the
+    network has no region at all (an empty probability map stands for it), the checkpoint's location prior
+    points into the liver, where the metastasis is the hottest uptake, and that is grown and shown flagged as
+    low confidence."""
+    import numpy as np
+
     from napari_petground.model.evaluate import phantom_cases
+    from napari_petground.model.select import select_lesion
+    from napari_petground.report import extract_findings
 
     grounder = demo[0]
     case = next(phantom_cases(1, 25016, ("DOTATATE",)))
     text, key, _info = next(s for s in case.sentences if s[0].startswith("Intensely DOTATATE-avid segment VIII"))
     prior = grounder.location_map(case.study, text)
     assert prior.shape == case.study.pet.shape and 0.8 < prior.max() <= 1.0  # relative weights, interpolated
-    result = grounder.ground(case.study, text)
-    assert result.method == "location prior + uptake", result.describe()
+    nothing = np.zeros(case.study.pet.shape, np.float32)
+    finding = extract_findings(text, tracer="DOTATATE")[0]
+    result = select_lesion(nothing, case.study, finding, pointed=lambda: prior)
+    assert result.method == "location prior + uptake", result.flags
     assert (result.mask & case.masks[key]).any()
     assert not any((result.mask & mask).any() for other, mask in case.masks.items() if other != key)
     assert any("where the sentence points" in flag for flag in result.flags)
 
 
 def test_a_lesion_the_exam_does_not_have_is_not_offered(demo):
-    """The demo report has no axillary node: from the words alone the network points at the left axilla, where
-    the uptake does not stand out from its surroundings, so nothing is offered and the reason says why."""
+    """The demo report has no axillary node: from the words alone the network's best guess is faint and either
+    does not stand out from its surroundings or lies in another body region than the axilla, so nothing is
+    offered and the reason says why."""
     grounder, _, study = demo
     result = grounder.ground(study, "Hypermetabolic left axillary lymph node")
-    assert not result.mask.any()
-    assert any("does not stand out" in f for f in result.flags), result.flags
+    assert not result.mask.any() and result.method == "none"
+    assert any("no lesion is offered" in f for f in result.flags), result.flags

@@ -19,8 +19,10 @@ weaklabel.rank_components (SUVmax within the rounding of the stated value, the s
 component's image range, the stated side), the network's mean probability breaking ties, so the rule is the
 one weak labeling uses; the chosen region's mask is then grown from its hottest voxel with the weak-label
 delineation (``delineated``), so its edge follows the PET, not the network's 8 mm grid. When no component
-agrees, fainter network regions (probability > ``low_threshold``) are tried; when still none agrees and ``fallback`` is on, the lesion is grown from the numbers alone with
-weaklabel.weak_label (flagged). ``fallback=False`` switches off every fallback.
+agrees, fainter network regions (probability > ``low_threshold``) are tried; when still none agrees and
+``fallback`` is on, the lesion is grown from the numbers alone with weaklabel.weak_label: the network's answer
+still when a region above ``threshold`` lies on the grown lesion but, on the coarser grid, just misses the stated
+SUVmax voxel; flagged as the network's miss otherwise. ``fallback=False`` switches off every fallback.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class Selection:
     chosen: int | None  # index into components
     agreement: object | None  # weaklabel.Agreement of the chosen region with the finding (None without one)
     method: str  # "network", "network (faint region)", "location prior + uptake", "numbers",
-    # "numbers (faint network region)", "weak label", "network (numbers disagree)" or "none"
+    # "numbers (faint network region)", "numbers (region grown to the stated peak)", "weak label",
+    # "network (numbers disagree)" or "none"
     probabilities: list[float] = field(default_factory=list)  # mean network probability per component
     flags: list[str] = field(default_factory=list)
 
@@ -173,8 +176,16 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
             grown = component_stats(weak.mask.astype(np.int32), study.pet, study.numbering, midline)
             if grown:
                 agreement = check_agreement(grown[0], finding)
+                mean = float(probability[weak.mask].mean())
+                if float(probability[weak.mask].max()) >= threshold:
+                    # the network's region lies on this lesion but, on its coarser grid, just misses the stated
+                    # peak voxel (partial volume at the edge): the network found it, the numbers placed its peak
+                    return Selection(weak.mask.astype(bool), [*stats, grown[0]], len(stats), agreement,
+                                     "numbers (region grown to the stated peak)", [*means, mean],
+                                     ["the network's region lies on this lesion but misses its stated SUVmax "
+                                      "voxel: the lesion is grown from that voxel"])
                 return Selection(weak.mask.astype(bool), [*stats, grown[0]], len(stats), agreement, "weak label",
-                                 [*means, float(probability[weak.mask].mean())],
+                                 [*means, mean],
                                  [*flags, "the network missed the stated lesion: mask grown from the numbers"])
         flags.append(f"weak label: {weak.status} ({weak.reason})")
     if stats:  # nothing agrees: keep the network's best guess, clearly flagged
