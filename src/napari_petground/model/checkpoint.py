@@ -181,3 +181,23 @@ def check_encoder(config: ModelConfig, dim: int, fingerprint: str) -> None:
             f"text encoder {config.text.name!r} (fingerprint {fingerprint}) is not the encoder the checkpoint "
             f"was trained with (fingerprint {config.text.fingerprint}); its embeddings would mean something else"
         )
+
+
+def read_head_files(folder: str | Path, config_name: str, weights_name: str, parse, what: str, command: str):
+    """(parsed json, tensors) of a head stored beside a checkpoint's weights (describe head, coarse head);
+    CheckpointError naming the head and the command that trains one when it is missing or unreadable.
+
+    Why: every head travels as a json + safetensors pair in the checkpoint folder and fails the same way."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    if not ((folder / config_name).is_file() and (folder / weights_name).is_file()):
+        raise CheckpointError(f"{folder} carries no {what} ({config_name} + {weights_name}); train one with "
+                              f"`{command}`")
+    try:
+        config = parse(json.loads((folder / config_name).read_text(encoding="utf-8")))
+        stored = load_file(str(folder / weights_name))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, SafetensorError, OSError) as exc:
+        raise CheckpointError(f"cannot read the {what} in {folder}: {exc}") from exc
+    return config, stored

@@ -129,18 +129,11 @@ def has_coarse_head(folder: str | Path | None) -> bool:
 def load_coarse_head(folder: str | Path, checkpoint: str = "", network=None) -> CoarseHead:
     """The coarse head stored in ``folder``; CheckpointError when it is broken, does not fit ``network``, or
     was trained for other weights than ``checkpoint`` (a checkpoint_id)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from .checkpoint import read_head_files
 
     folder = Path(folder)
-    if not has_coarse_head(folder):
-        raise CheckpointError(f"{folder} carries no coarse head ({HEAD_CONFIG} + {HEAD_WEIGHTS}); train one with "
-                              "`petground coarse-train`")
-    try:
-        config = CoarseHeadConfig.from_dict(json.loads((folder / HEAD_CONFIG).read_text(encoding="utf-8")))
-        stored = load_file(str(folder / HEAD_WEIGHTS))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, SafetensorError, OSError) as exc:
-        raise CheckpointError(f"cannot read the coarse head in {folder}: {exc}") from exc
+    config, stored = read_head_files(folder, HEAD_CONFIG, HEAD_WEIGHTS, CoarseHeadConfig.from_dict, "coarse head",
+                                     "petground coarse-train")
     if checkpoint and config.checkpoint != checkpoint:
         raise CheckpointError(f"the coarse head in {folder} was trained for other weights ({config.checkpoint}, "
                               f"these are {checkpoint}); retrain it with `petground coarse-train`")

@@ -219,18 +219,11 @@ def has_head(folder: str | Path) -> bool:
 
 def load_head(folder: str | Path, encoder_fingerprint: str = "") -> DescribeHead:
     """The describe head stored in ``folder``; CheckpointError when it is missing, broken or for another encoder."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from .checkpoint import read_head_files
 
     folder = Path(folder)
-    if not has_head(folder):
-        raise CheckpointError(f"{folder} carries no describe head ({HEAD_CONFIG} + {HEAD_WEIGHTS}); "
-                              "train one with `petground describe-train`")
-    try:
-        config = HeadConfig.from_dict(json.loads((folder / HEAD_CONFIG).read_text(encoding="utf-8")))
-        stored = load_file(str(folder / HEAD_WEIGHTS))
-    except (json.JSONDecodeError, KeyError, TypeError, SafetensorError, OSError) as exc:
-        raise CheckpointError(f"cannot read the describe head in {folder}: {exc}") from exc
+    config, stored = read_head_files(folder, HEAD_CONFIG, HEAD_WEIGHTS, HeadConfig.from_dict, "describe head",
+                                     "petground describe-train")
     if encoder_fingerprint and config.encoder_fingerprint and encoder_fingerprint != config.encoder_fingerprint:
         raise CheckpointError(f"the describe head in {folder} was trained with another text encoder "
                               f"({config.encoder_fingerprint}, the checkpoint uses {encoder_fingerprint}); retrain it")
