@@ -72,3 +72,4 @@ def test_a_limb_crop_grounded_from_words_says_it_cannot_place_them(ibsi_dir):
     result = Grounder.from_checkpoint(None, device="cpu").ground(study, "Hypermetabolic mass in the right thigh")
     assert any("no anatomical landmark" in r for r in result.outside_training)
     assert any(f.startswith("outside what this checkpoint was trained on") for f in result.flags)
+    assert result.method != "location prior + uptake"  # where the prior points means nothing in a limb crop

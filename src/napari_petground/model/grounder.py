@@ -301,12 +301,15 @@ class Grounder:
         probability, cached, depth, decoded = yield from self._probability(session, sentence, timings, finding)
         yield ("post-processing", 0.0)
         t = time.perf_counter()
+        frame = self.frame(session)
+        # where the prior points means nothing in a body whose landmarks were not found (a limb crop)
+        placed = frame is None or frame.located
         selection = select_lesion(probability, study, finding,
-                                  pointed=lambda: self.location_map(session, sentence))
+                                  pointed=(lambda: self.location_map(session, sentence)) if placed else None)
         flags = list(selection.flags) + flags
         if not study.pet_is_suv:
             flags.append(f"PET is in {study.pet_units}, not SUV: the model expects SUV")
-        outside = outside_training(self.config, study, self.frame(session))
+        outside = outside_training(self.config, study, frame)
         if outside:
             flags.append(applicability_flag(outside))
         timings["post-processing"] = time.perf_counter() - t

@@ -1,0 +1,85 @@
+"""Screenshots of grounding from the words alone on other fields of view, for docs/fields-of-view.md.
+
+Run (needs X; on a headless machine, a virtual screen of the size wanted):
+    xvfb-run -a -s "-screen 0 1366x768x24" \\
+        python benchmarks/shot_fields_of_view.py --size 1366x768 --shots docs/images [--ibsi DIR]
+
+Shots, each of the whole window with the grounding dock:
+- fov_chest: a phantom cut to the chest (phantom.fields), one of its sentences without numbers grounded;
+- fov_limb: a real sarcoma PET/CT limb crop (IBSI STS_009, when ``--ibsi`` or PETGROUND_IBSI_DIR names the
+  data), "Hypermetabolic mass in the right thigh" grounded: the answer comes with the flag that the study lies
+  outside what the checkpoint was trained on (no landmark in a limb crop).
+Prints each sentence, the method and the flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shots", type=Path, required=True, help="folder for fov_*.png screenshots")
+    parser.add_argument("--size", default="1366x768", help="window size WxH")
+    parser.add_argument("--ibsi", type=Path, default=os.environ.get("PETGROUND_IBSI_DIR"),
+                        help="folder of the IBSI STS patients (optional)")
+    parser.add_argument("--seed", type=int, default=90003, help="phantom seed of the chest shot")
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_petground._qt.launch import add_study, dock_widgets
+    from napari_petground.phantom.fields import phantom_in_field
+
+    app = QApplication.instance() or QApplication([])
+
+    def settle(condition, timeout: float = 600.0) -> None:
+        end = time.perf_counter() + timeout
+        while not condition():
+            if time.perf_counter() > end:
+                raise TimeoutError("grounding did not finish")
+            app.processEvents()
+            time.sleep(0.005)
+
+    def ground_and_shoot(name: str, study, sentence: str) -> None:
+        viewer = napari.Viewer(title=f"PET/CT - {study.name}")
+        add_study(viewer, study)
+        dock = dock_widgets(viewer)[0]
+        viewer.window.show()
+        viewer.window.resize(width, height)
+        settle(lambda: not dock.runner.warming)
+        dock.input.replace_text(sentence)
+        dock.ground()
+        settle(lambda: not dock.runner.busy and dock.settled)
+        entry = dock.shown
+        if entry is not None and entry.stats is not None:
+            viewer.dims.set_current_step(0, int(entry.stats.peak_index[0]))  # the slice of the answer's peak
+        end = time.perf_counter() + 1.0
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.005)
+        args.shots.mkdir(parents=True, exist_ok=True)
+        path = args.shots / f"fov_{name}_{width}x{height}.png"
+        viewer.screenshot(str(path), canvas_only=False, flash=False)
+        print(f"{name}: {sentence!r} -> {entry.model.get('method') if entry else None}; "
+              f"flags {entry.flags if entry else None}; wrote {path}")
+        viewer.close()
+
+    chest = phantom_in_field(args.seed, "chest", tracer="FDG")
+    sentence = next(s.text for s in chest.sentences if s.lesion_id is not None and s.kind in ("no_numbers", "impression"))
+    ground_and_shoot("chest", chest.study, sentence)
+    if args.ibsi and (Path(args.ibsi) / "STS_009").is_dir():
+        from napari_petground.study import load_study
+
+        ground_and_shoot("limb", load_study(Path(args.ibsi) / "STS_009"), "Hypermetabolic mass in the right thigh")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
