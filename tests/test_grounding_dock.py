@@ -87,18 +87,6 @@ class ScriptedGrounder:
 
 
 @pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer(strict_qt="raise")
-
-
-@pytest.fixture
-def settings(tmp_path):
-    from qtpy.QtCore import QSettings
-
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
 def notes(monkeypatch):
     """Notifications shown, as (kind, message)."""
     import napari.utils.notifications as notifications

@@ -13,18 +13,6 @@ from test_grounding_dock import LEFT, ScriptedGrounder, open_dock, toy_study, wa
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer(strict_qt="raise")
-
-
-@pytest.fixture
-def settings(tmp_path):
-    from qtpy.QtCore import QSettings
-
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
 def test_accept_moves_the_prediction_into_findings_and_ctrl_z_takes_it_back(qtbot, viewer, settings):
     from qtpy.QtCore import Qt
 

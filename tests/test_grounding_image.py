@@ -16,18 +16,6 @@ from napari_petground.session import StudySession, session_layers
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer(strict_qt="raise")
-
-
-@pytest.fixture
-def settings(tmp_path):
-    from qtpy.QtCore import QSettings
-
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
 def open_study(viewer, settings, study):
     from napari_petground._qt.grounding_dock import GroundingDock
 

@@ -18,18 +18,6 @@ pytestmark = pytest.mark.gui
 TYPED = "Right lung nodule, SUVmax 9.0, image 20 - a vacuum cap [reef] = 1."
 
 
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer(strict_qt="raise")
-
-
-@pytest.fixture
-def settings(tmp_path):
-    from qtpy.QtCore import QSettings
-
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
 def viewer_state(viewer, dock) -> dict:
     """What napari's keys would change: layers, visibility, contrast, label modes, slice, the shown result."""
     state = {"layers": [layer.name for layer in viewer.layers], "point": tuple(viewer.dims.point),

@@ -20,11 +20,6 @@ LONG_SITE = "left para-aortic mediastinal lymph node"  # as long as the describe
 
 
 @pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer(strict_qt="raise")
-
-
-@pytest.fixture
 def user_settings(tmp_path, monkeypatch):
     """The dock's remembered settings in a temporary file, and no background import of the model."""
     from qtpy.QtCore import QSettings

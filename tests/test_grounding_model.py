@@ -34,18 +34,6 @@ pytestmark = [pytest.mark.gui, pytest.mark.slow,
 TWIN_SENTENCE_ID = 1  # the demo's right iliac wing metastasis; lesion 2 is its left twin
 
 
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer(strict_qt="raise")
-
-
-@pytest.fixture
-def settings(tmp_path):
-    from qtpy.QtCore import QSettings
-
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
 @pytest.fixture(scope="module")
 def demo():
     from napari_petground.phantom.sample import demo_phantom, demo_study

@@ -28,18 +28,6 @@ def long_report(size: int = 1_000_000, lesions: int = 40) -> str:
     return "FINDINGS:\n" + "\n".join(f"{chunk}\n- {rows[i]}" for i in range(lesions)) + "\nIMPRESSION: as above."
 
 
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer(strict_qt="raise")
-
-
-@pytest.fixture
-def settings(tmp_path):
-    from qtpy.QtCore import QSettings
-
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
 def test_long_pasted_report_is_parsed_off_the_gui_thread_and_listed(qtbot, viewer, settings):
     study, truth = toy_study()
     grounder = ScriptedGrounder(truth, delay=0.001)
