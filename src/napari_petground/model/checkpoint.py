@@ -201,3 +201,18 @@ def read_head_files(folder: str | Path, config_name: str, weights_name: str, par
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, SafetensorError, OSError) as exc:
         raise CheckpointError(f"cannot read the {what} in {folder}: {exc}") from exc
     return config, stored
+
+
+def fill_head(head, stored: dict, folder: str | Path, what: str):
+    """``head`` (a torch module) with the ``stored`` tensors, in eval mode; CheckpointError when a tensor is NaN
+    or infinite or the tensors do not fit the head's config (one rule for every head beside a checkpoint)."""
+    import torch
+
+    bad = [k for k, t in stored.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(f"the {what} in {folder} holds NaN or infinite values ({bad[0]}); retrain it")
+    try:
+        head.load_state_dict({k: v.float() for k, v in stored.items()}, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"the {what} weights in {folder} do not fit its config: {exc}") from exc
+    return head.eval()

@@ -129,7 +129,7 @@ def has_coarse_head(folder: str | Path | None) -> bool:
 def load_coarse_head(folder: str | Path, checkpoint: str = "", network=None) -> CoarseHead:
     """The coarse head stored in ``folder``; CheckpointError when it is broken, does not fit ``network``, or
     was trained for other weights than ``checkpoint`` (a checkpoint_id)."""
-    from .checkpoint import read_head_files
+    from .checkpoint import fill_head, read_head_files
 
     folder = Path(folder)
     config, stored = read_head_files(folder, HEAD_CONFIG, HEAD_WEIGHTS, CoarseHeadConfig.from_dict, "coarse head",
@@ -143,15 +143,7 @@ def load_coarse_head(folder: str | Path, checkpoint: str = "", network=None) -> 
         if not 0 < config.stages < stages or widths[-(config.stages + 1)] != config.width:
             raise CheckpointError(f"the coarse head in {folder} does not fit the network (stage {config.stages}, "
                                   f"width {config.width}); retrain it")
-    bad = [k for k, t in stored.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
-    if bad:
-        raise CheckpointError(f"the coarse head in {folder} holds NaN or infinite values ({bad[0]}); retrain it")
-    head = CoarseHead(config)
-    try:
-        head.load_state_dict({k: v.float() for k, v in stored.items()}, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"the coarse head weights in {folder} do not fit its config: {exc}") from exc
-    return head.eval()
+    return fill_head(CoarseHead(config), stored, folder, "coarse head")
 
 
 def coarse_head_for(folder: str | Path | None, checkpoint: str, network, device: str) -> CoarseHead | None:

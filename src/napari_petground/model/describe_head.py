@@ -219,7 +219,7 @@ def has_head(folder: str | Path) -> bool:
 
 def load_head(folder: str | Path, encoder_fingerprint: str = "") -> DescribeHead:
     """The describe head stored in ``folder``; CheckpointError when it is missing, broken or for another encoder."""
-    from .checkpoint import read_head_files
+    from .checkpoint import fill_head, read_head_files
 
     folder = Path(folder)
     config, stored = read_head_files(folder, HEAD_CONFIG, HEAD_WEIGHTS, HeadConfig.from_dict, "describe head",
@@ -227,12 +227,7 @@ def load_head(folder: str | Path, encoder_fingerprint: str = "") -> DescribeHead
     if encoder_fingerprint and config.encoder_fingerprint and encoder_fingerprint != config.encoder_fingerprint:
         raise CheckpointError(f"the describe head in {folder} was trained with another text encoder "
                               f"({config.encoder_fingerprint}, the checkpoint uses {encoder_fingerprint}); retrain it")
-    head = DescribeHead(config)
-    try:
-        head.load_state_dict({k: v.float() for k, v in stored.items()}, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"the describe head weights in {folder} do not fit its config: {exc}") from exc
-    return head.eval()
+    return fill_head(DescribeHead(config), stored, folder, "describe head")
 
 
 def mean_pooled(tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
