@@ -401,21 +401,3 @@ def compare_description(finding, description: Description) -> tuple[bool, str]:
         return True, "side checked; no describe head for the site"
     return True, f"site and side agree ({description.phrase}){note}"
 
-
-def other_region(finding, description: Description) -> str:
-    """The reason a low-confidence guess is not offered: the lesion it outlines looks like a site in another
-    region of the body than the sentence names, and the head gives the named site under 5 % ("" when not so).
-
-    Why: without numbers, a faint region is the network's weakest answer; one in another body region (a para-
-    aortic node for "left axillary node") is more likely another lesion than the one described."""
-    site = getattr(finding, "site", "")
-    if not (site in SITE_BY_KEY and description.site and description.region):
-        return ""
-    if within(site, description.site) or within(description.site, site):
-        return ""
-    candidates = {a.site: a.score for a in description.alternatives}
-    candidates.update(description.site_probabilities)
-    if str(SITE_BY_KEY[site].region) == description.region or candidates.get(site, 0.0) >= 0.05:
-        return ""
-    return (f"not found: the most likely region looks like {with_article(lesion_noun(description.site))} "
-            f"({description.region}), not {with_article(SITE_BY_KEY[site].phrase)}, so no lesion is offered")

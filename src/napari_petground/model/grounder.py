@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Generator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -316,15 +316,6 @@ class Grounder:
         yield ("post-processing", 0.8)
         t = time.perf_counter()
         description, consistency = self._check_site(session, selection.mask, finding)
-        elsewhere = ""
-        if selection.method == "network (faint region)" and description is not None:
-            from .describe import other_region
-
-            elsewhere = other_region(finding, description)
-        if elsewhere:  # a low-confidence guess in another body region than the words name is not offered
-            selection = replace(selection, mask=np.zeros_like(selection.mask), chosen=None, method="none")
-            flags = [elsewhere, *flags[1:]]
-            description = consistency = None
         timings["describe"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         yield ("post-processing", 1.0)
