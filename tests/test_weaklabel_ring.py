@@ -131,3 +131,19 @@ def test_every_method_still_finds_phantom_lesions(method):
         scores.append(dice(grow_lesion(pet, seed, ph.study.pet.spacing, method).mask, truth))
     floor = 0.8 if method == DEFAULT_METHOD else 0.4
     assert np.median(scores) >= floor, (method, scores)
+
+
+def test_faint_node_whose_next_level_is_a_whole_organ_keeps_its_levels():
+    """The demo's left hilar node (SUVmax 2.2, beside the mediastinum): its levels grow a voxel or two at a time
+    until the next one is the whole mediastinum (beyond the volume limit). The edge is the last level before
+    that step, not the hottest voxel alone."""
+    from napari_petground.phantom.sample import demo_phantom
+    from napari_petground.report import extract_findings
+    from napari_petground.weaklabel import weak_label
+
+    phantom = demo_phantom()
+    lesion = next(lesion for lesion in phantom.lesions if lesion.site == "hilar_node")
+    sentence = next(s.text for s in phantom.sentences if s.lesion_id == lesion.id and s.kind == "numbers")
+    truth = phantom.lesion_labels == lesion.id
+    label = weak_label(phantom.study, extract_findings(sentence)[0])
+    assert dice(label.mask > 0, truth) >= 0.6, (int(label.mask.sum()), int(truth.sum()))

@@ -185,8 +185,8 @@ class Describer:
         """weaklabel.components' statistics of the lesion (the numbers every part of the package uses),
         measured in its bounding box only, which keeps whole-body grids fast; the side is relative to the
         body midline (weaklabel.components.body_midline_x_mm, cached on the study)."""
+        from ..study.grid import bounding_box
         from ..weaklabel.components import body_midline_x_mm, component_stats
-        from .describe_features import bounding_box
 
         box = box or bounding_box(mask)
         if box is None:
@@ -205,7 +205,7 @@ class Describer:
         if mask.shape != study.pet.shape:
             raise ModelError(f"the lesion mask {mask.shape} is not on the PET grid {study.pet.shape}; "
                              "use a Labels layer on the PET grid")
-        from .describe_features import bounding_box
+        from ..study.grid import bounding_box
 
         mask = mask if mask.dtype == bool else mask != 0
         box = bounding_box(mask)

@@ -52,3 +52,16 @@ class Grid:
         """Nearest voxel index of a (z, y, x) position, clipped to the grid."""
         idx = np.rint((np.asarray(point_mm, float) - self.origin) / self.spacing).astype(int)
         return tuple(int(np.clip(i, 0, n - 1)) for i, n in zip(idx, self.shape, strict=True))  # type: ignore[return-value]
+
+
+def bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
+    """Bounding box of a boolean (Z, Y, X) mask from its three projections (much faster than np.nonzero);
+    None for an empty mask."""
+    out = []
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        hit = np.flatnonzero(mask.any(axis=other))
+        if not hit.size:
+            return None
+        out.append(slice(int(hit[0]), int(hit[-1]) + 1))
+    return tuple(out)  # type: ignore[return-value]

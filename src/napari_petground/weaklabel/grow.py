@@ -36,7 +36,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import WeakLabelError
-from .ring import RingSettings, body_background, delineate, fill_holes
+from .ring import RingSettings, body_background, delineate, dilate_cube, fill_holes
 
 STRUCT26 = np.ones((3, 3, 3), dtype=bool)
 METHODS = ("ring", "adaptive", "jentzen", "nestle", "fixed41", "fixed50", "suv2.5")
@@ -113,13 +113,12 @@ def _region(sub: np.ndarray, seed: tuple[int, int, int], threshold: float) -> np
 
 def _shell_mean(sub: np.ndarray, mask: np.ndarray, width: int = 3) -> float:
     """Mean SUV in a ``width``-voxel shell around the mask (inside the box)."""
-    grown = ndi.binary_dilation(mask, structure=STRUCT26, iterations=width)
-    shell = grown & ~mask
+    shell = dilate_cube(mask, width) & ~mask
     return float(sub[shell].mean()) if shell.any() else float(np.median(sub))
 
 
 def _shell(mask: np.ndarray, width: int = 3) -> np.ndarray:
-    return ndi.binary_dilation(mask, structure=STRUCT26, iterations=width) & ~mask
+    return dilate_cube(mask, width) & ~mask
 
 
 def local_background(sub: np.ndarray, seed: tuple, inner: int = 4, outer: int = 7) -> tuple[float, float]:

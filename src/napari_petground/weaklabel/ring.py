@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..study.grid import bounding_box
+
 STRUCT26 = np.ones((3, 3, 3), dtype=bool)
 
 
@@ -103,15 +105,56 @@ def body_background(pet: np.ndarray, body_fraction: float = 0.3) -> float:
     return float(np.median(body)) if body.size else float(np.median(positive))
 
 
+def enclosed_filled(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with every hole filled: the same voxels as ``scipy.ndimage.binary_fill_holes`` (background
+    connected face to face to the array's border stays out), from one labelling of the background instead
+    of an iterated propagation (about twice as fast; it runs at every level of the scan)."""
+    mask = np.asarray(mask, bool)
+    labels, n = ndi.label(~mask)
+    if n == 0:
+        return mask.copy()
+    outside = np.zeros(n + 1, bool)
+    for axis in range(mask.ndim):
+        outside[np.take(labels, 0, axis=axis)] = True
+        outside[np.take(labels, -1, axis=axis)] = True
+    outside[0] = True
+    return mask | ~outside[labels]
+
+
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """Fill cold cores: holes in 3D, then slice by slice (a core open at one end is still enclosed in-plane)."""
-    out = ndi.binary_fill_holes(mask)
+    out = enclosed_filled(mask)
     for k in np.flatnonzero(out.any(axis=(1, 2))):
-        out[k] = ndi.binary_fill_holes(out[k])
+        out[k] = enclosed_filled(out[k])
     return out
 
 
-def _component(sub: np.ndarray, seed: tuple[int, int, int], threshold: float) -> np.ndarray:
+def dilate_cube(mask: np.ndarray, voxels: int) -> np.ndarray:
+    """``mask`` grown by ``voxels`` in the 26-neighbourhood: the same voxels as ``voxels`` iterations of a 3×3×3
+    binary dilation, as one separable maximum filter (several times faster; the ring is measured at every level)."""
+    if voxels <= 0:
+        return np.asarray(mask, bool).copy()
+    return ndi.maximum_filter(np.asarray(mask, bool), size=2 * voxels + 1, mode="constant", cval=False)
+
+
+def _component(sub: np.ndarray, seed: tuple[int, int, int], threshold: float,
+               inside: np.ndarray | None = None, margin: int = 3) -> np.ndarray:
+    """Voxels ≥ ``threshold`` connected to ``seed`` (26-neighbourhood). ``inside``: a region the answer is known
+    to contain (the level above's): the labelling runs in its box grown by ``margin`` first, and on the whole
+    volume only when the component reaches that box's faces, so most levels of a small lesion cost little."""
+    box = bounding_box(inside) if inside is not None else None
+    if box is not None:
+        crop = tuple(slice(max(0, b.start - margin), min(n, b.stop + margin))
+                     for b, n in zip(box, sub.shape, strict=True))
+        local = tuple(s - c.start for s, c in zip(seed, crop, strict=True))
+        part = _component(sub[crop], local, threshold)
+        reaches = any((c.start > 0 and np.take(part, 0, axis=a).any())
+                      or (c.stop < n and np.take(part, -1, axis=a).any())
+                      for a, (c, n) in enumerate(zip(crop, sub.shape, strict=True)))
+        if not reaches:
+            out = np.zeros(sub.shape, bool)
+            out[crop] = part
+            return out
     above = sub >= threshold
     above[seed] = True
     labels, _ = ndi.label(above, structure=STRUCT26)
@@ -126,9 +169,9 @@ def _ring_background(sub: np.ndarray, body: np.ndarray, region: np.ndarray, inne
     lo = np.maximum(where.min(axis=0) - outer - 1, 0)
     hi = np.minimum(where.max(axis=0) + outer + 2, region.shape)
     crop = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
-    filled = ndi.binary_fill_holes(region[crop])
-    near = ndi.binary_dilation(filled, STRUCT26, iterations=inner)
-    far = ndi.binary_dilation(near, STRUCT26, iterations=outer - inner)
+    filled = enclosed_filled(region[crop])
+    near = dilate_cube(filled, inner)
+    far = dilate_cube(near, outer - inner)
     ring = far & ~near & body[crop]
     return float(np.quantile(sub[crop][ring], quantile)) if ring.any() else fallback
 
@@ -148,14 +191,14 @@ def delineate(sub: np.ndarray, seed: tuple[int, int, int], voxel_ml: float, back
     levels: list[_Level] = []
     excess = 0.95 * (suvmax - b0)
     stop = None
-    runaway = False
+    runaway = 0.0  # the volume of the level that ran away (ml), 0 when none did
     while excess > 0.05 * b0:
         t = b0 + excess
         excess *= s.step
-        region = _component(sub, seed, t)
+        region = _component(sub, seed, t, levels[-1].region if levels else None)
         volume = float(region.sum()) * voxel_ml
         if volume > s.max_volume_ml:
-            runaway = True
+            runaway = volume
             break
         ring = _ring_background(sub, body, region, s.ring_inner, s.ring_outer, s.ring_quantile, b0)
         mean = float(sub[region].mean())
@@ -174,8 +217,10 @@ def delineate(sub: np.ndarray, seed: tuple[int, int, int], voxel_ml: float, back
         return RingResult(region, suvmax, b0, 0, ["runaway" if runaway else "low_contrast"])
     if runaway and stop is None and len(levels) > 1:
         # it ran into an organ without ever failing: the edge is before the last many-fold one-step growth
-        # (the organ joining; an earlier one is the lesion itself reached from its hottest voxel)
-        growth = np.array([levels[i].volume_ml / levels[i - 1].volume_ml for i in range(1, len(levels))])
+        # (the organ joining; an earlier one is the lesion itself reached from its hottest voxel). The step
+        # that ran away counts: a small node whose next level is a whole organ keeps all its levels
+        volumes = [lv.volume_ml for lv in levels] + [runaway]
+        growth = np.array([volumes[i] / volumes[i - 1] for i in range(1, len(volumes))])
         big = np.flatnonzero(growth >= 4.0)
         stop = int(big[-1] if big.size else np.argmax(growth)) + 1
     last = max((i for i, lv in enumerate(levels[: stop]) if lv.self_consistent), default=0)
@@ -211,7 +256,7 @@ def _mass_level(levels: list[_Level], spot: int, voxel_ml: float, s: RingSetting
     """The lowest level below ``spot`` whose region is a mass standing out from its own surroundings and much
     larger than the spot's neighbourhood; unless ``through_jumps``, only before a neighbour joins at once.
     None when there is none."""
-    near = ndi.binary_dilation(levels[spot].region, STRUCT26, iterations=2).sum() * voxel_ml
+    near = dilate_cube(levels[spot].region, 2).sum() * voxel_ml
     found = None
     for i in range(spot + 1, len(levels)):
         if _jumped(levels, i, s) and not through_jumps:
