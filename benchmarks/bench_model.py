@@ -3,7 +3,8 @@
 Measures: loading, text encoding per new sentence, first grounding on a study (preprocessing + encoder +
 decoder + selection), a second sentence on the same study (decoder and selection only), their ratio, the
 windows the fine decoder stages ran on, and peak memory, for three volume sizes. Every measurement runs in a
-process of its own, so peaks do not mix and the first sentence always starts cold.
+process of its own, so peaks do not mix and the first sentence always starts cold (the model's libraries
+imported first, as the grounding dock does when it opens: model.imports).
 
 Modes (``--modes``), run alternately size by size, so that a machine shared with other work slows them alike:
 ``c2f`` (the grounder's default: coarse-to-fine decoding), ``full`` (every window through the whole decoder,
@@ -62,9 +63,11 @@ def run_one(name: str, checkpoint: str | None, threads: int, mode: str, device: 
 
     torch.set_num_threads(threads)
     from napari_petground.model import Grounder
+    from napari_petground.model.imports import warm_imports
     from napari_petground.phantom import make_phantom
     from napari_petground.phantom.sample import demo_phantom, demo_study
 
+    warm_imports()  # as the grounding dock does when it opens: the first grounding is timed, not Python's imports
     spec = SIZES[name]
     if spec.get("demo"):
         phantom, study = demo_phantom(), demo_study()

@@ -81,17 +81,19 @@ def find_candidates(
     lower: list[tuple[np.ndarray, int, dict[int, Candidate]]] = []  # labels, slab start, label -> candidate
     for level in levels:
         a, b = max(0, z_lo - margin), min(n_z, z_hi + margin + 1)
+        step = 2 * margin
         while True:
             slab = data[a:b] >= level
             labels, n = ndi.label(slab, structure=STRUCT26)
-            # regions reaching an open slab face may continue beyond it: grow the slab and relabel
-            open_face = (a > 0 and labels[0].any()) or (b < n_z and labels[-1].any())
-            if not open_face or (a == 0 and b == n_z):
+            # keep only regions that reach the search window (the stated image ± tolerance)
+            window = labels[max(0, z_lo - a):z_hi - a + 1]
+            keep = np.unique(window[window > 0])
+            # a kept region reaching an open slab face may continue beyond it: grow the slab (by twice as much
+            # each time, so a faint level that joins half the body costs a few labellings) and relabel
+            faces = ([labels[0]] if a > 0 else []) + ([labels[-1]] if b < n_z else [])
+            if not any(np.isin(face, keep).any() for face in faces if face.any()):
                 break
-            a, b = max(0, a - 2 * margin), min(n_z, b + 2 * margin)
-        # keep only regions that reach the search window (the stated image ± tolerance)
-        window = labels[max(0, z_lo - a):z_hi - a + 1]
-        keep = np.unique(window[window > 0])
+            a, b, step = max(0, a - step), min(n_z, b + step), 2 * step
         if keep.size == 0:
             continue
         remap = np.zeros(n + 1, dtype=np.int32)
