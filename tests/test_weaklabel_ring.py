@@ -147,3 +147,22 @@ def test_faint_node_whose_next_level_is_a_whole_organ_keeps_its_levels():
     truth = phantom.lesion_labels == lesion.id
     label = weak_label(phantom.study, extract_findings(sentence)[0])
     assert dice(label.mask > 0, truth) >= 0.6, (int(label.mask.sum()), int(truth.sum()))
+
+
+
+def test_lesion_whose_edge_wraps_an_organ_is_outlined_before_it_joined_it():
+    """A phantom's pancreatic lesion (SUVmax 5.5) grows level by level into a hot neighbour and then into a
+    shell of warm tissue; every level stays self-consistent (once the neighbours join, the ring is the body's
+    background), and the shell, filled, is 3 l: refused as runaway growth, no mask at all. The answer is the
+    lesion as it was before it last joined something much larger, flagged as part of a larger uptake."""
+    from napari_petground.phantom.fields import phantom_in_field
+    from napari_petground.report import extract_findings
+    from napari_petground.weaklabel import weak_label
+
+    phantom = phantom_in_field(90009, "neck_to_thighs", tracer="FDG", resolution_mm=4.0, version=1)
+    lesion = next(lesion for lesion in phantom.lesions if lesion.site == "pancreas")
+    sentence = next(s.text for s in phantom.sentences if s.lesion_id == lesion.id and s.kind == "numbers")
+    label = weak_label(phantom.study, extract_findings(sentence, tracer="FDG")[0])
+    assert label.status == "matched", label.reason
+    assert dice(label.mask > 0, phantom.lesion_labels == lesion.id) >= 0.8
+    assert "part_of_larger_uptake" in label.flags

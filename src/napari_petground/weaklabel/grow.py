@@ -227,6 +227,16 @@ def _review_flags(sub: np.ndarray, box: _Box, region: np.ndarray, threshold: flo
     return flags
 
 
+def _filled(region: np.ndarray, ct: np.ndarray | None, box: _Box) -> np.ndarray:
+    """Holes filled and the edge closed; with a CT, enclosed bone (a femur inside a thigh mass) and air are
+    not lesion."""
+    filled = fill_and_close(region)
+    if ct is not None:
+        ct_box = np.asarray(ct[box.slices])
+        filled &= region | ~((ct_box > BONE_HU) | (ct_box < AIR_HU))
+    return filled
+
+
 def grow_lesion(
     pet: np.ndarray,
     seed: tuple[int, int, int],
@@ -266,12 +276,12 @@ def grow_lesion(
             break
         box.enlarge()
     if method in ("ring", "adaptive") and opts.get("fill", True):
-        filled = fill_and_close(region)
-        ct = opts.get("ct")
-        if ct is not None:  # enclosed bone (a femur inside a thigh mass) and air are not lesion
-            ct_box = np.asarray(ct[box.slices])
-            filled &= region | ~((ct_box > BONE_HU) | (ct_box < AIR_HU))
-        region = filled
+        region = _filled(region, opts.get("ct"), box)
+        smaller = ring.smaller if method == "ring" else None
+        if region.sum() * voxel_ml > max_volume_ml and smaller is not None:
+            # refused as an organ: the lesion before it joined the organ (flagged part_of_larger_uptake)
+            region, threshold, flags = _filled(smaller.region, opts.get("ct"), box), smaller.threshold, smaller.flags
+            info.update(background=smaller.background)
     mask = np.zeros(pet.shape, dtype=bool)
     mask[box.slices] = region
     volume = float(region.sum() * voxel_ml)

@@ -24,6 +24,10 @@ the body's background (× ``plateau_ratio``), it is a peak inside a larger mass,
 lowest level whose region is self-consistent by its mean, stands out from its ring (T ≥ 2 B) and is much larger
 than the hot spot becomes the answer, unless the region explodes in one step (a neighbouring organ joining).
 
+When the edge found is refused as too large for a lesion (an organ, or a shell round one that the hole fill
+closes), the caller (weaklabel.grow) takes instead the lesion as it was before it last joined something much
+larger (the self-consistent level before the last ≥ 4-fold one-step growth), flagged ``part_of_larger_uptake``.
+
 Parameters were chosen on synthetic spheres, phantom lesions and one half of the real sarcoma sample (see
 docs/weak-labels.md for both halves' figures): α = 0.5, f_pv = 0.4, v0 = 6 ml, the ring's 60th percentile
 (0.5–0.7 give the same real-tumour figures; 0.75 collapses some real tumours onto their core).
@@ -77,6 +81,9 @@ class RingResult:
     levels: int
     flags: list[str] = field(default_factory=list)
     history: list[float] = field(default_factory=list)
+    # for a very large edge: the lesion before it last joined something much larger (grow_lesion uses it when
+    # the edge is refused as runaway growth)
+    smaller: RingResult | None = None
 
 
 @dataclass
@@ -232,8 +239,32 @@ def delineate(sub: np.ndarray, seed: tuple[int, int, int], voxel_ml: float, back
         flags.append("part_of_larger_uptake")
     if suvmax < 1.5 * chosen.background:
         flags.append("low_contrast")
-    return RingResult(fill_holes(chosen.region), chosen.threshold, chosen.background, len(levels), flags,
-                      [lv.threshold for lv in levels])
+    region = fill_holes(chosen.region)
+    result = RingResult(region, chosen.threshold, chosen.background, len(levels), flags,
+                        [lv.threshold for lv in levels])
+    if chosen is not levels[0]:
+        # the edge may be an organ (or wrap round one, closed by the caller's fill) and be refused as a lesion:
+        # keep, as the alternative, the lesion as it was before it last joined something much larger
+        smaller = _before_last_join(levels, next(i for i, lv in enumerate(levels) if lv is chosen), voxel_ml, s)
+        if smaller is not None:
+            level, filled = smaller
+            result.smaller = RingResult(filled, level.threshold, level.background, len(levels),
+                                        [f for f in flags if f != "hot_spot_in_mass"] + ["part_of_larger_uptake"],
+                                        result.history)
+    return result
+
+
+def _before_last_join(levels: list[_Level], chosen: int, voxel_ml: float,
+                      s: RingSettings) -> tuple[_Level, np.ndarray] | None:
+    """The self-consistent level just before the last many-fold one-step growth above ``chosen`` whose
+    region (holes filled) fits the volume limit, with that region; None when there is none."""
+    for i in range(chosen, 0, -1):
+        before = levels[i - 1]
+        if levels[i].volume_ml >= 4.0 * before.volume_ml and before.self_consistent:
+            region = fill_holes(before.region)
+            if region.sum() * voxel_ml <= s.max_volume_ml:
+                return before, region
+    return None
 
 
 def _hot_spot(level: _Level, suvmax: float, b0: float, voxel_ml: float, s: RingSettings) -> bool:
