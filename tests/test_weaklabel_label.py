@@ -244,3 +244,20 @@ def test_site_map_given_as_labels_and_names():
     assert "reference_organ" in weak_label(study, stated).flags
     study.extras["site_map"] = {"labels": truths[0].astype(np.uint8) * 7, "names": {7: "lymph node"}}
     assert "reference_organ" not in weak_label(study, stated).flags
+
+
+
+def test_lesion_merged_with_a_neighbour_at_the_lowest_level_is_measured_where_it_stands_apart():
+    """A phantom's left retroperitoneal node at L3 (DOTATATE, SUVmax 23.3): at half the stated SUVmax it is one
+    region with hot tissue right of the midline, whose centre is on the right; at three quarters the node
+    stands alone, on the left. The same hottest voxel is one candidate, measured at the level where it agrees
+    with the sentence (it was "no region agrees: left stated, region on the right")."""
+    from napari_petground.phantom.fields import phantom_in_field
+
+    phantom = phantom_in_field(90015, "neck_to_thighs", tracer="DOTATATE", resolution_mm=4.0, version=1)
+    node = next(lesion for lesion in phantom.lesions if lesion.laterality == "left" and "L3" in " ".join(
+        s.text for s in phantom.sentences if s.lesion_id == lesion.id))
+    sentence = next(s.text for s in phantom.sentences if s.lesion_id == node.id and s.kind == "numbers")
+    label = weak_label(phantom.study, extract_findings(sentence, tracer="DOTATATE")[0])
+    assert label.status == "matched", label.reason
+    assert dice(label.mask > 0, phantom.lesion_labels == node.id) >= 0.8

@@ -4,7 +4,8 @@ The PET is thresholded in a slab around the stated image (the slab grows while a
 or bottom, so big lesions are seen whole) at a few levels relative to the stated SUVmax (50 %, 75 %, 90 %):
 at the lowest level a lesion next to a hotter organ may merge with it, and a higher level separates them.
 Connected regions (26-neighbourhood) are described by ComponentStats and checked with check_agreement;
-regions found at several levels with the same hottest voxel are one candidate.
+regions found at several levels with the same hottest voxel are one candidate, measured at the level where it
+agrees best with the sentence (the lowest, unless a higher one separates it from a neighbour).
 """
 
 from __future__ import annotations
@@ -104,15 +105,21 @@ def find_candidates(
             kept, pet_volume, numbering, midline_x_mm,
             midline_tolerance_mm=s.midline_tolerance_mm, offset=(a, 0, 0),
         ):
-            if stats.n_voxels < s.min_voxels or stats.peak_index in found:
+            if stats.n_voxels < s.min_voxels:
                 continue
-            if _inside_matching(stats.peak_index, lower):
+            known = found.get(stats.peak_index)
+            if known is None and _inside_matching(stats.peak_index, lower):
                 continue  # a hot part of a region that already agrees at a lower level
             agreement = check_agreement(
                 stats, finding, suv_tolerance=s.suv_tolerance,
                 relative_suv_tolerance=s.relative_suv_tolerance, slice_tolerance=s.slice_tolerance,
             )
-            cand = Candidate(stats, agreement, agreement_score(agreement), level)
+            score = agreement_score(agreement)
+            if known is not None and score <= known.score:
+                continue  # the same hottest voxel, measured as well or better at a lower level
+            # new, or the same lesion separated at a higher level from a neighbour it merged with below (its
+            # side or images measured apart from the neighbour's)
+            cand = Candidate(stats, agreement, score, level)
             found[stats.peak_index] = cand
             by_label[stats.label] = cand
         lower.append((kept, a, by_label))
