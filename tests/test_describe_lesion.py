@@ -29,6 +29,7 @@ from napari_petground.model.describe_features import FeatureSpec, mask_on_model_
 from napari_petground.model.describe_head import info_nce, load_head, save_head
 from napari_petground.model.describe_train import (
     HeadTrainSettings,
+    LesionSample,
     default_vocabulary,
     evaluate_head,
     samples_from_phantom,
@@ -292,3 +293,31 @@ def test_kept_samples_hold_the_cached_exams_and_are_read_instead(trained, fresh,
     monkeypatch.setattr(describe_train, "samples_from_exam", no_encoding)
     head, _ = describe_train.fit_describe_head(network, config, **run)
     assert head.config.training["samples"] == len(fresh.lesions)
+
+
+def test_an_anatomy_head_reads_where_along_the_body_the_lesion_lies():
+    """With field-free position features (FeatureSpec version 2) the tabular numbers do not say where along the
+    body a lesion is: T10 and L3 vertebral lesions look alike to a "tabular" head. An "anatomy" head also reads
+    the model input pooled on the lesion, whose coordinate channels (anatomical for such a checkpoint) do."""
+    from napari_petground.model.describe_head import N_TABULAR, input_columns
+
+    entries, phrases, owner = default_vocabulary()
+    index = {(e.site, e.side): i for i, e in enumerate(entries)}
+    rng = np.random.default_rng(0)
+    channels = 5  # PET, CT, x, y, z
+    spec = FeatureSpec(version=2, input_channels=channels)
+    samples = []
+    for k in range(120):
+        site, level = (("vertebra_t10", 0.4), ("vertebra_l3", -0.1))[k % 2]
+        features = rng.normal(0.0, 1.0, 2 * channels + 2 * 8 + N_TABULAR).astype(np.float32)
+        features[channels - 1] = features[2 * channels - 1] = level + rng.normal(0.0, 0.02)  # z inside, around
+        samples.append(LesionSample(features, site, "", index[(site, "")]))
+    text = np.random.default_rng(1).standard_normal((len(phrases), 384)).astype(np.float32)
+    scores = {}
+    for inputs in ("tabular", "anatomy"):
+        head = train_head(samples[:80], entries, text, owner, phrases, spec,
+                          HeadTrainSettings(steps=120, batch=32, inputs=inputs))
+        reads_input = set(range(2 * channels)) & set(input_columns(head.config).tolist())
+        assert len(reads_input) == (2 * channels if inputs == "anatomy" else 0)
+        scores[inputs] = evaluate_head(head, samples[80:])["fine_top1"]
+    assert scores["anatomy"] >= 0.9 and scores["tabular"] <= 0.7, scores

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..cli import writable_folder
 from ..errors import ModelError
+from .describe_features import INPUTS
 
 
 def register_describe(subparsers) -> None:
@@ -50,6 +51,9 @@ def register_describe(subparsers) -> None:
                             "comma-separated files are read together)")
     train.add_argument("--steps", type=int, default=1500)
     train.add_argument("--bins", type=int, default=12, help="soft bins per position and tissue number")
+    train.add_argument("--inputs", default=None, choices=INPUTS,
+                       help="what the head reads of a lesion's features (default: 'anatomy' for a checkpoint with "
+                            "anatomical coordinates, else 'tabular'; describe_features.INPUTS)")
     train.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves the machine to others)")
     train.set_defaults(func=_train)
 
@@ -99,7 +103,7 @@ def _train(args) -> int:
 
     from .checkpoint import load_checkpoint, shipped_checkpoint
     from .describe_head import save_head
-    from .describe_train import HeadTrainSettings, fit_describe_head
+    from .describe_train import HeadTrainSettings, default_inputs, fit_describe_head
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -110,7 +114,8 @@ def _train(args) -> int:
     head, metrics = fit_describe_head(
         network, config, phantoms=args.phantoms, first_seed=args.first_seed, tracers=tracers,
         resolution_mm=args.resolution, val_phantoms=args.val_phantoms, dataset=args.dataset, exam_cache=args.exams,
-        settings=HeadTrainSettings(steps=args.steps, bins=args.bins), version=args.phantom_version,
+        settings=HeadTrainSettings(steps=args.steps, bins=args.bins, inputs=args.inputs or default_inputs(config)),
+        version=args.phantom_version,
         extents=tuple(e.strip() for e in args.extents.split(",") if e.strip()), n_lesions=args.lesions or None,
         samples_file=args.samples, log=lambda m: print(m, flush=True))
     out = save_head(args.out or folder, head)

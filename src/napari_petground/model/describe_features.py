@@ -18,6 +18,12 @@ from ..study.grid import bounding_box
 
 N_POSITION = 16
 N_TISSUE = 9
+# what a describe head reads of these features. "all": every feature (the encoder's pooled maps overfit on a
+# fine vocabulary); "tabular": PET maximum, tissue and position (with field-free positions, FeatureSpec
+# version 2, nothing says where along the body); "anatomy": tabular plus the model input pooled inside and
+# around the lesion (PET, CT and the coordinate channels: for an anatomical checkpoint, where along the body
+# the lesion lies, read from the landmarks)
+INPUTS = ("all", "tabular", "anatomy")
 
 
 @dataclass(frozen=True)
@@ -31,12 +37,16 @@ class FeatureSpec:
     # that level); where along the body comes from the pooled coordinate channels, anatomical for networks
     # trained with coord_frame "anatomy"
     version: int = 1
+    # channels of the model input, the first pooled level (PET, CT, coordinate channels): a head reading
+    # "anatomy" inputs finds the lesion's anatomical coordinates there (0: not recorded, older heads)
+    input_channels: int = 0
 
     @classmethod
     def for_config(cls, config, body_level: float = 0.02) -> FeatureSpec:
         """The features a new head for this checkpoint should use: version 2 when its coordinates are anatomical."""
         anatomical = getattr(config.preprocess, "coord_frame", "box") == "anatomy"
-        return cls(body_level=body_level, version=2 if anatomical else 1)
+        return cls(body_level=body_level, version=2 if anatomical else 1,
+                   input_channels=int(config.preprocess.in_channels))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..atomic import atomic_write_bytes
 from ..errors import CheckpointError
-from .describe_features import N_POSITION, N_TISSUE, FeatureSpec
+from .describe_features import INPUTS, N_POSITION, N_TISSUE, FeatureSpec
 from .describe_vocab import VocabEntry
 
 HEAD_WEIGHTS = "describe_head.safetensors"
@@ -34,6 +34,19 @@ HEAD_CONFIG = "describe_head.json"
 HEAD_VERSION = 2
 KNOWN_VERSIONS = (1, 2)  # version 1: no per-entry offsets (heads trained on the first 27-site lexicon)
 N_TABULAR = 1 + N_TISSUE + N_POSITION  # the last features: PET maximum, tissue around the lesion, position
+
+
+def input_columns(config: HeadConfig) -> np.ndarray:
+    """Indices of the features the image side reads (``config.inputs``)."""
+    tabular = np.arange(config.feature_dim - N_TABULAR, config.feature_dim)
+    if config.inputs == "tabular":
+        return tabular
+    if config.inputs == "anatomy":
+        if config.spec.input_channels <= 0:
+            raise CheckpointError("a describe head reading 'anatomy' inputs needs the model input's channel count "
+                                  "in its feature spec; retrain it")
+        return np.concatenate([np.arange(2 * config.spec.input_channels), tabular])
+    return np.arange(config.feature_dim)
 
 
 @dataclass
@@ -50,7 +63,7 @@ class HeadConfig:
     encoder_fingerprint: str = ""
     training: dict = field(default_factory=dict)
     version: int = HEAD_VERSION
-    inputs: str = "all"  # "all" features, or "tabular": PET maximum, tissue and position only
+    inputs: str = "all"  # INPUTS: what the image side reads of the features
     bins: int = 0  # soft bins per input (Gaussian bumps at its training quantiles), 0 for none
 
     def to_dict(self) -> dict:
@@ -95,7 +108,10 @@ class DescribeHead(nn.Module):
     def __init__(self, config: HeadConfig) -> None:
         super().__init__()
         self.config = config
-        n_in = N_TABULAR if config.inputs == "tabular" else config.feature_dim
+        if config.inputs not in INPUTS:
+            raise CheckpointError(f"describe head inputs {config.inputs!r} are not one of {INPUTS}; retrain it")
+        columns = input_columns(config)
+        n_in = columns.size
         self.image = nn.Sequential(
             nn.Linear(n_in * (1 + config.bins), config.hidden), nn.GELU(), nn.Dropout(config.dropout),
             nn.Linear(config.hidden, config.embed_dim),
@@ -112,6 +128,7 @@ class DescribeHead(nn.Module):
                              if config.version >= 2 else None)
         self.register_buffer("coarse_index", torch.as_tensor(config.coarse_owner, dtype=torch.long),
                              persistent=False)
+        self.register_buffer("columns", torch.as_tensor(columns, dtype=torch.long), persistent=False)
         self._prototypes: torch.Tensor | None = None  # cached in eval mode (describing one lesion at a time)
 
     def train(self, mode: bool = True) -> DescribeHead:
@@ -119,11 +136,11 @@ class DescribeHead(nn.Module):
         return super().train(mode)
 
     def inputs(self, features: torch.Tensor) -> torch.Tensor:
-        """What the image side reads: the standardised features (or their tabular part), and with ``bins``
+        """What the image side reads: the standardised features (the columns ``config.inputs`` names), and with ``bins``
         each also as soft bins, which lets a small network draw the sharp borders between neighbouring sites."""
         x = (features - self.feature_mean) / self.feature_std
-        if self.config.inputs == "tabular":
-            x = x[:, -N_TABULAR:]
+        if self.config.inputs != "all":
+            x = x[:, self.columns]
         if self.config.bins:
             bumps = torch.exp(-(((x[:, None, :] - self.bin_centres) / self.bin_width) ** 2))
             x = torch.cat([x, bumps.flatten(1)], dim=1)

@@ -133,7 +133,7 @@ class HeadTrainSettings:
     noise: float = 0.02  # Gaussian noise on standardised features (augmentation)
     seed: int = 0
     threads: int = 0
-    inputs: str = "tabular"  # "tabular": PET maximum, tissue and position; "all": the encoder's pooled maps too
+    inputs: str = "tabular"  # describe_features.INPUTS
     bins: int = 12  # soft bins per input (0: none)
 
 
@@ -160,7 +160,7 @@ def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phr
     """A trained DescribeHead (eval mode)."""
     import torch
 
-    from .describe_head import DescribeHead, HeadConfig, coarse_loss, info_nce, vocab_loss
+    from .describe_head import DescribeHead, HeadConfig, coarse_loss, info_nce, input_columns, vocab_loss
 
     if len(samples) < 2:
         raise ModelError("too few lesions with a known site to train the describe head")
@@ -181,7 +181,7 @@ def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phr
         head.feature_std.copy_(torch.from_numpy(x.std(0) + 1e-3))
         head.phrase_text.copy_(torch.from_numpy(phrase_text))
         if settings.bins:  # bumps at the training quantiles of each standardised input
-            z = ((x - x.mean(0)) / (x.std(0) + 1e-3))[:, -head.bin_width.numel():]
+            z = ((x - x.mean(0)) / (x.std(0) + 1e-3))[:, input_columns(config)]
             centres = np.quantile(z, np.linspace(0, 1, settings.bins), axis=0).astype(np.float32)
             head.bin_centres.copy_(torch.from_numpy(centres))
             head.bin_width.copy_(torch.from_numpy(np.maximum(np.diff(centres, axis=0).mean(0), 1e-3)))
@@ -284,6 +284,13 @@ def default_vocabulary() -> tuple[tuple[VocabEntry, ...], list[str], list[int]]:
     entries = vocabulary()
     phrases, owner = phrase_table(entries)
     return entries, phrases, owner
+
+
+def default_inputs(config) -> str:
+    """What a new head for this checkpoint reads: "anatomy" when its coordinate channels are anatomical (where
+    along the body a lesion lies, whatever the field of view), else "tabular" (describe_features.INPUTS). Chosen
+    on 82 lesions of 36 varied phantoms: fine top-1 56 % against 48 %, coarse 79 % against 70 %."""
+    return "anatomy" if FeatureSpec.for_config(config).version >= 2 else "tabular"
 
 
 def body_level(config) -> float:
