@@ -81,8 +81,8 @@ class RingResult:
     levels: int
     flags: list[str] = field(default_factory=list)
     history: list[float] = field(default_factory=list)
-    # for a very large edge: the lesion before it last joined something much larger (grow_lesion uses it when
-    # the edge is refused as runaway growth)
+    # the lesion before it last joined something at least 4 times larger (None when it never did): grow_lesion
+    # answers with it when the edge is refused as runaway growth
     smaller: RingResult | None = None
 
 
@@ -248,9 +248,10 @@ def delineate(sub: np.ndarray, seed: tuple[int, int, int], voxel_ml: float, back
         smaller = _before_last_join(levels, next(i for i, lv in enumerate(levels) if lv is chosen), voxel_ml, s)
         if smaller is not None:
             level, filled = smaller
+            kept = [f for f in flags if f not in ("hot_spot_in_mass", "low_contrast", "part_of_larger_uptake")]
+            kept += ["low_contrast"] if suvmax < 1.5 * level.background else []
             result.smaller = RingResult(filled, level.threshold, level.background, len(levels),
-                                        [f for f in flags if f != "hot_spot_in_mass"] + ["part_of_larger_uptake"],
-                                        result.history)
+                                        kept + ["part_of_larger_uptake"], result.history)
     return result
 
 
