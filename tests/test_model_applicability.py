@@ -73,3 +73,25 @@ def test_a_limb_crop_grounded_from_words_says_it_cannot_place_them(ibsi_dir):
     assert any("no anatomical landmark" in r for r in result.outside_training)
     assert any(f.startswith("outside what this checkpoint was trained on") for f in result.flags)
     assert result.method != "location prior + uptake"  # where the prior points means nothing in a limb crop
+
+
+def test_a_limb_crop_is_described_without_a_site_or_side(ibsi_dir):
+    """Real thigh sarcomas in 5 cm crops: no landmark places them in the body, and the head (reading anatomical
+    coordinates) named them uterus, testis or C2 with confidence. The description keeps the lesion's numbers,
+    names no site or side and says why; a grounding's site check is then not made."""
+    import numpy as np
+
+    from napari_petground.model import Grounder
+    from napari_petground.model.describe import Describer
+    from napari_petground.study import load_study
+    from napari_petground.weaklabel.rtstruct import rasterize_rtstruct
+
+    study = load_study(ibsi_dir / "STS_009")
+    gtv = rasterize_rtstruct(ibsi_dir / "STS_009" / "PET" / "mask" / "RS.dcm", study.pet)
+    description = Describer.from_checkpoint(None).describe(study, gtv)
+    assert description.site == "" and description.body_side == "" and not description.alternatives
+    assert "no anatomical landmark" in description.note and "not named" in description.note
+    assert description.suvmax == pytest.approx(float(np.asarray(study.pet.data)[gtv].max()), rel=1e-3)
+    result = Grounder.from_checkpoint(None, device="cpu").ground(
+        study, "Large hypermetabolic soft tissue mass in the thigh with SUV max 26.1 (PET/CT axial slice 65)")
+    assert result.consistency is None and (result.mask & gtv).any()

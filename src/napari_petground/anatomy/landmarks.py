@@ -31,6 +31,7 @@ WORK_MM = 4.0
 AIR_HU = -400.0
 BONE_HU = 180.0
 MIN_LUNG_ML = 20.0  # a lung, or the part of one the field of view holds, is at least this much air in the body
+MIN_LUNG_HEIGHT_MM = 80.0  # apex to base of a lung seen whole: about 150-250 mm in adults, over 80 mm in children
 GAS_HU = -960.0  # bowel gas is pure air (its 10th percentile below this); lung parenchyma is not
 LANDMARK_NAMES = ("vertex", "skull_base", "lung_apex", "lung_base", "iliac_crest", "pubic_symphysis",
                   "perineum")
@@ -225,10 +226,13 @@ def _lungs(out: Landmarks, hu: np.ndarray, body: np.ndarray, grid: Grid) -> None
     if rows.size == 0:
         return
     top, bottom = rows.max(), rows.min()
+    apex_seen, base_seen = not lung[-2:].any(), not lung[:2].any()
+    if apex_seen and base_seen and out.z[top] - out.z[bottom] < MIN_LUNG_HEIGHT_MM:
+        return  # air with both ends in view but far too short for a lung (gas in a limb crop, between the legs)
     out.lung_lowest = float(out.z[bottom])
-    if not lung[-2:].any():  # the apex is seen only when the lungs end below the top of the field of view
+    if apex_seen:  # the apex is seen only when the lungs end below the top of the field of view
         out.found["lung_apex"] = float(out.z[top])
-    if not lung[:2].any():
+    if base_seen:
         out.found["lung_base"] = float(out.z[bottom])
 
 

@@ -180,6 +180,14 @@ class Describer:
         order = np.argsort(-probs)
         return [SiteScore(entries[i].site, entries[i].side, float(probs[i])) for i in order if probs[i] > 0]
 
+    def unplaced(self, study: Study | StudySession) -> str:
+        """Why this study's lesions cannot be placed in the body ("" when they can): the head reads anatomical
+        coordinates and no landmark was found (model.applicability says the same beside a grounding)."""
+        if self.head is None or self.head.config.spec.version < 2:
+            return ""
+        frame = getattr(self.encoded(study).prepared, "frame", None)
+        return frame.describe() if frame is not None and not frame.located else ""
+
     @staticmethod
     def lesion_stats(study: Study, mask: np.ndarray, box=None):
         """weaklabel.components' statistics of the lesion (the numbers every part of the package uses),
@@ -214,13 +222,22 @@ class Describer:
         stats = self.lesion_stats(study, mask, box)
         image = study.numbering.image_for_index(stats.peak_index[0])
         lean = _lean_side(study, stats)
-        # within the midline tolerance a paired site (a left para-aortic node, say) still has a side: its sign
-        scores = self.site_scores(session, mask, stats.side if stats.side in ("left", "right") else lean, box)
+        body_side = stats.side
         tracer = study.tracer if tracer is None else tracer
-        note = "" if scores or self.head is not None else "this checkpoint carries no describe head: site not named"
+        unplaced = self.unplaced(session)
+        if unplaced:
+            # a head reading anatomical coordinates in a body without landmarks (a limb crop) answers with
+            # confidence and at random (real thigh sarcomas were named uterus, testis, C2); and the midline of a
+            # crop is not the body's, so the side is not named either
+            scores, body_side, lean = [], "", ""
+            note = f"{unplaced}: where this lesion lies in the body cannot be placed, so its site and side are not named"
+        else:
+            # within the midline tolerance a paired site (a left para-aortic node, say) still has a side: its sign
+            scores = self.site_scores(session, mask, body_side if body_side in ("left", "right") else lean, box)
+            note = "" if scores or self.head is not None else "this checkpoint carries no describe head: site not named"
         ranked, probabilities = rank_hierarchically(scores)
         description = Description("", "", "", stats.suvmax, int(image), stats.volume_ml, stats.peak_index,
-                                  stats.centroid_mm, stats.side, ranked[:top], tracer, note, lean, probabilities)
+                                  stats.centroid_mm, body_side, ranked[:top], tracer, note, lean, probabilities)
         best = ranked[0] if ranked else None
         return description.with_site(best.site, best.side or None) if best else description.with_site("")
 
