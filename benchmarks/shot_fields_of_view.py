@@ -8,7 +8,9 @@ Shots, each of the whole window with the grounding dock:
 - fov_chest: a phantom cut to the chest (phantom.fields), one of its sentences without numbers grounded;
 - fov_limb: a real sarcoma PET/CT limb crop (IBSI STS_009, when ``--ibsi`` or PETGROUND_IBSI_DIR names the
   data), "Hypermetabolic mass in the right thigh" grounded: the answer comes with the flag that the study lies
-  outside what the checkpoint was trained on (no landmark in a limb crop).
+  outside what the checkpoint was trained on (no landmark in a limb crop);
+- fov_limb_describe: the same crop with the describe panel on the physicians' GTV: no site or side named, and
+  the note says why.
 Prints each sentence, the method and the flags.
 """
 
@@ -71,6 +73,33 @@ def main(argv: list[str] | None = None) -> int:
               f"flags {entry.flags if entry else None}; wrote {path}")
         viewer.close()
 
+    def describe_and_shoot(name: str, folder: Path) -> None:
+        import numpy as np
+
+        from napari_petground._qt.describe_panel import DescribePanel
+        from napari_petground.study import load_study
+        from napari_petground.weaklabel.rtstruct import rasterize_rtstruct
+
+        study = load_study(folder)
+        gtv = rasterize_rtstruct(folder / "PET" / "mask" / "RS.dcm", study.pet)
+        viewer = napari.Viewer(title=f"PET/CT - {study.name}")
+        add_study(viewer, study)
+        panel = DescribePanel(viewer)
+        viewer.window.add_dock_widget(panel, area="right", name="Describe lesion")
+        viewer.window.show()
+        viewer.window.resize(width, height)
+        panel.describe_mask(gtv, "GTV")
+        settle(lambda: not panel.busy and panel.description is not None)
+        viewer.dims.set_current_step(0, int(np.argwhere(gtv)[:, 0].mean()))
+        end = time.perf_counter() + 1.0
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.005)
+        path = args.shots / f"fov_{name}_{width}x{height}.png"
+        viewer.screenshot(str(path), canvas_only=False, flash=False)
+        print(f"{name}: {panel.description.sentence!r}; note {panel.description.note!r}; wrote {path}")
+        viewer.close()
+
     chest = phantom_in_field(args.seed, "chest", tracer="FDG")
     sentence = next(s.text for s in chest.sentences if s.lesion_id is not None and s.kind in ("no_numbers", "impression"))
     ground_and_shoot("chest", chest.study, sentence)
@@ -78,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         from napari_petground.study import load_study
 
         ground_and_shoot("limb", load_study(Path(args.ibsi) / "STS_009"), "Hypermetabolic mass in the right thigh")
+        describe_and_shoot("limb_describe", Path(args.ibsi) / "STS_009")
     return 0
 
 

@@ -93,6 +93,7 @@ class DescribePanel(QWidget):
         self.sentence.setPlaceholderText("drafted sentence (editable)")
         self.sentence.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 12)
         self.numbers = QLabel("")
+        self.numbers.setWordWrap(True)  # a narrow dock (a laptop screen) shows the side on a second line
         self.alternatives = QListWidget()
         self.alternatives.setMaximumHeight(80)
         self.alternatives.setToolTip("Other names for this lesion; click one to redraft the sentence")
@@ -305,8 +306,8 @@ class DescribePanel(QWidget):
     def set_description(self, description: Description) -> None:
         self.description = description
         self.sentence.setPlainText(description.sentence)
-        side = {"left": "left of the midline", "right": "right of the midline"}.get(description.body_side,
-                                                                                     "on the midline")
+        side = {"left": "left of the midline", "right": "right of the midline",
+                "midline": "on the midline"}.get(description.body_side, "side not named")
         self.numbers.setText(f"SUVmax {description.suvmax:.1f} · image {description.image_number} · "
                              f"{description.volume_ml:.2f} ml · {side}")
         self.alternatives.clear()

@@ -56,7 +56,8 @@ class Description:
     volume_ml: float
     peak_index: tuple[int, int, int]  # PET (z, y, x) of SUVmax
     centroid_mm: tuple[float, float, float]  # LPS (z, y, x)
-    body_side: str  # side of the centroid relative to the body midline: "left", "right" or "midline"
+    body_side: str  # side of the centroid relative to the body midline: "left", "right", "midline", or ""
+    # where the body cannot be placed (no landmarks: a crop's midline is not the body's)
     alternatives: list[SiteScore] = field(default_factory=list)  # best first; [0] is the chosen one
     tracer: str = ""
     note: str = ""
