@@ -342,7 +342,7 @@ class Grounder:
         except Exception:  # a describe failure must not lose the grounding, but is never silent
             logging.getLogger(__name__).error("could not describe the grounded lesion", exc_info=True)
             return None, None
-        if not description.site and description.note:  # nothing to check against (e.g. no landmarks found)
+        if not description.site and not description.body_side:  # the body cannot be placed (no landmarks found)
             return description, None
         return description, compare_description(finding, description)
 
