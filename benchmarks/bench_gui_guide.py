@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import qt_wait  # benchmarks/qt_wait.py (the script's folder is on sys.path)
 
 SENTENCE_LESION = 1  # the demo's right iliac wing metastasis; lesion 2 is its left twin
 EXTRAS = (  # (shot, phantom seed, tracer, words of its sentence)
@@ -77,18 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         return viewer, dock
 
     def pump(seconds: float = 0.3) -> None:
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            app.processEvents()
-            time.sleep(0.005)
+        qt_wait.pump(app, seconds)
 
     def wait(condition, timeout: float = 900.0) -> None:
-        end = time.perf_counter() + timeout
-        while not condition():
-            if time.perf_counter() > end:
-                raise TimeoutError("step did not finish")
-            app.processEvents()
-            time.sleep(0.005)
+        qt_wait.wait_until(app, condition, timeout)
 
     def shot(viewer, name: str) -> None:
         if args.shots is None or (only and name not in only):

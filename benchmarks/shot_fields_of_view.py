@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
+
+import qt_wait  # benchmarks/qt_wait.py (the script's folder is on sys.path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,12 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([])
 
     def settle(condition, timeout: float = 600.0) -> None:
-        end = time.perf_counter() + timeout
-        while not condition():
-            if time.perf_counter() > end:
-                raise TimeoutError("grounding did not finish")
-            app.processEvents()
-            time.sleep(0.005)
+        qt_wait.wait_until(app, condition, timeout, "grounding")
 
     def ground_and_shoot(name: str, study, sentence: str) -> None:
         viewer = napari.Viewer(title=f"PET/CT - {study.name}")
@@ -62,10 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         entry = dock.shown
         if entry is not None and entry.stats is not None:
             viewer.dims.set_current_step(0, int(entry.stats.peak_index[0]))  # the slice of the answer's peak
-        end = time.perf_counter() + 1.0
-        while time.perf_counter() < end:
-            app.processEvents()
-            time.sleep(0.005)
+        qt_wait.pump(app, 1.0)
         args.shots.mkdir(parents=True, exist_ok=True)
         path = args.shots / f"fov_{name}_{width}x{height}.png"
         viewer.screenshot(str(path), canvas_only=False, flash=False)
@@ -91,10 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         panel.describe_mask(gtv, "GTV")
         settle(lambda: not panel.busy and panel.description is not None)
         viewer.dims.set_current_step(0, int(np.argwhere(gtv)[:, 0].mean()))
-        end = time.perf_counter() + 1.0
-        while time.perf_counter() < end:
-            app.processEvents()
-            time.sleep(0.005)
+        qt_wait.pump(app, 1.0)
         path = args.shots / f"fov_{name}_{width}x{height}.png"
         viewer.screenshot(str(path), canvas_only=False, flash=False)
         print(f"{name}: {panel.description.sentence!r}; note {panel.description.note!r}; wrote {path}")

@@ -220,9 +220,8 @@ def train_coarse_head(network, config, encoder, *, phantoms: int = 24, val_phant
     train_exams = [] if have else list(_phantoms(first_seed, phantoms, tracers, resolution_mm, version))
     val_exams = [] if have else list(_phantoms(first_seed + 100000, val_phantoms, tracers, resolution_mm, version))
     log(f"decoding {len(train_exams)} training and {len(val_exams)} validation exams (stage {stages}, width {width})")
-    train = val = None
-    if samples_file and Path(samples_file).is_file():
-        train, val = load_samples(f"{samples_file}"), load_samples(f"{samples_file}.val.npz")
+    if have:
+        train, val = load_samples(samples_file), load_samples(f"{samples_file}.val.npz")
         log(f"samples read from {samples_file}")
     else:
         train = collect(network, config, encoder, train_exams, stages, settings.sentences, settings.seed, log)
