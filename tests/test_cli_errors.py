@@ -58,6 +58,8 @@ def test_wrong_arguments_are_one_line_with_exit_status_2(capsys):
     assert "--features" in line
     line = user_error(capsys, ["review", "status"], "review status")
     assert "dataset" in line
+    line = user_error(capsys, ["describe-train", "--forest-trees", "-5"], "describe-train")
+    assert "--forest-trees" in line and "-5" in line
 
 
 def test_train_refuses_zero_spacing_and_patch_before_any_work(tmp_path, capsys):

@@ -114,6 +114,10 @@ def test_the_head_travels_in_the_checkpoint_folder(trained, fresh, tmp_path):
     x = torch.from_numpy(np.stack([s.features for s in samples[:5]]))
     with torch.no_grad():
         assert torch.allclose(loaded.entry_logits(x), head.entry_logits(x), atol=1e-5)
+    from napari_petground.model.describe_train import predict
+
+    assert loaded.forest is not None and loaded.forest.classes == head.forest.classes
+    np.testing.assert_allclose(predict(loaded, x.numpy()), predict(head, x.numpy()), atol=1e-6)
     with pytest.raises(CheckpointError, match="another text encoder"):
         load_head(tmp_path, "other")
     mask = fresh.lesion_labels == fresh.lesions[0].id
@@ -321,3 +325,52 @@ def test_an_anatomy_head_reads_where_along_the_body_the_lesion_lies():
         assert len(reads_input) == (2 * channels if inputs == "anatomy" else 0)
         scores[inputs] = evaluate_head(head, samples[80:])["fine_top1"]
     assert scores["anatomy"] >= 0.9 and scores["tabular"] <= 0.7, scores
+
+
+def test_the_site_forest_decides_as_scikit_learn_does_and_survives_saving(tmp_path):
+    """The forest is stored as arrays and evaluated with numpy: the same probabilities as the scikit-learn
+    forest it came from, on its own training rows too (where a rounded threshold would flip a split)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from napari_petground.model.describe_forest import SiteForest, fit_forest
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 6)).astype(np.float32)
+    x[:, 2] = np.round(x[:, 2], 1)  # repeated values: thresholds fall between close neighbours
+    sites = np.where(x[:, 2] > 0.15, "vertebra_t7", np.where(x[:, 0] > 0, "vertebra_t8", "rib_7"))
+    forest = fit_forest(x, list(sites), trees=25, seed=3)
+    reference = RandomForestClassifier(25, max_features=0.3, random_state=3).fit(x, sites)
+    probe = np.concatenate([x, rng.normal(size=(50, 6)).astype(np.float32)])
+    assert forest.classes == list(reference.classes_)
+    np.testing.assert_allclose(forest.proba(probe), reference.predict_proba(probe), atol=1e-6)
+    again = SiteForest.from_tensors(forest.tensors(), forest.classes)
+    np.testing.assert_array_equal(again.proba(probe), forest.proba(probe))
+    broken = forest.tensors()
+    broken["forest.right"] = broken["forest.right"][:-3]
+    with pytest.raises(CheckpointError, match="forest"):
+        SiteForest.from_tensors(broken, forest.classes)
+
+
+def test_the_forest_names_the_site_on_the_lesions_own_side():
+    """A forest knows sites, not sides: its share of a paired site goes to the entry on the lesion's side."""
+    from napari_petground.model.describe_train import predict
+
+    entries, phrases, owner = default_vocabulary()
+    index = {(e.site, e.side): i for i, e in enumerate(entries)}
+    rng = np.random.default_rng(0)
+    samples = []
+    for k in range(60):
+        site = ("axillary_level_1", "axillary_level_2")[k % 2]
+        side = ("left", "right")[(k // 2) % 2]
+        features = rng.normal(0.0, 1.0, 2 * 8 + 2 * 8 + 26).astype(np.float32)
+        features[-26] = (1.0 if k % 2 else -1.0) * 0.2  # only a forest could tell them apart: one sharp split
+        features[-16] = 0.8 if side == "left" else -0.8  # signed distance from the midline (side hint)
+        samples.append(LesionSample(features, site, side, index[(site, side)]))
+    text = np.random.default_rng(1).standard_normal((len(phrases), 384)).astype(np.float32)
+    head = train_head(samples, entries, text, owner, phrases, FeatureSpec(), HeadTrainSettings(steps=20, batch=16))
+    assert head.forest is not None and sorted(head.forest.classes) == ["axillary_level_1", "axillary_level_2"]
+    probs = predict(head, np.stack([s.features for s in samples]))
+    for s, p in zip(samples, probs, strict=True):
+        assert entries[int(np.argmax(p))] == entries[s.entry]
+        other = "right" if s.side == "left" else "left"
+        assert p[index[(s.site, other)]] == 0.0

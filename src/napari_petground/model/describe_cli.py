@@ -54,6 +54,9 @@ def register_describe(subparsers) -> None:
     train.add_argument("--inputs", default=None, choices=INPUTS,
                        help="what the head reads of a lesion's features (default: 'anatomy' for a checkpoint with "
                             "anatomical coordinates, else 'tabular'; describe_features.INPUTS)")
+    train.add_argument("--forest-trees", type=int, default=200,
+                       help="trees of the site forest trained beside the head on the same inputs (0: none); it draws "
+                            "the sharp borders between neighbouring sites (model.describe_forest)")
     train.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves the machine to others)")
     train.set_defaults(func=_train)
 
@@ -107,6 +110,8 @@ def _train(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.forest_trees < 0:
+        raise ModelError(f"--forest-trees is a number of trees (0 for none), got {args.forest_trees}")
     folder = shipped_checkpoint() if args.checkpoint is None else Path(args.checkpoint)
     writable_folder(args.out or folder, "--out" if args.out else "the checkpoint folder")
     network, config = load_checkpoint(folder)
@@ -114,7 +119,8 @@ def _train(args) -> int:
     head, metrics = fit_describe_head(
         network, config, phantoms=args.phantoms, first_seed=args.first_seed, tracers=tracers,
         resolution_mm=args.resolution, val_phantoms=args.val_phantoms, dataset=args.dataset, exam_cache=args.exams,
-        settings=HeadTrainSettings(steps=args.steps, bins=args.bins, inputs=args.inputs or default_inputs(config)),
+        settings=HeadTrainSettings(steps=args.steps, bins=args.bins, inputs=args.inputs or default_inputs(config),
+                                   forest_trees=args.forest_trees),
         version=args.phantom_version,
         extents=tuple(e.strip() for e in args.extents.split(",") if e.strip()), n_lesions=args.lesions or None,
         samples_file=args.samples, log=lambda m: print(m, flush=True))

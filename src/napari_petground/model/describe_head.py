@@ -7,10 +7,11 @@ almost alike. Trained with a symmetric InfoNCE loss (model.describe_train) in wh
 (site, side) are never each other's negatives and only semi-hard negatives count, at two levels: fine
 entries, and coarse sites (an entry's site or the site holding its sub-site) scored by the log-sum of their
 entries. The phrase embeddings of the whole vocabulary travel with the head, so describing needs no text
-encoder at run time.
+encoder at run time. A site forest (model.describe_forest) may travel with it, trained on the same inputs.
 
-Stored in a grounding checkpoint folder as ``describe_head.safetensors`` (tensors) + ``describe_head.json``
-(vocabulary, feature spec, sizes, the text encoder's fingerprint, training record); loaded when present.
+Stored in a grounding checkpoint folder as ``describe_head.safetensors`` (tensors, the forest's arrays
+included) + ``describe_head.json`` (vocabulary, feature spec, sizes, the text encoder's fingerprint, training
+record); loaded when present.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from torch import nn
 from ..atomic import atomic_write_bytes
 from ..errors import CheckpointError
 from .describe_features import INPUTS, N_POSITION, N_TISSUE, FeatureSpec
+from .describe_forest import PREFIX as FOREST_PREFIX
+from .describe_forest import SiteForest
 from .describe_vocab import VocabEntry
 
 HEAD_WEIGHTS = "describe_head.safetensors"
@@ -65,6 +68,9 @@ class HeadConfig:
     version: int = HEAD_VERSION
     inputs: str = "all"  # INPUTS: what the image side reads of the features
     bins: int = 0  # soft bins per input (Gaussian bumps at its training quantiles), 0 for none
+    # the site forest beside the head (model.describe_forest): {"classes": site keys, "weight": its share of
+    # the blended probabilities}; empty for a head without one
+    forest: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"version": self.version, "feature_dim": self.feature_dim, "text_dim": self.text_dim,
@@ -72,7 +78,7 @@ class HeadConfig:
                 "entries": [list(e) for e in self.entries], "phrase_owner": list(self.phrase_owner),
                 "phrases": list(self.phrases), "spec": self.spec.to_dict(),
                 "encoder_fingerprint": self.encoder_fingerprint, "training": self.training,
-                "inputs": self.inputs, "bins": self.bins}
+                "inputs": self.inputs, "bins": self.bins, "forest": self.forest}
 
     @classmethod
     def from_dict(cls, data: dict) -> HeadConfig:
@@ -84,7 +90,7 @@ class HeadConfig:
                    float(data["dropout"]), [tuple(e) for e in data["entries"]], list(data["phrase_owner"]),
                    list(data["phrases"]), FeatureSpec.from_dict(data.get("spec", {})),
                    str(data.get("encoder_fingerprint", "")), dict(data.get("training", {})), version,
-                   str(data.get("inputs", "all")), int(data.get("bins", 0)))
+                   str(data.get("inputs", "all")), int(data.get("bins", 0)), dict(data.get("forest", {})))
 
     @property
     def vocab(self) -> list[VocabEntry]:
@@ -130,6 +136,7 @@ class DescribeHead(nn.Module):
                              persistent=False)
         self.register_buffer("columns", torch.as_tensor(columns, dtype=torch.long), persistent=False)
         self._prototypes: torch.Tensor | None = None  # cached in eval mode (describing one lesion at a time)
+        self.forest: SiteForest | None = None  # the site forest (config.forest), set by training or loading
 
     def train(self, mode: bool = True) -> DescribeHead:
         self._prototypes = None
@@ -225,6 +232,8 @@ def save_head(folder: str | Path, head: DescribeHead) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
+    if head.forest is not None:
+        state.update({k: torch.from_numpy(v) for k, v in head.forest.tensors().items()})
     atomic_write_bytes(folder / HEAD_WEIGHTS, save(state, metadata={"format": "napari-petground describe head"}))
     atomic_write_bytes(folder / HEAD_CONFIG, json.dumps(head.config.to_dict(), indent=1).encode("utf-8"))
     return folder
@@ -244,7 +253,13 @@ def load_head(folder: str | Path, encoder_fingerprint: str = "") -> DescribeHead
     if encoder_fingerprint and config.encoder_fingerprint and encoder_fingerprint != config.encoder_fingerprint:
         raise CheckpointError(f"the describe head in {folder} was trained with another text encoder "
                               f"({config.encoder_fingerprint}, the checkpoint uses {encoder_fingerprint}); retrain it")
-    return fill_head(DescribeHead(config), stored, folder, "describe head")
+    forest = {k: stored.pop(k) for k in [k for k in stored if k.startswith(FOREST_PREFIX)]}
+    head = fill_head(DescribeHead(config), stored, folder, "describe head")
+    if config.forest:
+        head.forest = SiteForest.from_tensors(forest, list(config.forest.get("classes", [])))
+    elif forest:
+        raise CheckpointError(f"the describe head in {folder} stores a forest its config does not name; retrain it")
+    return head
 
 
 def mean_pooled(tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -135,6 +135,8 @@ class HeadTrainSettings:
     threads: int = 0
     inputs: str = "tabular"  # describe_features.INPUTS
     bins: int = 12  # soft bins per input (0: none)
+    forest_trees: int = 200  # trees of the site forest beside the head (model.describe_forest; 0: none)
+    forest_weight: float = 0.9  # its share of the blended probabilities (the head's ranking fills the rest)
 
 
 def side_hint(features: np.ndarray, tolerance_mm: float = SIDE_TOLERANCE_MM) -> str:
@@ -218,6 +220,15 @@ def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phr
         if log is not None and (step + 1) % max(1, settings.steps // 10) == 0:
             log(f"describe head step {step + 1}/{settings.steps} loss {loss.item():.3f}")
     head.eval()
+    fine = [k for k, s in enumerate(samples) if s.entry >= 0]
+    if settings.forest_trees and len({samples[k].site for k in fine}) >= 2:
+        from .describe_forest import fit_forest
+
+        head.forest = fit_forest(x[fine][:, input_columns(config)], [samples[k].site for k in fine],
+                                 settings.forest_trees, settings.seed, settings.threads or 1)
+        head.config.forest = {"classes": head.forest.classes, "weight": settings.forest_weight}
+        if log is not None:
+            log(f"describe forest: {settings.forest_trees} trees over {len(head.forest.classes)} sites")
     head.config.training = {"settings": asdict(settings), "samples": len(samples),
                             "entries_seen": int(np.unique(y[y >= 0]).size),
                             "seconds": round(time.monotonic() - started, 1)}
@@ -225,19 +236,48 @@ def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phr
 
 
 def predict(head, features: np.ndarray, sides: list[str] | None = None) -> np.ndarray:
-    """(N, entries) probabilities, gated by each lesion's side (from ``sides`` or its position features)."""
+    """(N, entries) probabilities, gated by each lesion's side (from ``sides`` or its position features); with a
+    site forest, its probabilities blended with the head's (``config.forest["weight"]``)."""
     import torch
 
     features = np.atleast_2d(np.asarray(features, np.float32))
     with torch.no_grad():
         logits = head.entry_logits(torch.from_numpy(features)).numpy()
     entries = head.config.vocab
+    sides = [sides[i] if sides is not None else side_hint(features[i]) for i in range(len(features))]
     out = np.empty_like(logits, dtype=np.float64)
     for i in range(len(features)):
-        side = sides[i] if sides is not None else side_hint(features[i])
-        gated = gate_by_side(logits[i], entries, side)
+        gated = gate_by_side(logits[i], entries, sides[i])
         gated = np.exp(gated - gated.max())
         out[i] = gated / gated.sum()
+    if head.forest is not None:
+        from .describe_head import input_columns
+
+        weight = float(head.config.forest.get("weight", 1.0))
+        forest = head.forest.proba(features[:, input_columns(head.config)])
+        spread = _forest_entries(forest, head.forest.classes, entries, sides)
+        has = spread.sum(axis=1, keepdims=True) > 0  # a row the forest gives nothing stays the head's
+        out = np.where(has, (1.0 - weight) * out + weight * spread, out)
+    return out
+
+
+def _forest_entries(site_probs: np.ndarray, classes: list[str], entries, sides: list[str]) -> np.ndarray:
+    """Site probabilities spread over the vocabulary entries: a site's share goes to its entries on the lesion's
+    side (split evenly when the side is not known), then each row is renormalised (left all zero when none of
+    its sites has an entry on that side)."""
+    column = {site: k for k, site in enumerate(classes)}
+    out = np.zeros((site_probs.shape[0], len(entries)))
+    for i, side in enumerate(sides):
+        allowed = [j for j, e in enumerate(entries)
+                   if e.site in column and (side not in ("left", "right") or e.side in ("", side))]
+        count: dict[str, int] = {}
+        for j in allowed:
+            count[entries[j].site] = count.get(entries[j].site, 0) + 1
+        for j in allowed:
+            out[i, j] = site_probs[i, column[entries[j].site]] / count[entries[j].site]
+        total = out[i].sum()
+        if total > 0:
+            out[i] /= total
     return out
 
 
