@@ -92,3 +92,23 @@ def test_number_aware_grounding_outlines_the_real_tumour(ibsi_dir):
     grounding = Grounder.from_checkpoint(None, device="cpu").ground(study, sentence_for(study, seed))
     assert (grounding.mask & gtv).any()
     assert dice(grounding.mask, gtv) >= 0.5, (dice(grounding.mask, gtv), grounding.method)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_a_limb_crop_does_not_judge_the_stated_side(ibsi_dir, side):
+    """A crop a few centimetres around a thigh tumour does not show the body's midline: the middle of the crop
+    is the limb's. A stated side is neither used nor held against the tumour, and the user is told why."""
+    from napari_petground.weaklabel import weak_label
+    from napari_petground.weaklabel.components import body_midline_x_mm
+
+    study, gtv, seed = patient(ibsi_dir, "STS_009")
+    assert np.isnan(body_midline_x_mm(study))
+    sentence = sentence_for(study, seed).replace("Large hypermetabolic", f"Large hypermetabolic {side} thigh")
+    (finding,) = extract_findings(sentence)
+    assert finding.laterality == side
+    label = weak_label(study, finding)
+    assert label.status == "matched", label.reason
+    assert dice(label.mask, gtv) >= 0.5
+    assert "laterality_mismatch" not in label.flags
+    messages = " ".join(m for c in label.candidates for m in c.candidate.agreement.messages)
+    assert "side not judged" in messages

@@ -31,7 +31,7 @@ from ..session import (  # noqa: F401 (statuses of a findings-list row, used by 
     finding_key,
 )
 from ..weaklabel.agreement import Agreement
-from ..weaklabel.components import ComponentStats
+from ..weaklabel.components import ComponentStats, side_label
 
 if TYPE_CHECKING:
     from ..model.grounder import Grounding
@@ -69,7 +69,7 @@ def result_rows(stats: ComponentStats, finding: Finding | None, agreement: Agree
         ResultRow("Volume (ml)", f"{stats.volume_ml:.1f}"),
         ResultRow("TLG", f"{stats.tlg:.1f}"),
         ResultRow("Images", images, str(finding.slice) if finding.slice is not None else "", _mark(agreement.slice_ok)),
-        ResultRow("Side", stats.side or "", finding.laterality, _mark(agreement.side_ok)),
+        ResultRow("Side", side_label(stats.side), finding.laterality, _mark(agreement.side_ok)),
     ]
     if described or consistency is not None:
         stated = " ".join(p for p in (finding.laterality, _site_phrase(finding.site)) if p)

@@ -102,13 +102,15 @@ class Grounding:
         }
 
     def describe(self) -> str:
+        from ..weaklabel.components import side_label
+
         stats = self.chosen_stats
         if stats is None:
             return f"no lesion found for {self.sentence!r}" + (f" ({'; '.join(self.flags)})" if self.flags else "")
         lo, hi = stats.image_range
         lines = [
             f"lesion ({self.method}): SUVmax {stats.suvmax:.2f}, SUVmean {stats.suvmean:.2f}, "
-            f"{stats.volume_ml:.1f} ml, TLG {stats.tlg:.1f}, images {lo}–{hi}, {stats.side}",
+            f"{stats.volume_ml:.1f} ml, TLG {stats.tlg:.1f}, images {lo}–{hi}, {side_label(stats.side)}",
         ]
         if self.agreement_text:
             lines.append(f"agreement: {self.agreement_text}")

@@ -5,7 +5,7 @@ SUV: a report rounds, so "SUVmax 12.3" agrees with 12.25…12.35 — half a unit
 never less than ``SUV_FLOOR`` (0.05), plus an optional relative tolerance for reconstruction differences.
 Image: the region's image range must include the stated image, within ``slice_tolerance`` images.
 Side: "left"/"right" must match the region's side of the body midline; "bilateral" or no side is not
-checked; a midline region is not a contradiction.
+checked; a midline region is not a contradiction, nor is a region in a study that does not show the midline.
 """
 
 from __future__ import annotations
@@ -90,6 +90,9 @@ def check_agreement(
     if finding.laterality in ("left", "right"):
         if stats.side == "midline":
             a.messages.append(f"{finding.laterality} stated, region at the midline")
+        elif not stats.side:
+            a.messages.append(f"{finding.laterality} stated, side not judged (the image does not show the "
+                              "body's midline)")
         else:
             a.side_ok = stats.side == finding.laterality
             a.messages.append(f"{finding.laterality} ✓" if a.side_ok else f"{finding.laterality} stated, region on the {stats.side}")

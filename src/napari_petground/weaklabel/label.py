@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import WeakLabelError
 from ..report.finding import Finding
 from .candidates import Candidate, SearchSettings, find_candidates
-from .components import body_midline_x_mm
+from .components import body_midline_x_mm, side_label
 from .grow import DEFAULT_METHOD, GrowResult, grow_lesion
 from .ring import body_background
 
@@ -208,7 +208,7 @@ def weak_label(study, finding: Finding, config: WeakLabelConfig | None = None) -
     if len(items) > 1:
         if any("reference_organ" in i.flags for i in items):
             flags.append("reference_organ")
-        sides = ", ".join(f"SUVmax {i.candidate.stats.suvmax:.2f} {i.candidate.stats.side} images "
+        sides = ", ".join(f"SUVmax {i.candidate.stats.suvmax:.2f} {side_label(i.candidate.stats.side)} images "
                           f"{i.candidate.stats.image_range[0]}–{i.candidate.stats.image_range[1]}" for i in items)
         return WeakLabel(finding, empty, "ambiguous", items, flags,
                          f"{len(items)} regions agree with the sentence ({sides}); a reviewer must choose",
