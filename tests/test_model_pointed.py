@@ -95,7 +95,7 @@ def test_selection_without_any_network_region_uses_the_prior_flagged(phantom):
     assert select_lesion(nothing, study, finding).method == "none"
     assert select_lesion(nothing, study, finding, pointed=prior, fallback=False).method == "none"
     assert select_lesion(nothing, study, None, pointed=prior).method == "none"
-    # a faint network region still comes first, and numbers never ask the prior
+    # a faint network region still comes first, and numbers that fit one region never ask the prior
     calls.clear()
     faint = nothing.copy()
     faint[phantom.lesion_labels == hottest.id] = 0.3
@@ -103,3 +103,30 @@ def test_selection_without_any_network_region_uses_the_prior_flagged(phantom):
     numbered = extract_findings(f"Lesion with SUVmax {hottest.suvmax:.1f}, image {hottest.image_number}.")[0]
     select_lesion(nothing, study, numbered, pointed=prior)
     assert not calls
+
+
+def test_numbers_that_fit_two_regions_are_settled_by_where_the_words_point():
+    """Two lesions of the same SUVmax on the same images: the numbers cannot choose (an ambiguous weak label),
+    the location prior can; a prior that does not single one out leaves the choice to a reviewer."""
+    from napari_petground.model.select import select_lesion
+    from napari_petground.report import extract_findings
+    from napari_petground.study.numbering import Convention, ImageNumbering
+    from napari_petground.study.study import Study
+    from napari_petground.study.volume import Volume
+
+    shape = (40, 40, 40)
+    pet = np.full(shape, 1.0, np.float32)
+    first, second = _sphere(shape, (20, 12, 12), 2), _sphere(shape, (20, 26, 28), 2)
+    pet[first] = pet[second] = 6.0
+    study = Study(pet=Volume(pet, (4.0, 4.0, 4.0), (0.0, 0.0, 0.0)), ct=None,
+                  numbering=ImageNumbering.from_convention(shape[0], Convention.HEAD_FIRST))
+    image = study.numbering.image_for_index(20)
+    finding = extract_findings(f"Hypermetabolic lymph node, SUVmax 6.0 (image {image}).")[0]
+    nothing = np.zeros(shape, np.float32)
+    chosen = select_lesion(nothing, study, finding, pointed=lambda: _prior_at(shape, (20, 26, 28)))
+    assert chosen.method == "weak label + words"
+    assert chosen.mask[second].all() and not chosen.mask[first].any()
+    assert any("2 regions agree with the stated numbers" in f for f in chosen.flags)
+    undecided = select_lesion(nothing, study, finding, pointed=lambda: np.ones(shape, np.float32))
+    assert not undecided.mask.any()
+    assert any("ambiguous" in f for f in undecided.flags)

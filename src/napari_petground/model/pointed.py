@@ -59,3 +59,29 @@ def pointed_uptake(pet: np.ndarray, spacing: tuple[float, float, float], weights
         if tries >= MAX_TRIES:
             break
     return None
+
+
+POINTED_MARGIN = 2.0  # the prior must weigh one region at least this many times more than any other
+POINTED_RADIUS_MM = 10.0  # the prior is read this far around each region's hottest voxel (it is a coarse map)
+
+
+def pointed_choice(weights: np.ndarray, peaks: list[tuple[int, int, int]],
+                   spacing: tuple[float, float, float]) -> tuple[int, float] | None:
+    """Which of several regions the sentence points at: (index, how many times more weight than the next), or
+    None when the prior does not single one out (POINTED_MARGIN).
+
+    Why: the stated numbers can fit several places (a faint nodule among noise peaks of the same SUV within two
+    images of it); the words still say where the lesion is, and the prior reads them."""
+    if len(peaks) < 2:
+        return None
+    weights = np.asarray(weights, np.float32)
+    radius = [max(1, int(round(POINTED_RADIUS_MM / s))) for s in spacing]
+    values = []
+    for peak in peaks:
+        box = tuple(slice(max(0, p - r), p + r + 1) for p, r in zip(peak, radius, strict=True))
+        values.append(float(weights[box].max()))
+    order = np.argsort(values)[::-1]
+    best, second = values[order[0]], values[order[1]]
+    if best <= MIN_WEIGHT or best < POINTED_MARGIN * second:
+        return None
+    return int(order[0]), best / max(second, 1e-12)

@@ -22,7 +22,11 @@ delineation (``delineated``), so its edge follows the PET, not the network's 8 m
 agrees, fainter network regions (probability > ``low_threshold``) are tried; when still none agrees and
 ``fallback`` is on, the lesion is grown from the numbers alone with weaklabel.weak_label: the network's answer
 still when a region above ``threshold`` lies on the grown lesion but, on the coarser grid, just misses the stated
-SUVmax voxel; flagged as the network's miss otherwise. ``fallback=False`` switches off every fallback.
+SUVmax voxel; flagged as the network's miss otherwise. When the numbers fit several regions (an ambiguous weak
+label: a faint nodule among noise peaks of its SUV within two images of it), the one the location prior
+(``pointed``, the words) weighs at least twice as much as any other is shown, flagged with the count
+(model.pointed.pointed_choice); else none is, and the flags say a reviewer must choose. ``fallback=False``
+switches off every fallback.
 """
 
 from __future__ import annotations
@@ -187,6 +191,10 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
                 return Selection(weak.mask.astype(bool), [*stats, grown[0]], len(stats), agreement, "weak label",
                                  [*means, mean],
                                  [*flags, "the network missed the stated lesion: mask grown from the numbers"])
+        if weak.status == "ambiguous" and pointed is not None:
+            chosen = _pointed_among(study, weak, pointed, probability, midline, stats, means, flags)
+            if chosen is not None:
+                return chosen
         flags.append(f"weak label: {weak.status} ({weak.reason})")
     if stats:  # nothing agrees: keep the network's best guess, clearly flagged
         best = int(np.argmax(means))
@@ -223,6 +231,35 @@ def delineated(study, region, network_mask: np.ndarray) -> tuple[np.ndarray, lis
     if not grown.ok or not grown.mask.any():
         return network_mask, [f"the lesion's edge could not be grown ({grown.reason}): the network's region is shown"]
     return grown.mask, [FLAG_TEXT[f] for f in grown.flags if f in FLAG_TEXT]
+
+
+def _pointed_among(study, weak, pointed: Callable[[], np.ndarray | None], probability: np.ndarray, midline: float,
+                   stats: list, means: list[float], flags: list[str]) -> Selection | None:
+    """Among the regions that all agree with the stated numbers (an ambiguous weak label), the one the sentence's
+    words point at (model.pointed.pointed_choice), grown as the weak label grows it; None when the words do
+    not single one out or its growth was refused."""
+    from ..weaklabel.agreement import check_agreement
+    from ..weaklabel.components import component_stats
+    from .pointed import pointed_choice
+
+    weights = pointed()
+    if weights is None:
+        return None
+    items = [i for i in weak.candidates if i.grow is not None and i.grow.ok and i.grow.mask.any()]
+    if len(items) < len(weak.candidates):
+        return None  # a refused growth is a region the words could point at, but with no mask to show
+    picked = pointed_choice(weights, [i.candidate.stats.peak_index for i in items], tuple(study.pet.spacing))
+    if picked is None:
+        return None
+    index, ratio = picked
+    mask = items[index].grow.mask.astype(bool)
+    grown = component_stats(mask.astype(np.int32), study.pet, study.numbering, midline)
+    if not grown:
+        return None
+    return Selection(mask, [*stats, grown[0]], len(stats), check_agreement(grown[0], weak.finding),
+                     "weak label + words", [*means, float(probability[mask].mean())],
+                     [*flags, f"{len(items)} regions agree with the stated numbers; the one the words point at "
+                      f"({ratio:.1f} times the next in the network's location prior) is shown"])
 
 
 def _pointed_selection(probability: np.ndarray, study, finding: Finding, midline: float,
