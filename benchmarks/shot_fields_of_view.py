@@ -9,6 +9,8 @@ Shots, each of the whole window with the grounding dock:
 - fov_limb: a real sarcoma PET/CT limb crop (IBSI STS_009, when ``--ibsi`` or PETGROUND_IBSI_DIR names the
   data), "Hypermetabolic mass in the right thigh" grounded: the answer comes with the flag that the study lies
   outside what the checkpoint was trained on (no landmark in a limb crop);
+- fov_limb_numbers: the same crop, "Hypermetabolic mass in the left thigh, SUVmax 26.1 (image 65).": the
+  numbers find the GTV and the side is not judged (the crop does not show the body's midline);
 - fov_limb_describe: the same crop with the describe panel on the physicians' GTV: no site or side named, and
   the note says why.
 Prints each sentence, the method and the flags.
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         from napari_petground.study import load_study
 
         ground_and_shoot("limb", load_study(Path(args.ibsi) / "STS_009"), "Hypermetabolic mass in the right thigh")
+        ground_and_shoot("limb_numbers", load_study(Path(args.ibsi) / "STS_009"),
+                         "Hypermetabolic mass in the left thigh, SUVmax 26.1 (image 65).")
         describe_and_shoot("limb_describe", Path(args.ibsi) / "STS_009")
     return 0
 
