@@ -66,11 +66,9 @@ class TextGate(nn.Module):
 
 class EncodedImage(list):
     """Encoder skips (a list, deepest last) that also carry the input's coordinate channels (x, y, z order of
-    the config) for the gates and the location prior, and, once a sentence has been decoded on them without
-    gradients, each decoder stage's text-independent share (``shares``, see GroundingNet._decoder_stage)."""
+    the config) for the gates and the location prior."""
 
     positions: torch.Tensor | None = None
-    shares: dict | None = None
 
 
 class LocationPrior(nn.Module):
@@ -262,22 +260,7 @@ class GroundingNet(nn.Module):
         x = self.decoder.transpconvs[s](x)
         if str(s) in self.gates:
             x = self.gates[str(s)](x, tokens, mask, gate_positions)
-        stage = self.decoder.stages[s]
-        if torch.is_grad_enabled() or not isinstance(skips, EncodedImage):
-            return stage(torch.cat((x, skips[-(s + 2)]), 1))
-        # the stage's first convolution over (decoder, skip) channels is the sum of one over each part; the
-        # skip's part (with the bias) does not depend on the sentence, so a study computes it once and every
-        # later sentence pays only the decoder's part: a third of the stage's convolutions
-        first = stage.convs[0]
-        conv = first.conv
-        shares = skips.shares if skips.shares is not None else {}
-        skips.shares = shares
-        key = (s, x.dtype, x.device)
-        if key not in shares:
-            shares[key] = F.conv3d(skips[-(s + 2)], conv.weight[:, x.shape[1]:], conv.bias, conv.stride,
-                                   conv.padding)
-        y = F.conv3d(x, conv.weight[:, : x.shape[1]], None, conv.stride, conv.padding) + shares[key]
-        return stage.convs[1:](first.all_modules[1:](y))
+        return self.decoder.stages[s](torch.cat((x, skips[-(s + 2)]), 1))
 
     def forward(self, image: torch.Tensor, tokens: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None, exam_index: torch.Tensor | None = None) -> torch.Tensor:
