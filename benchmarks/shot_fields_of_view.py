@@ -12,7 +12,9 @@ Shots, each of the whole window with the grounding dock:
 - fov_limb_numbers: the same crop, "Hypermetabolic mass in the left thigh, SUVmax 26.1 (image 65).": the
   numbers find the GTV and the side is not judged (the crop does not show the body's midline);
 - fov_limb_describe: the same crop with the describe panel on the physicians' GTV: no site or side named, and
-  the note says why.
+  the note says why;
+- fov_whole_body_describe: a version-2 whole-body phantom, the describe panel on one lesion's true mask (the
+  site, side and alternatives the shipped head gives).
 Prints each sentence, the method and the flags.
 """
 
@@ -68,22 +70,18 @@ def main(argv: list[str] | None = None) -> int:
               f"flags {entry.flags if entry else None}; wrote {path}")
         viewer.close()
 
-    def describe_and_shoot(name: str, folder: Path) -> None:
+    def describe_and_shoot(name: str, study, gtv, label: str = "GTV") -> None:
         import numpy as np
 
         from napari_petground._qt.describe_panel import DescribePanel
-        from napari_petground.study import load_study
-        from napari_petground.weaklabel.rtstruct import rasterize_rtstruct
 
-        study = load_study(folder)
-        gtv = rasterize_rtstruct(folder / "PET" / "mask" / "RS.dcm", study.pet)
         viewer = napari.Viewer(title=f"PET/CT - {study.name}")
         add_study(viewer, study)
         panel = DescribePanel(viewer)
         viewer.window.add_dock_widget(panel, area="right", name="Describe lesion")
         viewer.window.show()
         viewer.window.resize(width, height)
-        panel.describe_mask(gtv, "GTV")
+        panel.describe_mask(gtv, label)
         settle(lambda: not panel.busy and panel.description is not None)
         viewer.dims.set_current_step(0, int(np.argwhere(gtv)[:, 0].mean()))
         qt_wait.pump(app, 1.0)
@@ -101,7 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         ground_and_shoot("limb", load_study(Path(args.ibsi) / "STS_009"), "Hypermetabolic mass in the right thigh")
         ground_and_shoot("limb_numbers", load_study(Path(args.ibsi) / "STS_009"),
                          "Hypermetabolic mass in the left thigh, SUVmax 26.1 (image 65).")
-        describe_and_shoot("limb_describe", Path(args.ibsi) / "STS_009")
+        from napari_petground.weaklabel.rtstruct import rasterize_rtstruct
+
+        folder = Path(args.ibsi) / "STS_009"
+        study = load_study(folder)
+        describe_and_shoot("limb_describe", study, rasterize_rtstruct(folder / "PET" / "mask" / "RS.dcm", study.pet))
+    whole = phantom_in_field(args.seed + 1, "whole_body", tracer="FDG", n_lesions=6, version=2)
+    lesion = min(whole.lesions, key=lambda les: les.center_mm[0])  # the lowest: a leg, where there is one
+    describe_and_shoot("whole_body_describe", whole.study, whole.lesion_labels == lesion.id, "lesion")
     return 0
 
 
