@@ -349,6 +349,13 @@ def test_the_site_forest_decides_as_scikit_learn_does_and_survives_saving(tmp_pa
     broken["forest.right"] = broken["forest.right"][:-3]
     with pytest.raises(CheckpointError, match="forest"):
         SiteForest.from_tensors(broken, forest.classes)
+    looping = {k: v.copy() for k, v in forest.tensors().items()}
+    inner = int(np.flatnonzero(looping["forest.feature"] >= 0)[-1])
+    looping["forest.right"][inner] = inner  # a damaged file whose walk would never end
+    with pytest.raises(CheckpointError, match="forest"):
+        SiteForest.from_tensors(looping, forest.classes)
+    with pytest.raises(CheckpointError, match="forest"):
+        SiteForest.from_tensors(forest.tensors(), forest.classes, n_inputs=2)  # splits on columns it lacks
 
 
 def test_the_forest_names_the_site_on_the_lesions_own_side():

@@ -66,8 +66,9 @@ class SiteForest:
         return {PREFIX + name: np.ascontiguousarray(getattr(self, name)) for name in _ARRAYS}
 
     @classmethod
-    def from_tensors(cls, stored: dict, classes: list[str]) -> SiteForest:
-        """The forest in a head's stored tensors (numpy or torch); CheckpointError when they do not fit."""
+    def from_tensors(cls, stored: dict, classes: list[str], n_inputs: int | None = None) -> SiteForest:
+        """The forest in a head's stored tensors (numpy or torch); CheckpointError when they do not fit together
+        or with the ``n_inputs`` columns the head reads (a damaged file must not loop or index out of range)."""
         missing = [name for name in _ARRAYS if PREFIX + name not in stored]
         if missing:
             raise CheckpointError(f"the describe head's forest lacks {', '.join(missing)}; retrain it")
@@ -80,6 +81,10 @@ class SiteForest:
               and forest.roots.size > 0 and int(forest.roots.max()) < n
               and int(forest.right.max(initial=0)) < n and int(forest.value_class.max(initial=0)) < len(classes)
               and bool(np.isfinite(forest.threshold).all()) and bool(np.isfinite(forest.value_prob).all()))
+        if ok:  # children come after their parent (so a walk down a tree ends), and split on a column that exists
+            inner = np.flatnonzero(forest.feature >= 0)
+            ok = bool((forest.right[inner] > inner).all() and (inner + 1 < n).all()
+                      and (n_inputs is None or int(forest.feature.max(initial=-1)) < n_inputs))
         if not ok:
             raise CheckpointError("the describe head's forest arrays do not fit together; retrain it")
         return forest

@@ -256,7 +256,8 @@ def load_head(folder: str | Path, encoder_fingerprint: str = "") -> DescribeHead
     forest = {k: stored.pop(k) for k in [k for k in stored if k.startswith(FOREST_PREFIX)]}
     head = fill_head(DescribeHead(config), stored, folder, "describe head")
     if config.forest:
-        head.forest = SiteForest.from_tensors(forest, list(config.forest.get("classes", [])))
+        head.forest = SiteForest.from_tensors(forest, list(config.forest.get("classes", [])),
+                                              input_columns(config).size)
     elif forest:
         raise CheckpointError(f"the describe head in {folder} stores a forest its config does not name; retrain it")
     return head

@@ -464,5 +464,6 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
     head.config.training.update({"phantoms": phantoms, "first_seed": first_seed, "tracers": list(tracers),
                                  "resolution_mm": resolution_mm, "phantom_version": version,
                                  "extents": list(extents), "n_lesions": n_lesions, "dataset": dataset,
-                                 "exam_cache": exam_cache, "validation": metrics})
+                                 "exam_cache": exam_cache, "samples_files": [Path(f).name for f in files],
+                                 "validation": metrics})
     return head, metrics
