@@ -109,6 +109,9 @@ def test_dicom_study_findings_save_as_dicom_seg(qtbot, viewer, settings, tmp_pat
     dock.ground()
     wait_idle(qtbot, dock)
     np.testing.assert_array_equal(dock.prediction_layer().data > 0, hot)
+    # a crop around a thigh tumour does not show the body's midline: the Side row says the side is not judged
+    assert dock.result.values()["Side"] == "side not judged"
+    assert dock.result.marks()["Side"] == ""
     dock.accept()
     written = dock.findings_panel.save_to(tmp_path / "sts002.dcm")
     assert [p.name for p in written] == ["sts002.dcm", "sts002.dcm.json"]
