@@ -160,9 +160,9 @@ def body_midline_x_mm(study) -> float:
     if study.ct is not None:
         ct = study.ct
         step = tuple(max(1, int(round(8.0 / s))) for s in ct.spacing)  # ~8 mm is plenty for a centroid
-        sub = np.asarray(ct.data)[:: step[0], :: step[1], :: step[2]]
-        x = _largest_x_centroid(sub > -300, ct, step)
-        if x is not None and _cut_in_plane(sub > -300) and not _landmarks_seen(study):
+        body = np.asarray(ct.data)[:: step[0], :: step[1], :: step[2]] > -300
+        x = _largest_x_centroid(body, ct, step)
+        if x is not None and _cut_in_plane(body) and not _landmarks_seen(study):
             x = float("nan")
     if x is None:
         pet = study.pet

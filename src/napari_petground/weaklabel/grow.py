@@ -277,8 +277,9 @@ def grow_lesion(
         box.enlarge()
     if method in ("ring", "adaptive") and opts.get("fill", True):
         region = _filled(region, opts.get("ct"), box)
-        smaller = ring.smaller if method == "ring" else None
-        if region.sum() * voxel_ml > max_volume_ml and smaller is not None:
+        too_large = region.sum() * voxel_ml > max_volume_ml
+        smaller = ring.smaller() if method == "ring" and too_large else None
+        if smaller is not None:
             # refused as an organ: the lesion before it joined the organ (flagged part_of_larger_uptake)
             region, threshold, flags = _filled(smaller.region, opts.get("ct"), box), smaller.threshold, smaller.flags
             info.update(background=smaller.background)

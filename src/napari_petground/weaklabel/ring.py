@@ -41,6 +41,7 @@ or the lesion sits on an organ), ``low_contrast`` (the hottest voxel is less tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,9 +82,13 @@ class RingResult:
     levels: int
     flags: list[str] = field(default_factory=list)
     history: list[float] = field(default_factory=list)
-    # the lesion before it last joined something at least 4 times larger (None when it never did): grow_lesion
-    # answers with it when the edge is refused as runaway growth
-    smaller: RingResult | None = None
+    # how to find the lesion before it last joined something at least 4 times larger; run only when grow_lesion
+    # refuses the edge as runaway growth (rare), so ordinary delineations do not pay for it
+    _smaller: Callable[[], RingResult | None] | None = field(default=None, repr=False, compare=False)
+
+    def smaller(self) -> RingResult | None:
+        """The lesion before it last joined something at least 4 times larger, or None when it never did."""
+        return self._smaller() if self._smaller is not None else None
 
 
 @dataclass
@@ -244,14 +249,20 @@ def delineate(sub: np.ndarray, seed: tuple[int, int, int], voxel_ml: float, back
                         [lv.threshold for lv in levels])
     if chosen is not levels[0]:
         # the edge may be an organ (or wrap round one, closed by the caller's fill) and be refused as a lesion:
-        # keep, as the alternative, the lesion as it was before it last joined something much larger
-        smaller = _before_last_join(levels, next(i for i, lv in enumerate(levels) if lv is chosen), voxel_ml, s)
-        if smaller is not None:
-            level, filled = smaller
+        # the alternative is the lesion as it was before it last joined something much larger
+        index = next(i for i, lv in enumerate(levels) if lv is chosen)
+
+        def smaller() -> RingResult | None:
+            found = _before_last_join(levels, index, voxel_ml, s)
+            if found is None:
+                return None
+            level, filled = found
             kept = [f for f in flags if f not in ("hot_spot_in_mass", "low_contrast", "part_of_larger_uptake")]
             kept += ["low_contrast"] if suvmax < 1.5 * level.background else []
-            result.smaller = RingResult(filled, level.threshold, level.background, len(levels),
-                                        kept + ["part_of_larger_uptake"], result.history)
+            return RingResult(filled, level.threshold, level.background, len(levels),
+                              kept + ["part_of_larger_uptake"], result.history)
+
+        result._smaller = smaller
     return result
 
 
