@@ -10,7 +10,8 @@ Shots, each of the whole window with the grounding dock:
   data), "Hypermetabolic mass in the right thigh" grounded: the answer comes with the flag that the study lies
   outside what the checkpoint was trained on (no landmark in a limb crop);
 - fov_limb_numbers: the same crop, "Hypermetabolic mass in the left thigh, SUVmax 26.1 (image 65).": the
-  numbers find the GTV and the side is not judged (the crop does not show the body's midline);
+  numbers find the GTV and the side is not judged (the crop does not show the body's midline); the result is
+  scrolled to its Side row;
 - fov_limb_describe: the same crop with the describe panel on the physicians' GTV: no site or side named, and
   the note says why;
 - fov_whole_body_describe: a version-2 whole-body phantom, the describe panel on one lesion's true mask (the
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     def settle(condition, timeout: float = 600.0) -> None:
         qt_wait.wait_until(app, condition, timeout, "grounding")
 
-    def ground_and_shoot(name: str, study, sentence: str) -> None:
+    def ground_and_shoot(name: str, study, sentence: str, show_row: str = "") -> None:
         viewer = napari.Viewer(title=f"PET/CT - {study.name}")
         add_study(viewer, study)
         dock = dock_widgets(viewer)[0]
@@ -62,6 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         entry = dock.shown
         if entry is not None and entry.stats is not None:
             viewer.dims.set_current_step(0, int(entry.stats.peak_index[0]))  # the slice of the answer's peak
+        if show_row:  # a small screen scrolls the result: bring that row of its table into view
+            from qtpy.QtWidgets import QScrollArea
+
+            qt_wait.pump(app, 0.5)
+            label = next(c for c in dock.result.cells() if c.text() == show_row)
+            area = dock.result.parentWidget()
+            while area is not None and not isinstance(area, QScrollArea):
+                area = area.parentWidget()
+            if area is not None:
+                area.ensureWidgetVisible(label, 0, 40)
         qt_wait.pump(app, 1.0)
         args.shots.mkdir(parents=True, exist_ok=True)
         path = args.shots / f"fov_{name}_{width}x{height}.png"
@@ -98,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
         ground_and_shoot("limb", load_study(Path(args.ibsi) / "STS_009"), "Hypermetabolic mass in the right thigh")
         ground_and_shoot("limb_numbers", load_study(Path(args.ibsi) / "STS_009"),
-                         "Hypermetabolic mass in the left thigh, SUVmax 26.1 (image 65).")
+                         "Hypermetabolic mass in the left thigh, SUVmax 26.1 (image 65).", show_row="Side")
         from napari_petground.weaklabel.rtstruct import rasterize_rtstruct
 
         folder = Path(args.ibsi) / "STS_009"
