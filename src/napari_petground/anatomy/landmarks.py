@@ -132,8 +132,7 @@ def _body(hu: np.ndarray | None, suv: np.ndarray | None) -> np.ndarray:
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     # the body, and limbs or legs as separate pieces when they are large too
-    keep = np.flatnonzero(sizes >= 0.05 * sizes.max())
-    return fill_holes_per_slice(np.isin(labels, keep))
+    return fill_holes_per_slice((sizes >= 0.05 * sizes.max())[labels])
 
 
 def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
@@ -142,10 +141,11 @@ def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
     plane = np.zeros((3, 3, 3), bool)
     plane[1] = ndi.generate_binary_structure(2, 1)
     background = ~mask
-    labels, _ = ndi.label(background, structure=plane)
-    edge = np.unique(np.concatenate([labels[:, 0].ravel(), labels[:, -1].ravel(),
-                                     labels[:, :, 0].ravel(), labels[:, :, -1].ravel()]))
-    return mask | (background & ~np.isin(labels, edge))
+    labels, n = ndi.label(background, structure=plane)
+    edge = np.zeros(n + 1, bool)  # a lookup by label: np.isin sorts the whole volume
+    for face in (labels[:, 0], labels[:, -1], labels[:, :, 0], labels[:, :, -1]):
+        edge[face] = True
+    return mask | (background & ~edge[labels])
 
 
 def _trunk_only(body: np.ndarray) -> np.ndarray:
@@ -157,7 +157,7 @@ def _trunk_only(body: np.ndarray) -> np.ndarray:
             continue
         sizes = np.bincount(labels.ravel())
         sizes[0] = 0
-        out[k] = np.isin(labels, np.flatnonzero(sizes >= 0.5 * sizes.max()))
+        out[k] = (sizes >= 0.5 * sizes.max())[labels]
     return out
 
 
