@@ -7,8 +7,9 @@ process of its own, so peaks do not mix and the first sentence always starts col
 imported first, as the grounding dock does when it opens: model.imports).
 
 Modes (``--modes``), run alternately size by size, so that a machine shared with other work slows them alike:
-``c2f`` (the grounder's default: coarse-to-fine decoding), ``full`` (every window through the whole decoder,
-the reference), ``base`` (the code under ``--baseline SRC``, e.g. an exported older tree, run with
+``c2f`` (the grounder's default: coarse-to-fine decoding, in bfloat16 on a CPU or GPU that computes it),
+``full`` (every window through the whole decoder, the reference), ``float32`` (``c2f`` in float32 throughout,
+``--precision float32``), ``base`` (the code under ``--baseline SRC``, e.g. an exported older tree, run with
 ``PYTHONPATH=SRC``).
 
     .venv/bin/python benchmarks/bench_model.py [--checkpoint DIR] [--threads 2] [--repeat 2]
@@ -50,6 +51,17 @@ def _peak_memory_gb(device: str) -> float:
     return round(peak, 2)
 
 
+def _precision(grounder) -> str:
+    """What the grounder computes in: float32, or the autocast type (the code of mode 'base' may predate it)."""
+    try:
+        from napari_petground.model.decoding import autocast_dtype
+
+        dtype = autocast_dtype(grounder.device, precision=getattr(grounder, "precision", "auto"))
+    except (ImportError, TypeError):
+        return "float32"
+    return str(dtype).removeprefix("torch.") if dtype is not None else "float32"
+
+
 def _digest(mask) -> str:
     import hashlib
 
@@ -80,7 +92,9 @@ def run_one(name: str, checkpoint: str | None, threads: int, mode: str, device: 
     grounder = Grounder.from_checkpoint(checkpoint, device=device)
     if mode == "full" and hasattr(grounder, "decoding"):
         grounder.decoding = grounder.decoding.full()
-    head = getattr(grounder, "coarse_head", None) if mode == "c2f" else None
+    if mode == "float32":
+        grounder.precision = "float32"
+    head = getattr(grounder, "coarse_head", None) if mode in ("c2f", "float32") else None
     load_s = time.perf_counter() - t
     encode = []
     if grounder.encoder is not None:
@@ -97,7 +111,7 @@ def run_one(name: str, checkpoint: str | None, threads: int, mode: str, device: 
     second_s = time.perf_counter() - t
     features = grounder.features(study)
     return {
-        "volume": name, "mode": mode, "pet_shape": list(study.pet.shape), "model_grid": list(features.prepared.shape),
+        "volume": name, "mode": mode, "precision": _precision(grounder), "pet_shape": list(study.pet.shape), "model_grid": list(features.prepared.shape),
         "windows": len(features.windows), "load_s": round(load_s, 2),
         "text_ms_median": round(1000 * sorted(encode)[len(encode) // 2], 1) if encode else None,
         "first_s": round(first_s, 3), "second_s": round(second_s, 3), "second_cached": second.cached_study,
@@ -167,7 +181,7 @@ def main() -> int:
     parser.add_argument("--checkpoint")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    parser.add_argument("--modes", default="c2f,full", help="comma-separated: c2f, full, base")
+    parser.add_argument("--modes", default="c2f,full", help="comma-separated: c2f, full, float32, base")
     parser.add_argument("--baseline", help="source folder of the code the 'base' mode runs (PYTHONPATH)")
     parser.add_argument("--repeat", type=int, default=2, help="rounds of all sizes and modes")
     parser.add_argument("--sizes", help="comma-separated indices into the sizes (default: all)")

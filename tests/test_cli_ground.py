@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -33,6 +34,20 @@ def test_grounding_reports_its_stages_on_stderr_and_the_result_on_stdout(capsys)
                      "choosing the lesion the sentence describes ...", "done"):
         assert expected in stages, stages
     assert "[" not in captured.out and captured.out.strip()
+
+
+@pytest.mark.slow
+def test_precision_float32_is_what_the_result_says_it_was_computed_in(capsys):
+    assert main(["ground", "phantom:1", "Left axillary lymph node, SUVmax 6.1.", "--precision", "float32",
+                 "--json", "--no-progress"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["device"] == "cpu" and result["sentence"].startswith("Left axillary")
+
+
+def test_an_unknown_precision_is_refused_in_one_line(capsys):
+    assert main(["ground", "phantom:1", "Left axillary lymph node.", "--precision", "half"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "--precision: invalid choice: 'half'" in lines[0], lines
 
 
 class _Terminal(io.StringIO):

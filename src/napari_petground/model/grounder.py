@@ -34,9 +34,11 @@ from .applicability import applicability_flag, outside_training
 from .decoding import (
     DecodeStats,
     Decoding,
+    autocast_dtype,
     autocast_for,
     coarse_head_for,
     decode_windows,
+    device_label,
     gaussian_weights,  # noqa: F401 (API)
     staged,
     stated_windows,
@@ -99,6 +101,7 @@ class Grounding:
             "consistency": list(self.consistency) if self.consistency is not None else None,
             "mask_voxels": int(self.mask.sum()),
             "windows": {"decoded_in_full": self.windows[0], "all": self.windows[1]},
+            "device": self.device,
         }
 
     def describe(self) -> str:
@@ -131,7 +134,7 @@ class Grounder:
     """A loaded checkpoint with its text encoder, ready to ground findings on studies."""
 
     def __init__(self, network, config, encoder, device: str, source: Path | None = None,
-                 cache_studies: int = 2) -> None:
+                 cache_studies: int = 2, precision: str = "auto") -> None:
         self.network = network
         self.config = config
         self.encoder = encoder
@@ -143,11 +146,14 @@ class Grounder:
         self._describer: Describer | None = None
         self.coarse_head = coarse_head_for(source, self.checkpoint, network, device)
         self.decoding = Decoding()  # coarse-to-fine with the checkpoint's coarse head; ``.full()`` for every window
+        autocast_dtype(device, precision=precision)  # an unknown precision is refused here, not mid-grounding
+        self.precision = precision  # decoding.PRECISIONS: "float32" never computes in reduced precision
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, device: str = "auto",
-                        encoder: str | Path | None = None) -> Grounder:
-        """Load a checkpoint folder (None = the shipped demo); ``encoder`` overrides the encoder folder."""
+                        encoder: str | Path | None = None, precision: str = "auto") -> Grounder:
+        """Load a checkpoint folder (None = the shipped demo); ``encoder`` overrides the encoder folder;
+        ``precision`` (decoding.autocast_dtype): "auto", or "float32" for the checkpoint's exact arithmetic."""
         from .checkpoint import check_encoder, load_checkpoint, shipped_checkpoint
         from .text import TextEncoder
         from .train import resolve_device
@@ -161,7 +167,7 @@ class Grounder:
                 config.text.name = str(encoder)
             text_encoder = TextEncoder(config.text, device=device)
             check_encoder(config, text_encoder.dim, text_encoder.fingerprint())
-        return cls(network, config, text_encoder, device, folder)
+        return cls(network, config, text_encoder, device, folder, precision=precision)
 
     # -- the study's features --------------------------------------------------------------------------------
 
@@ -180,8 +186,15 @@ class Grounder:
         return session
 
     @property
+    def device_label(self) -> str:
+        """decoding.device_label: kept with every result, so a record says how its mask was computed."""
+        return device_label(self.device, self.precision)
+
+    @property
     def feature_key(self) -> str:
-        return f"{self.checkpoint}@{self.device}"
+        """What a study's encoder features are kept under in its session: the checkpoint, the device and the
+        precision they were computed in (reduced-precision features are not the float32 ones)."""
+        return f"{self.checkpoint}@{self.device_label}"
 
     def features(self, study: Study | StudySession) -> StudyFeatures:
         """The study preprocessed and encoded by this network: computed once per session (the slow part)."""
@@ -220,7 +233,7 @@ class Grounder:
         self._sessions.clear()
 
     def _autocast(self):
-        return autocast_for(self.device)
+        return autocast_for(self.device, self.precision)
 
     # -- grounding -----------------------------------------------------------------------------------------
 
@@ -323,7 +336,7 @@ class Grounder:
         yield ("post-processing", 1.0)
         return Grounding(sentence, finding, probability, selection.mask, selection.components, selection.chosen,
                          selection.agreement, selection.method, flags, timings, cached, depth, description,
-                         consistency, str(self.source or ""), str(self.device), outside,
+                         consistency, str(self.source or ""), self.device_label, outside,
                          (decoded.fine, decoded.windows))
 
     def _check_site(self, session: StudySession, mask: np.ndarray, finding: Finding | None):
