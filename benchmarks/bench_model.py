@@ -111,7 +111,8 @@ def run_one(name: str, checkpoint: str | None, threads: int, mode: str, device: 
     second_s = time.perf_counter() - t
     features = grounder.features(study)
     return {
-        "volume": name, "mode": mode, "precision": _precision(grounder), "pet_shape": list(study.pet.shape), "model_grid": list(features.prepared.shape),
+        "volume": name, "mode": mode, "precision": _precision(grounder), "pet_shape": list(study.pet.shape),
+        "model_grid": list(features.prepared.shape),
         "windows": len(features.windows), "load_s": round(load_s, 2),
         "text_ms_median": round(1000 * sorted(encode)[len(encode) // 2], 1) if encode else None,
         "first_s": round(first_s, 3), "second_s": round(second_s, 3), "second_cached": second.cached_study,

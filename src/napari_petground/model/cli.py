@@ -168,8 +168,9 @@ def _register_evaluate(subparsers) -> None:
 
 def _add_precision(p) -> None:
     p.add_argument("--precision", default="auto", choices=PRECISIONS,
-                   help="auto: bfloat16 where the CPU or GPU computes it natively (same masks, about twice as fast "
-                        "a decoder), float16 on older GPUs; float32: the checkpoint's exact arithmetic")
+                   help="auto: bfloat16 where the CPU or GPU computes it natively (about twice as fast, masks "
+                        "almost always those of float32), float16 on older GPUs; float32: the checkpoint's exact "
+                        "arithmetic")
 
 
 def _model_config(args) -> object:

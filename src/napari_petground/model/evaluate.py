@@ -222,12 +222,11 @@ def evaluate_cli(args) -> dict:
     from .grounder import Grounder
 
     started = time.perf_counter()
-    precision = args.precision
-    grounder = Grounder.from_checkpoint(args.checkpoint, device=args.device, precision=precision)
+    grounder = Grounder.from_checkpoint(args.checkpoint, device=args.device, precision=args.precision)
     blind = None
     if not args.no_blind:
         blind = Grounder.from_checkpoint(args.blind_checkpoint or shipped_checkpoint("blind"), device=args.device,
-                                         precision=precision)
+                                         precision=args.precision)
         if blind.network.uses_text:
             raise ModelError(f"{blind.source} reads sentences; --blind-checkpoint must be a text-blind checkpoint")
     if args.dataset:
