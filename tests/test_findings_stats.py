@@ -50,11 +50,13 @@ def test_side_follows_the_body_not_the_image_centre():
     assert midline == pytest.approx(ORIGIN[2] + 19.5 * SPACING[2], abs=2.0)  # found on an 8 mm sampling
     left = lesion_stats(study, (study.pet.data > 3) & (study.pet.data < 5))
     assert left.side == "left"
-    # shift the whole body to the patient's left: a lesion at the image centre is now on the right
-    shifted = np.roll(study.pet.data, 10, axis=2)
+    # a wider image with the body off to the patient's left (the body stays clear of the image's edge: a body
+    # cut by it in a PET-only image this narrow is a crop whose sides cannot be judged): the centre is its right
+    shifted = np.zeros((20, 30, 60), np.float32)
+    shifted[:, :, 16:56] = study.pet.data  # body at x 21..50, midline 35.5
     study = Study(pet=Volume(shifted, SPACING, ORIGIN), ct=None, numbering=study.numbering)
     centre = np.zeros(shifted.shape, dtype=bool)
-    centre[10, 15, 20] = True
+    centre[10, 15, 30] = True
     assert lesion_stats(study, centre).side == "right"
 
 

@@ -77,6 +77,33 @@ def test_midline_and_sides_follow_lps():
     assert right.tlg == pytest.approx(right.suvmean * right.volume_ml)
 
 
+def test_without_a_ct_a_trunk_keeps_its_midline_and_a_narrow_crop_through_it_has_none():
+    """PET only, no landmark can be seen: a trunk cut at its flanks by a field of view still as wide as a trunk
+    keeps the centroid as its midline; a crop narrower than any trunk that the body fills to its border says
+    "side not judged" (NaN) rather than taking the crop's middle for the body's."""
+    import dataclasses
+
+    from napari_petground.phantom.sample import demo_study
+    from napari_petground.study.volume import Volume
+    from napari_petground.weaklabel.components import TRUNK_MIN_WIDTH_MM
+
+    study = demo_study()
+    pet = np.asarray(study.pet.data)
+    xs = np.flatnonzero((pet > 0.2).any(axis=(0, 1)))
+    assert (xs[-1] - xs[0] + 1) * study.pet.spacing[2] > 400  # the demo body: 43 cm wide
+
+    def pet_only(width_mm: float):
+        n = int(round(width_mm / study.pet.spacing[2]))
+        lo = (xs[0] + xs[-1]) // 2 - n // 2
+        origin = (*study.pet.origin[:2], study.pet.origin[2] + lo * study.pet.spacing[2])
+        return dataclasses.replace(study, ct=None, extras={},
+                                   pet=Volume(pet[:, :, lo: lo + n], study.pet.spacing, origin))
+
+    assert abs(body_midline_x_mm(dataclasses.replace(study, ct=None, extras={}))) < 4.0  # whole, PET only
+    assert abs(body_midline_x_mm(pet_only(TRUNK_MIN_WIDTH_MM + 8))) < 8.0  # cut at the flanks, trunk-wide
+    assert np.isnan(body_midline_x_mm(pet_only(TRUNK_MIN_WIDTH_MM - 20)))
+
+
 def test_matched_lesion_gets_a_good_mask():
     study, truths = make_study([((0, 10, -50), 24, 8.0), ((40, -10, 50), 14, 5.0)])
     suv, image = lesion_numbers(study, truths[0])

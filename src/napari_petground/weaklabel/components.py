@@ -125,6 +125,9 @@ def _largest_x_centroid(mask: np.ndarray, volume: Volume, step: tuple[int, int, 
 
 
 CUT_BORDER_FRACTION = 0.08
+# without a CT no landmark can say a cut image is a trunk: one narrower than this (an adult trunk is wider, and
+# so is any whole-body field of view) that the body fills to its border is a crop around part of the body
+TRUNK_MIN_WIDTH_MM = 300.0
 
 
 def _cut_in_plane(body: np.ndarray) -> bool:
@@ -147,9 +150,9 @@ def _landmarks_seen(study) -> bool:
 
 def body_midline_x_mm(study) -> float:
     """LPS x (mm) of the body's midline: x centroid of the CT body (HU > −300), else of the PET body; NaN when
-    the CT is a crop through the body that shows no landmark (anatomy.landmarks: lungs, pelvis, head), such as
-    a few centimetres around a limb tumour: the middle of what is in view is not the body's midline there, and
-    no side can be judged.
+    the image is a crop through the body, such as a few centimetres around a limb tumour: the middle of what
+    is in view is not the body's midline there, and no side can be judged. A CT crop is one that shows no
+    landmark (anatomy.landmarks: lungs, pelvis, head); without a CT, one narrower than TRUNK_MIN_WIDTH_MM.
 
     Cached in ``study.extras["body_midline_x_mm"]``; a site map or a caller may set that value instead.
     """
@@ -171,6 +174,8 @@ def body_midline_x_mm(study) -> float:
         positive = sub[sub > 0]
         level = 0.2 if positive.size == 0 else max(0.05, min(0.2, 0.3 * float(np.median(positive))))
         x = _largest_x_centroid(sub > level, pet, step)
+        if x is not None and pet.shape[2] * pet.spacing[2] < TRUNK_MIN_WIDTH_MM and _cut_in_plane(sub > level):
+            x = float("nan")
     if x is None:  # an empty image: the centre of the grid
         pet = study.pet
         x = pet.origin[2] + (pet.shape[2] - 1) / 2 * pet.spacing[2]
