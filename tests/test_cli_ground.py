@@ -42,6 +42,9 @@ def test_precision_float32_is_what_the_result_says_it_was_computed_in(capsys):
                  "--json", "--no-progress"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["device"] == "cpu" and result["sentence"].startswith("Left axillary")
+    liver = "Mildly metabolically active lesion in the liver with SUV max 3.6, image 118."  # phantom 1's
+    assert main(["ground", "phantom:1", liver, "--precision", "float32", "--no-progress"]) == 0
+    assert "candidate region(s) on cpu; " in capsys.readouterr().out  # the plain text says it too
 
 
 def test_an_unknown_precision_is_refused_in_one_line(capsys):

@@ -120,7 +120,8 @@ class Grounding:
         if self.consistency is not None:
             lines.append(f"site: {'✓' if self.consistency[0] else '⚠'} {self.consistency[1]}")
         lines += [f"note: {f}" for f in self.flags]
-        lines.append(f"{len(self.components)} candidate region(s); " +
+        computed = f" on {self.device}" if self.device else ""  # "cpu, bfloat16": how the answer was computed
+        lines.append(f"{len(self.components)} candidate region(s){computed}; " +
                      ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()))
         return "\n".join(lines)
 
