@@ -52,7 +52,8 @@ class ModelPicker(QWidget):
         self.browse_button.setMenu(menu)
         self.device_combo = QComboBox()
         self.device_combo.addItems(DEVICES)
-        self.device_combo.setToolTip("auto: CUDA when available, otherwise CPU")
+        self.device_combo.setToolTip("auto: CUDA when available, otherwise CPU. A GPU, or a CPU with bfloat16 "
+                                     "instructions, computes in reduced precision; a saved finding records which")
         self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
 
         row = QHBoxLayout(self)

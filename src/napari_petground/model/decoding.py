@@ -195,8 +195,9 @@ def autocast_dtype(device: str, bf16_supported: bool | None = None, precision: s
         return None
     kind = str(device).split(":")[0]
     if kind == "cpu":
-        supported = cpu_computes_bf16() if bf16_supported is None else bf16_supported
-        return torch.bfloat16 if supported else None
+        if bf16_supported is None:  # without oneDNN, torch's own bfloat16 convolutions are slower than float32
+            bf16_supported = cpu_computes_bf16() and torch.backends.mkldnn.is_available()
+        return torch.bfloat16 if bf16_supported else None
     if kind != "cuda":
         return None
     if bf16_supported is None:
