@@ -56,6 +56,8 @@ def test_wrong_arguments_are_one_line_with_exit_status_2(capsys):
     assert "'gpu'" in line
     line = user_error(capsys, ["train", "--phantoms", "2", "--features", "8,x", "--out", "run"], "train")
     assert "--features" in line
+    line = user_error(capsys, ["train", "--phantoms", "2", "--suv-window", "30", "--out", "run"], "train")
+    assert "--suv-window" in line and "LOW,HIGH" in line
     line = user_error(capsys, ["review", "status"], "review status")
     assert "dataset" in line
     line = user_error(capsys, ["describe-train", "--forest-trees", "-5"], "describe-train")

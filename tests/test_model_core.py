@@ -221,6 +221,36 @@ def test_ct_on_another_grid_is_resampled_onto_the_pet_grid():
 
 
 
+def test_a_wider_suv_window_keeps_a_lesion_in_a_hot_organ_apart_from_the_organ():
+    """In the default 0-10 window an organ near SUV 10 (a DOTATATE liver) and a lesion of 15-20 in it are both
+    1.0 to the network; a 0-30 window (``petground train --suv-window 0,30``) keeps them apart."""
+    from napari_petground.model.preprocess import preprocess
+
+    pet, ct, lesion = _body_with_lesion()
+    data = np.where(pet.data > 0, 9.5, 0.0).astype(np.float32)  # the whole body as hot as such a liver
+    data[lesion] = 18.0
+    hot = Volume(data, pet.spacing, pet.origin)
+    narrow = preprocess(hot, ct, PreprocessConfig(), 16)
+    wide = preprocess(hot, ct, PreprocessConfig(suv_clip=(0.0, 30.0)), 16)
+    body = narrow.image[1] > 0  # CT channel: inside the body
+    organ, organ_wide = np.median(narrow.image[0][body]), np.median(wide.image[0][body])
+    assert narrow.image[0].max() == 1.0 and narrow.image[0].max() - organ < 0.06  # the lesion hardly shows
+    assert organ_wide == pytest.approx(9.5 / 30, abs=0.02) and wide.image[0].max() - organ_wide > 0.15
+    assert np.array_equal(wide.image[1:], narrow.image[1:])  # CT and positions do not depend on the window
+
+
+def test_train_takes_an_suv_window_and_refuses_one_that_is_not():
+    from napari_petground.cli import build_parser
+    from napari_petground.errors import ModelError
+    from napari_petground.model.cli import _model_config
+
+    args = build_parser().parse_args(["train", "--phantoms", "1", "--out", "run", "--suv-window", "0,30"])
+    assert _model_config(args).preprocess.suv_clip == (0.0, 30.0)
+    args = build_parser().parse_args(["train", "--phantoms", "1", "--out", "run", "--suv-window", "10,2"])
+    with pytest.raises(ModelError, match="--suv-window must be a window"):
+        _model_config(args)
+
+
 def test_the_pet_peak_channel_keeps_a_small_lesions_peak_that_averaging_dilutes():
     from napari_petground.model.preprocess import preprocess
 

@@ -15,7 +15,8 @@ from .config import PRECISIONS
 
 _DEVICES = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _TRAIN_OPTIONS = {"preprocess.spacing_mm": "--spacing", "preprocess.patch_size": "--patch",
-                  "network.features": "--features", "network.strides": "--features"}
+                  "preprocess.suv_clip": "--suv-window", "network.features": "--features",
+                  "network.strides": "--features"}
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -23,6 +24,16 @@ def _ints(text: str) -> tuple[int, ...]:
         return tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
+
+
+def _window(text: str) -> tuple[float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected two numbers LOW,HIGH (e.g. 0,30), got {text!r}")
+    return values  # type: ignore[return-value]
 
 
 def _device(text: str) -> str:
@@ -121,6 +132,9 @@ def _register_train(subparsers) -> None:
     net.add_argument("--coords", default="x,y,z", help="coordinate channels, e.g. x,y,z or x or '' for none")
     net.add_argument("--coord-frame", default="box", choices=("box", "anatomy"),
                      help="coordinates relative to the body crop, or the anatomical frame read from the image")
+    net.add_argument("--suv-window", type=_window, default=(0.0, 10.0), metavar="LOW,HIGH",
+                     help="SUV range the PET channel spans (0..1; clipped outside). The default 0,10 saturates in "
+                          "organs near SUV 10 (DOTATATE or PSMA liver), where lesions then vanish; e.g. 0,30")
     net.add_argument("--pet-peak-channel", action="store_true",
                      help="one more input channel: the hottest SUV within about one model voxel")
     net.add_argument("--location-pooling", default="attention", choices=("mean", "attention"),
@@ -183,7 +197,8 @@ def _model_config(args) -> object:
     spacing = float(args.spacing)
     config = ModelConfig(
         preprocess=PreprocessConfig(spacing_mm=(spacing,) * 3, coord_channels=coords, patch_size=tuple(args.patch),
-                                    pet_peak_channel=args.pet_peak_channel, coord_frame=args.coord_frame),
+                                    pet_peak_channel=args.pet_peak_channel, coord_frame=args.coord_frame,
+                                    suv_clip=tuple(args.suv_window)),
         network=NetworkConfig(backbone=args.backbone, features=tuple(args.features),
                               strides=(1,) + (2,) * max(0, len(args.features) - 1), gated_stages=tuple(args.gated),
                               text_attention=not args.blind, location_pooling=args.location_pooling),
