@@ -173,8 +173,9 @@ def body_midline_x_mm(study) -> float:
         sub = np.asarray(pet.data)[:: step[0], :: step[1], :: step[2]]
         positive = sub[sub > 0]
         level = 0.2 if positive.size == 0 else max(0.05, min(0.2, 0.3 * float(np.median(positive))))
-        x = _largest_x_centroid(sub > level, pet, step)
-        if x is not None and pet.shape[2] * pet.spacing[2] < TRUNK_MIN_WIDTH_MM and _cut_in_plane(sub > level):
+        body = sub > level
+        x = _largest_x_centroid(body, pet, step)
+        if x is not None and pet.shape[2] * pet.spacing[2] < TRUNK_MIN_WIDTH_MM and _cut_in_plane(body):
             x = float("nan")
     if x is None:  # an empty image: the centre of the grid
         pet = study.pet
