@@ -15,7 +15,10 @@ Shots, each of the whole window with the grounding dock:
 - fov_limb_describe: the same crop with the describe panel on the physicians' GTV: no site or side named, and
   the note says why;
 - fov_whole_body_describe: a version-2 whole-body phantom, the describe panel on one lesion's true mask (the
-  site, side and alternatives the shipped head gives).
+  site, side and alternatives the shipped head gives);
+- fov_recheck: phantom 92015 (neck to thighs, DOTATATE), "… left supra-acetabular ilium …" without numbers: the
+  uptake where the prior points looks like the descending colon, so the hottest uptake that looks like a left
+  iliac bone lesion is shown, flagged (model.recheck).
 Prints each sentence, the method and the flags.
 """
 
@@ -115,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(args.ibsi) / "STS_009"
         study = load_study(folder)
         describe_and_shoot("limb_describe", study, rasterize_rtstruct(folder / "PET" / "mask" / "RS.dcm", study.pet))
+    recheck = phantom_in_field(92015, "neck_to_thighs", tracer="DOTATATE")
+    ground_and_shoot("recheck", recheck.study,
+                     next(s.text for s in recheck.sentences if "left supra-acetabular ilium" in s.text))
     whole = phantom_in_field(args.seed + 1, "whole_body", tracer="FDG", n_lesions=6, version=2)
     lesion = min(whole.lesions, key=lambda les: les.center_mm[0])  # the lowest: a leg, where there is one
     describe_and_shoot("whole_body_describe", whole.study, whole.lesion_labels == lesion.id, "lesion")

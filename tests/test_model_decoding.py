@@ -327,7 +327,7 @@ def test_regions_labelled_in_their_box_are_those_of_the_whole_grid(phantom):
     from scipy.ndimage import gaussian_filter
 
     from napari_petground.model.metrics import components
-    from napari_petground.model.select import _regions, above_box
+    from napari_petground.model.select import above_box, candidate_regions
     from napari_petground.weaklabel.components import body_midline_x_mm, component_stats
 
     study = phantom.study
@@ -336,12 +336,12 @@ def test_regions_labelled_in_their_box_are_those_of_the_whole_grid(phantom):
     probability = (probability - probability.min()) / np.ptp(probability)
     midline = body_midline_x_mm(study)
     for threshold in (0.5, 0.6, 0.7):
-        regions, stats, means = _regions(probability, study, midline, threshold)
+        regions, stats, means = candidate_regions(probability, study, midline, threshold)
         labels, count = components(probability, threshold)
         whole = component_stats(labels, study.pet, study.numbering, midline)
         assert count == len(stats) > 1 and [s.to_dict() for s in stats] == [s.to_dict() for s in whole]
         for s in stats:
             assert np.array_equal(regions.mask(s.label), labels == s.label)
     assert above_box(probability, 1.5) is None
-    regions, stats, means = _regions(probability, study, midline, 1.5)
+    regions, stats, means = candidate_regions(probability, study, midline, 1.5)
     assert stats == [] and means == []

@@ -1,8 +1,9 @@
 """Evaluation as the paper does it, side by side with the text-blind network and the numbers-only heuristic.
 
 For every sentence that describes one lesion: the model's probability -> the single most confident
-component above 0.5 (network alone, the paper's rule) and the viewer's choice (model.select: the numbers
-pick among the regions; without numbers the network's region, or its most likely faint one); the
+component above 0.5 (network alone, the paper's rule) and the viewer's choice (Grounder.ground, the answer
+the viewer shows: model.select, where the numbers pick among the regions, and without numbers the network's
+region or its fallbacks, checked against the sentence's site by model.recheck); the
 text-blind network's most confident component (one answer per exam, whatever the sentence); and
 weaklabel.weak_label (numbers only, no network). Each is scored with the three lesion-level F1 variants and
 Dice (model.metrics), overall and by tracer, lesion size, uptake (low: SUVmax < 2x liver background),
@@ -13,7 +14,6 @@ words that tell them apart are a sub-site such as "segment VII" or "L3", or "the
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
 from collections.abc import Iterator
@@ -144,7 +144,7 @@ def evaluate_cases(cases, grounder=None, blind=None, weak: bool = True, progress
     """Score every sentence of every case with the available methods."""
     from ..report import extract_findings
     from ..session import StudySession
-    from .select import select_lesion, uses_numbers
+    from .select import uses_numbers
 
     records: list[Record] = []
     for case in cases:
@@ -158,11 +158,9 @@ def evaluate_cases(cases, grounder=None, blind=None, weak: bool = True, progress
             numbered = uses_numbers(finding)
             record = Record(case.name, text, info, _groups(info, numbered, case.liver_background))
             if grounder is not None:
-                prob = grounder.probability(session, text)
-                record.outcome["model"] = _score(most_confident_component(prob), truth, pet)
-                chosen = select_lesion(prob, case.study, finding,
-                                       pointed=functools.partial(grounder.location_map, session, text))
-                record.outcome["model+numbers"] = _score(chosen.mask, truth, pet)
+                grounding = grounder.ground(session, text)  # what the viewer shows, site check included
+                record.outcome["model"] = _score(most_confident_component(grounding.probability), truth, pet)
+                record.outcome["model+numbers"] = _score(grounding.mask, truth, pet)
             if blind_mask is not None:
                 record.outcome["blind"] = _score(blind_mask, truth, pet)
             if weak and finding is not None and numbered:

@@ -46,7 +46,8 @@ from .decoding import (
 )
 from .depth import DEPTH, DepthProfile, depth_from_prepared, depth_from_prior, location_weights
 from .features import StudyFeatures, checkpoint_id, encode_study, window_starts  # noqa: F401 (window_starts: API)
-from .select import select_lesion
+from .recheck import ELSEWHERE, agreeing_selection, disagreement, not_found
+from .select import select_lesion, uses_numbers
 
 if TYPE_CHECKING:
     from ..weaklabel.agreement import Agreement
@@ -320,25 +321,47 @@ class Grounder:
         frame = self.frame(session)
         # where the prior points means nothing in a body whose landmarks were not found (a limb crop)
         placed = frame is None or frame.located
-        selection = select_lesion(probability, study, finding,
-                                  pointed=(lambda: self.location_map(session, sentence)) if placed else None)
+        from ..weaklabel.components import body_midline_x_mm
+
+        pointed = (lambda: self.location_map(session, sentence)) if placed else None
+        selection = select_lesion(probability, study, finding, pointed=pointed)
+        t_check = time.perf_counter()
+        description, consistency = self._check_site(session, selection.mask, finding)
+        how = disagreement(finding, description) if pointed is not None and not uses_numbers(finding) else ""
+        if how:
+            better = agreeing_selection(study, probability, finding, selection,
+                                        lambda m: self._fits(session, finding, m), pointed,
+                                        body_midline_x_mm(study), how, consistency[1] if consistency else "")
+            if better is not None:
+                selection = better
+                description, consistency = self._check_site(session, selection.mask, finding)
+            elif how == ELSEWHERE and selection.method != "network":  # a low-confidence guess elsewhere: no answer
+                selection = not_found(selection, consistency)
+                description, consistency = None, None
+        t_check = time.perf_counter() - t_check
         flags = list(selection.flags) + flags
         if not study.pet_is_suv:
             flags.append(f"PET is in {study.pet_units}, not SUV: the model expects SUV")
         outside = outside_training(self.config, study, frame)
         if outside:
             flags.append(applicability_flag(outside))
-        timings["post-processing"] = time.perf_counter() - t
-        yield ("post-processing", 0.8)
-        t = time.perf_counter()
-        description, consistency = self._check_site(session, selection.mask, finding)
-        timings["describe"] = time.perf_counter() - t
+        timings["post-processing"] = time.perf_counter() - t - t_check
+        timings["describe"] = t_check
         timings["total"] = time.perf_counter() - started
         yield ("post-processing", 1.0)
         return Grounding(sentence, finding, probability, selection.mask, selection.components, selection.chosen,
                          selection.agreement, selection.method, flags, timings, cached, depth, description,
                          consistency, str(self.source or ""), self.device_label, outside,
                          (decoded.fine, decoded.windows))
+
+    def _fits(self, session: StudySession, finding: Finding, mask: np.ndarray) -> bool:
+        """Does the lesion ``mask`` look like the finding's site and side (model.describe.compare_description)?"""
+        from .describe import compare_description
+
+        try:
+            return compare_description(finding, self.describe(session, mask))[0]
+        except ModelError:  # e.g. outside the body crop: it cannot be what the sentence names
+            return False
 
     def _check_site(self, session: StudySession, mask: np.ndarray, finding: Finding | None):
         """(Description, (ok, reason)) of the chosen mask against the finding's site and side; (None, None)

@@ -94,7 +94,8 @@ def above_box(probability: np.ndarray, threshold: float) -> tuple[slice, slice, 
     return tuple(box)  # type: ignore[return-value]
 
 
-def _regions(probability: np.ndarray, study, midline: float, threshold: float):
+def candidate_regions(probability: np.ndarray, study, midline: float, threshold: float):
+    """(Regions, their ComponentStats, their mean probabilities) of ``probability > threshold``."""
     from scipy.ndimage import mean as label_mean
 
     from ..weaklabel.components import component_stats
@@ -129,12 +130,12 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
     from ..weaklabel.components import body_midline_x_mm
 
     midline = body_midline_x_mm(study) if midline_x_mm is None else midline_x_mm
-    labels, stats, means = _regions(probability, study, midline, threshold)
+    labels, stats, means = candidate_regions(probability, study, midline, threshold)
     empty = np.zeros(probability.shape, bool)
     if not uses_numbers(finding):
         method, flags = "network", []
         if not stats and fallback and finding is not None:  # only for text that reads as a lesion finding
-            labels, stats, means = _regions(probability, study, midline, faint_threshold)
+            labels, stats, means = candidate_regions(probability, study, midline, faint_threshold)
             method = "network (faint region)"
             flags = [f"low confidence: no region above p = {threshold:g}; the most likely region above "
                      f"p = {faint_threshold:g} is shown"]
@@ -146,7 +147,7 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
             return Selection(empty, [], None, None, "none", [], ["nothing above the threshold"])
         best = int(np.argmax(_peaks(probability, labels, stats)))
         agreement = check_agreement(stats[best], finding) if finding is not None else None
-        if finding is not None and fallback and not _stands_out(study, stats[best]):
+        if finding is not None and fallback and not stands_out(study, stats[best]):
             st = stats[best]
             return Selection(empty, stats, None, agreement, "none", means, [
                 f"not found: where the words point (SUVmax {st.suvmax:.1f}) the uptake does not stand out from "
@@ -161,7 +162,7 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
             mask, grown_flags = delineated(study, top, labels.mask(top.label))
             return Selection(mask, stats, best, agreement, "numbers", means, grown_flags)
     flags = ["no network region agrees with the stated numbers"]
-    faint_labels, faint, faint_means = _regions(probability, study, midline, low_threshold)
+    faint_labels, faint, faint_means = candidate_regions(probability, study, midline, low_threshold)
     agreeing = [(s, a, sc) for s, a, sc in rank_components(faint, finding, faint_means) if a.ok] if faint else []
     if agreeing:
         top, agreement, _ = agreeing[0]
@@ -204,7 +205,7 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
     return Selection(empty, [], None, None, "none", [], flags)
 
 
-def _stands_out(study, region) -> bool:
+def stands_out(study, region) -> bool:
     """Does the region's hottest voxel stand out from its surroundings (not the delineation's low_contrast:
     SUVmax at least 1.5 x the background beyond its edge)? Without numbers, a region that does not is no lesion
     to offer, whatever the words."""

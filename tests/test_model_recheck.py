@@ -1,0 +1,99 @@
+"""The words check the answer (model.recheck): an answer from words alone that plainly looks like another site
+is replaced by uptake that looks like the stated one, or withdrawn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_petground.model.describe import Description
+from napari_petground.model.recheck import ELSEWHERE, MAX_SPOTS, SUBSITE, disagreement, hot_spots
+from napari_petground.report import extract_findings
+
+
+def _description(site: str, side: str, probabilities: dict[str, float]) -> Description:
+    return Description(site=site, side=side, sentence="", suvmax=5.0, image_number=1, volume_ml=1.0,
+                       peak_index=(0, 0, 0), centroid_mm=(0.0, 0.0, 0.0), body_side=side,
+                       site_probabilities=probabilities)
+
+
+def test_only_a_plain_disagreement_reopens_the_answer():
+    finding = extract_findings("Intensely FDG-avid right supraclavicular lymph node.")[0]
+    assert finding.site == "supraclavicular_node" and finding.laterality == "right"
+    # another station, the stated one nearly excluded: looked for elsewhere
+    assert disagreement(finding, _description("kidney", "right", {"kidney": 0.9, "supraclavicular_node": 0.01})) \
+        == ELSEWHERE
+    # a neighbouring station the head still gives 30 %: kept, the ⚠ says so
+    assert disagreement(finding, _description("cervical_level_4", "right",
+                                              {"cervical_level_4": 0.6, "supraclavicular_node": 0.3})) == ""
+    # the stated site on the other side
+    assert disagreement(finding, _description("supraclavicular_node", "left", {"supraclavicular_node": 0.9})) \
+        == ELSEWHERE
+    # agreeing, or a body that cannot be placed: kept
+    assert disagreement(finding, _description("supraclavicular_node", "right", {"supraclavicular_node": 0.9})) == ""
+    assert disagreement(finding, _description("", "", {})) == ""
+    assert disagreement(finding, None) == ""
+    # another level of the stated bone: only the network's other regions are looked at, nothing is withdrawn
+    t9 = extract_findings("Low-grade DOTATATE-avid T9 vertebral lesion.")[0]
+    assert t9.site == "vertebra_t9"
+    assert disagreement(t9, _description("vertebra_t4", "", {"vertebra_t4": 0.9, "vertebra_t9": 0.0})) == SUBSITE
+
+
+def test_hot_spots_are_distinct_stand_out_and_follow_the_prior():
+    rng = np.random.default_rng(0)
+    pet = (1.0 + 0.05 * rng.standard_normal((40, 40, 40))).astype(np.float32)
+    pet[8:13, 8:13, 8:13] = 6.0  # a plateau lesion: many equal local maxima, one spot
+    pet[10, 10, 10] = 6.2
+    pet[30, 30, 30] = 4.0  # a small one where the prior points
+    pet[20, 30, 10] = 1.6  # a ripple that does not stand out (under twice the SUV around it)
+    weights = np.zeros(pet.shape, np.float32)
+    weights[25:35, 25:35, 25:35] = 1.0
+    spots = [peak for peak, _ in hot_spots(pet, weights)]
+    assert spots[0] == (30, 30, 30)  # SUV 4 x (1 + floor) before SUV 6.2 x floor
+    assert spots.count((10, 10, 10)) == 1 and len([s for s in spots if all(8 <= v < 13 for v in s)]) == 1
+    assert (20, 30, 10) not in spots
+    assert len(spots) <= MAX_SPOTS
+
+
+@pytest.mark.slow
+def test_a_guess_in_another_organ_gives_way_to_the_lesion_that_looks_like_the_stated_site():
+    """Fresh phantom 92015 (version 1, DOTATATE), "left supra-acetabular ilium", no numbers: the network has no
+    region, the uptake where the location prior points is in the descending colon; the describe head says so,
+    and the hottest spot that looks like a left iliac bone lesion is the described metastasis."""
+    pytest.importorskip("torch")
+    from napari_petground.model import Grounder
+    from napari_petground.model.evaluate import phantom_cases
+    from napari_petground.session import StudySession
+
+    grounder = Grounder.from_checkpoint(None, device="cpu")
+    case = next(phantom_cases(1, 92015, ("DOTATATE",), field="neck_to_thighs"))
+    text, key, _ = next(s for s in case.sentences if "left supra-acetabular ilium" in s[0])
+    session = StudySession(case.study)
+    result = grounder.ground(session, text)
+    assert result.method == "words + uptake", result.flags
+    assert (result.mask & case.masks[key]).any()
+    assert not any((result.mask & m).any() for other, m in case.masks.items() if other != key)
+    assert result.consistency is not None and result.consistency[0], result.consistency
+    assert any(f.startswith("low confidence") and "looks like the stated site and side" in f
+               for f in result.flags), result.flags
+    # with the numbers, the sentence's own SUVmax picks the lesion: the site check does not reopen it
+    numbered = grounder.ground(session, text.rstrip(".") + ", SUVmax 23.6.")
+    assert numbered.method != "words + uptake" and (numbered.mask & case.masks[key]).any()
+
+
+@pytest.mark.slow
+def test_a_confident_region_at_another_level_gives_way_to_the_networks_region_at_the_stated_one():
+    """Fresh phantom 92011 (version 1, DOTATATE), "T9 vertebral lesion", no numbers: the network's most
+    confident region is a T4 lesion; its second region, also above 0.5, looks like T9 and is the lesion."""
+    pytest.importorskip("torch")
+    from napari_petground.model import Grounder
+    from napari_petground.model.evaluate import phantom_cases
+
+    grounder = Grounder.from_checkpoint(None, device="cpu")
+    case = next(phantom_cases(1, 92011, ("DOTATATE",), field="neck_to_thighs"))
+    text, key, _ = next(s for s in case.sentences if "T9 vertebral" in s[0])
+    result = grounder.ground(case.study, text)
+    assert result.method == "network (the region the words fit)", result.flags
+    assert (result.mask & case.masks[key]).any()
+    assert result.consistency is not None and result.consistency[0], result.consistency
+    assert not any(f.startswith("low confidence") for f in result.flags), result.flags
