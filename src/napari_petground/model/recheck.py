@@ -12,7 +12,8 @@ side, the stated site is looked for:
    among PET hot spots: the first ``MAX_SPOTS`` distinct local maxima in the order SUV × (prior weight +
    ``PRIOR_FLOOR``) that stand out (model.pointed.MIN_CONTRAST), each described from a small patch around
    its peak; of those whose description agrees, the hottest that grows into an accepted lesion standing out
-   (weaklabel.grow). When there is none, that low-confidence answer is withdrawn (``not_found``).
+   (weaklabel.grow) and still looking like the stated site. When there is none, that low-confidence answer is
+   withdrawn (``not_found``).
 
 Why: on fresh phantoms the network misses many lesions from words alone, and its fallbacks (a faint region,
 the prior's hottest uptake) then land on another organ; the describe head, which reads the same anatomy, says
@@ -158,7 +159,7 @@ def agreeing_selection(study, probability: np.ndarray, finding, answer: Selectio
 
 def _agreeing_spot(study, prior: np.ndarray, exclude: np.ndarray, agrees: Agrees) -> np.ndarray | None:
     """Mask of the hottest hot spot whose description agrees and that grows into an accepted lesion standing out
-    from its surroundings; None when there is none."""
+    from its surroundings and still agreeing; None when there is none."""
     from ..weaklabel.grow import grow_lesion
     from ..weaklabel.label import study_background, study_ct_on_pet
 
@@ -168,7 +169,8 @@ def _agreeing_spot(study, prior: np.ndarray, exclude: np.ndarray, agrees: Agrees
     for peak, _suv in sorted(fitting, key=lambda item: -item[1]):
         grown = grow_lesion(pet, peak, tuple(study.pet.spacing), background=study_background(study),
                             ct=study_ct_on_pet(study))
-        if grown.ok and grown.mask.any() and "low_contrast" not in grown.flags:
+        # the lesion as grown must still look like the stated site: the patch is only its core
+        if grown.ok and grown.mask.any() and "low_contrast" not in grown.flags and agrees(grown.mask):
             return grown.mask
     return None
 
