@@ -33,8 +33,8 @@ import qt_wait  # benchmarks/qt_wait.py (the script's folder is on sys.path)
 
 SENTENCE_LESION = 1  # the demo's right iliac wing metastasis; lesion 2 is its left twin
 EXTRAS = (  # (shot, phantom seed, tracer, words of its sentence)
-    ("low_confidence", 90013, "FDG", "right hilar node, 1.6"),
-    ("pointed", 25016, "DOTATATE", "segment VIII"),
+    ("low_confidence", 92004, "FDG", "right ninth rib"),
+    ("pointed", 93011, "DOTATATE", "hepatic segment V"),
 )
 
 
