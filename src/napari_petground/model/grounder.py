@@ -8,6 +8,9 @@ It also yields ("depth", DepthProfile), where along the body the sentence points
 network's location prior as soon as the text is encoded and the study prepared (before the decoder runs),
 and from the network's answer right after inference (before the slower selection and resampling), so a
 viewer can move there before the mask is ready.
+After the choice (model.select) the chosen lesion is described and checked against the sentence's site and
+side; without numbers, an answer that plainly looks like another site gives way to what looks like the stated
+one, or is withdrawn (model.recheck).
 The preprocessed study and the encoder features of every window are kept in the study's
 :class:`~napari_petground.session.StudySession` (model.features): a second sentence on the same study reruns
 only the decoder, and describing the chosen lesion pools the same features. A plain Study gets a session of

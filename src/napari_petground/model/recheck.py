@@ -179,8 +179,8 @@ def not_found(answer: Selection, consistency: tuple[bool, str] | None) -> Select
     """``answer`` withdrawn: a low-confidence guess (a faint region, the uptake where the prior points) that looks
     like another site, when nothing that looks like the stated one stands out, is no lesion to offer.
 
-    Chosen with the rule above: on the 192 sentences without numbers of its 64 phantoms such guesses were
-    wrong for 10 and right for 1."""
+    Chosen with the rule above: on the 192 sentences without numbers of its 64 phantoms it withdrew 9 wrong
+    guesses and no right one."""
     why = _said_of(BEST_GUESS, consistency[1] if consistency else "")
     return Selection(np.zeros_like(answer.mask), answer.components, None, None, "none", answer.probabilities,
                      [f"not found: {why}; nothing that looks like the stated site and side stands out"])
