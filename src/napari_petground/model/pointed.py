@@ -27,30 +27,41 @@ MAX_TRIES = 5  # candidates grown at most (each growth that runs away costs up t
 MAX_CANDIDATES = 2000  # candidates looked at, in order (a 4 mm whole-body phantom has about 3000 in all)
 
 
-def pointed_candidates(pet: np.ndarray, weights: np.ndarray) -> list[tuple[int, int, int]]:
-    """(z, y, x) of the PET local maxima where the prior points, best (SUV × prior weight) first."""
+def pointed_candidates(pet: np.ndarray, weights: np.ndarray, floor: float = 0.0) -> list[tuple[int, int, int]]:
+    """(z, y, x) of the PET local maxima where the prior points, best (SUV × prior weight) first. ``floor`` is
+    added to every weight: with it, places the prior misses are candidates too, after the others."""
     from scipy.ndimage import maximum_filter
 
     pet = np.asarray(pet, np.float32)
     weights = np.asarray(weights, np.float32)
     if pet.shape != weights.shape:
         raise ValueError(f"the prior map {weights.shape} is not on the PET grid {pet.shape}")
+    if floor:
+        weights = weights + np.float32(floor)
     peaks = (pet == maximum_filter(pet, NEIGHBOURHOOD)) & (pet >= MIN_SUV) & (weights > MIN_WEIGHT)
     where = np.argwhere(peaks)
     order = np.argsort(-(pet[peaks] * weights[peaks]), kind="stable")
     return [tuple(int(v) for v in where[i]) for i in order]  # type: ignore[misc]
 
 
+def standing_out(pet: np.ndarray, peak: tuple[int, int, int]) -> float | None:
+    """The median SUV 4–7 voxels around ``peak`` when the peak is at least ``MIN_CONTRAST`` times it (not a
+    ripple of a bright liver or marrow); None when it is not."""
+    from ..weaklabel.grow import local_background
+
+    background, _spread = local_background(pet, peak)
+    return background if pet[peak] >= MIN_CONTRAST * max(background, 0.05) else None
+
+
 def pointed_uptake(pet: np.ndarray, spacing: tuple[float, float, float], weights: np.ndarray) -> np.ndarray | None:
     """Mask (bool, PET grid) of the first candidate that stands out and grows into an accepted lesion;
     None when there is none among the first ``MAX_TRIES`` that stand out."""
-    from ..weaklabel.grow import grow_lesion, local_background
+    from ..weaklabel.grow import grow_lesion
 
     pet = np.asarray(pet, np.float32)
     tries = 0
     for seed in pointed_candidates(pet, weights)[:MAX_CANDIDATES]:
-        background, _spread = local_background(pet, seed)
-        if pet[seed] < MIN_CONTRAST * max(background, 0.05):
+        if standing_out(pet, seed) is None:
             continue
         grown = grow_lesion(pet, seed, spacing)
         if grown.ok and grown.mask.any():

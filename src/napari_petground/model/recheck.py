@@ -32,8 +32,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .pointed import MIN_CONTRAST, MIN_SUV, NEIGHBOURHOOD
-from .select import FAINT_THRESHOLD, Selection, candidate_regions, stands_out
+from .pointed import pointed_candidates, standing_out
+from .select import FAINT_THRESHOLD, Selection, candidate_regions, region_peaks, stands_out
 
 MAX_SPOTS = 40  # distinct hot spots described at most (about 10 ms each)
 PRIOR_FLOOR = 0.01  # added to the prior's weight: a hot spot the prior misses is still looked at, after others
@@ -94,28 +94,20 @@ def _cover(covered: np.ndarray, peak: tuple[int, int, int]) -> None:
 
 def hot_spots(pet: np.ndarray, weights: np.ndarray) -> list[tuple[tuple[int, int, int], float]]:
     """(peak, local background) of the distinct local maxima that stand out, in the order SUV × (weight +
-    ``PRIOR_FLOOR``), at most ``MAX_SPOTS``."""
-    from scipy.ndimage import maximum_filter
-
-    from ..weaklabel.grow import local_background
-
-    peaks = (pet == maximum_filter(pet, NEIGHBOURHOOD)) & (pet >= MIN_SUV)
-    where = np.argwhere(peaks)
-    order = np.argsort(-(pet[peaks] * (weights[peaks] + PRIOR_FLOOR)), kind="stable")
+    ``PRIOR_FLOOR``) (model.pointed), at most ``MAX_SPOTS``."""
     covered = np.zeros(pet.shape, bool)
     out = []
-    for i in order:
-        peak = tuple(int(v) for v in where[i])
+    for peak in pointed_candidates(pet, weights, floor=PRIOR_FLOOR):
         if covered[peak]:
             continue
-        background, _ = local_background(pet, peak)
-        if pet[peak] < MIN_CONTRAST * max(background, 0.05):
+        background = standing_out(pet, peak)
+        if background is None:
             continue
         _cover(covered, peak)
         out.append((peak, background))
         if len(out) >= MAX_SPOTS:
             break
-    return out  # type: ignore[return-value]
+    return out
 
 
 def agreeing_selection(study, probability: np.ndarray, finding, answer: Selection, agrees: Agrees,
@@ -128,7 +120,7 @@ def agreeing_selection(study, probability: np.ndarray, finding, answer: Selectio
 
     confident = answer.method == "network"
     labels, stats, means = candidate_regions(probability, study, midline_x_mm, 0.5 if confident else FAINT_THRESHOLD)
-    peaks = [float(probability[labels.mask(s.label)].max()) for s in stats]
+    peaks = region_peaks(probability, labels, stats)
     for i in np.argsort(peaks)[::-1]:
         region = labels.mask(stats[i].label)
         if (region & answer.mask).any() or not stands_out(study, stats[i]) or not agrees(region):

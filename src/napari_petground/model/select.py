@@ -110,9 +110,12 @@ def candidate_regions(probability: np.ndarray, study, midline: float, threshold:
     return regions, stats, means
 
 
-def _peaks(probability: np.ndarray, regions: Regions, stats) -> list[float]:
+def region_peaks(probability: np.ndarray, regions: Regions, stats) -> list[float]:
+    """The highest probability in each region of ``stats``."""
     from scipy.ndimage import maximum
 
+    if not stats:
+        return []
     return [float(v) for v in
             np.atleast_1d(maximum(probability[regions.box], regions.labels, index=[s.label for s in stats]))]
 
@@ -145,7 +148,7 @@ def select_lesion(probability: np.ndarray, study, finding: Finding | None, *, th
                     return guess
         if not stats:
             return Selection(empty, [], None, None, "none", [], ["nothing above the threshold"])
-        best = int(np.argmax(_peaks(probability, labels, stats)))
+        best = int(np.argmax(region_peaks(probability, labels, stats)))
         agreement = check_agreement(stats[best], finding) if finding is not None else None
         if finding is not None and fallback and not stands_out(study, stats[best]):
             st = stats[best]
