@@ -76,6 +76,24 @@ def test_second_sentence_reuses_the_study_features(grounder, phantom):
     assert not np.allclose(first.probability, second.probability)
 
 
+def test_a_second_sentence_does_not_hash_the_study_again(grounder, phantom, monkeypatch):
+    """The study's arrays are hashed once, when first grounded (a whole body takes tens of milliseconds), not
+    again for every sentence."""
+    import dataclasses
+
+    import napari_petground.model.grounder as grounder_module
+
+    grounder.clear_cache()
+    calls = []
+    original = grounder_module.study_signature
+    monkeypatch.setattr(grounder_module, "study_signature", lambda study: calls.append(study) or original(study))
+    grounder.ground(phantom.study, "Left axillary node.")
+    grounder.ground(phantom.study, "Right axillary node.")
+    assert len(calls) == 1
+    grounder.ground(dataclasses.replace(phantom.study), "Left axillary node.")  # another Study object: hashed
+    assert len(calls) == 2
+
+
 def test_a_confident_one_voxel_answer_keeps_its_probability_on_the_pet_grid(grounder, phantom, monkeypatch):
     """A lesion smaller than a model voxel is answered by one voxel; on the finer PET grid every PET voxel
     inside it keeps that probability (interpolating with its neighbours would drop p = 0.88 below 0.5 and the

@@ -177,10 +177,15 @@ class Grounder:
     # -- the study's features --------------------------------------------------------------------------------
 
     def session_for(self, study: Study | StudySession) -> StudySession:
-        """``study``'s session: itself, or for a plain Study one kept here for the last few studies."""
+        """``study``'s session: itself, or for a plain Study one kept here for the last few studies.
+
+        The same Study object finds its session without hashing its arrays again (a session computes its
+        signature once too: a study is not changed in place once opened)."""
         if isinstance(study, StudySession):
             return study
-        key = study_signature(study)
+        key = next((k for k, s in self._sessions.items() if s.study is study), None)
+        if key is None:
+            key = study_signature(study)
         session = self._sessions.get(key)
         if session is None or session.study is not study:
             session = StudySession(study, signature=key)
