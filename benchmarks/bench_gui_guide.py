@@ -10,13 +10,14 @@ of the screen (``--size``, as a laptop or a desktop shows it): open the study wi
 report listed), ground one sentence (the right iliac wing metastasis, whose left twin is also in the report),
 edit the prediction with the brush, accept it, undo and redo the accept, ground all the other findings (a shot
 while they run: each finding's status in the list), reject one, save and reload the findings, type a sentence
-over the report (Restore comes up) that describes no lesion. ``--extras`` adds the two phantoms of the guide's
+over the report (Restore comes up) that describes no lesion, then one about a lesion the study does not have
+(nothing found: the view goes back to the slice being read). ``--extras`` adds the two phantoms of the guide's
 "when something is wrong" section (a low-confidence answer, an answer from where the sentence points). Prints
 the wall time of each step as a reader would feel it (from the action to the view updated).
 
 Screenshots are napari's own of the whole window: grounding_<name>_<W>x<H>.png (``--only`` picks names).
 The user guide's were made with
-    --size 1366x768 --extras --only open,result,edit,accepted,progress,list,loaded,problem,low_confidence,pointed
+    --size 1366x768 --extras --only open,result,edit,accepted,progress,list,loaded,problem,not_found,low_confidence,pointed
     --size 1920x1080 --only open,all
 """
 
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import qt_wait  # benchmarks/qt_wait.py (the script's folder is on sys.path)
 
+ABSENT = "Hypermetabolic left axillary lymph node."  # the demo report has no axillary node
 SENTENCE_LESION = 1  # the demo's right iliac wing metastasis; lesion 2 is its left twin
 EXTRAS = (  # (shot, phantom seed, tracer, words of its sentence)
     ("low_confidence", 92004, "FDG", "right ninth rib"),
@@ -176,9 +178,18 @@ def main(argv: list[str] | None = None) -> int:
     dock.input.replace_text("No abnormal FDG uptake in the neck.")
     dock.ground()
     shot(viewer, "problem")
+
+    # 7. a lesion the report does not have: nothing found, the view back on the slice being read
+    viewer.dims.set_point(0, float(study.pet.index_to_world((30, 0, 0))[0]))
+    reading = tuple(viewer.dims.point)
+    dock.input.replace_text(ABSENT)
+    timed("ground a lesion the study does not have", dock.ground, lambda: not dock.runner.busy and dock.settled)
+    print(f"  {ABSENT} -> {dock.findings_list.status_label(0)}; view back where it was: "
+          f"{tuple(viewer.dims.point) == reading}")
+    shot(viewer, "not_found")
     viewer.close()
 
-    # 7. the guide's phantoms of "when something is wrong"
+    # 8. the guide's phantoms of "when something is wrong"
     if args.extras:
         from napari_petground.phantom import make_phantom
 

@@ -347,6 +347,48 @@ def test_view_moves_to_where_the_sentence_points_before_the_mask_and_the_site_is
     assert "not a mediastinal lymph node" in dock.result.warnings.text()
 
 
+class PointingNowhere(PointingGrounder):
+    """Points at the mediastinal level, then finds nothing there."""
+
+    def iter_ground(self, session, finding):
+        from napari_petground.model.depth import DEPTH, DepthProfile
+
+        study = session.study
+        z_index = int(np.argwhere(self.truth["mediastinal"])[:, 0].mean())
+        z = study.pet.origin[0] + np.arange(study.pet.shape[0]) * study.pet.spacing[0]
+        yield DEPTH, DepthProfile(z, np.exp(-0.5 * ((np.arange(z.size) - z_index) / 1.5) ** 2))
+        time.sleep(0.6)
+        empty = np.zeros(study.pet.shape, dtype=bool)
+        return Grounding(finding.sentence, finding, empty.astype(np.float32), empty, [], None,
+                         Agreement(messages=["not found: nothing that looks like the stated site stands out"]))
+
+
+@pytest.mark.parametrize("reader_moves", [False, True])
+def test_a_sentence_found_nowhere_leaves_the_view_where_the_reader_had_it(qtbot, viewer, settings, notes,
+                                                                         reader_moves):
+    """The view moves to where the sentence points while the network works; when nothing is found there, it
+    goes back to the slice the reader was on and the depth strip empties, unless the reader moved meanwhile;
+    the list row keeps the reason."""
+    study, truth = toy_study()
+    dock = open_dock(viewer, settings, study, PointingNowhere(truth, delay=0.01))
+    reading = float(study.pet.index_to_world((35, 0, 0))[0])
+    viewer.dims.set_point(0, reading)
+    dock.text.setPlainText("Mediastinal node with SUVmax 7.5.")
+    dock.parse_text()
+    dock.ground()
+    qtbot.waitUntil(lambda: dock.depth_strip.profile is not None, timeout=10_000)
+    assert viewer.dims.point[0] != pytest.approx(reading)  # moved to where the sentence points
+    elsewhere = float(study.pet.index_to_world((3, 0, 0))[0])
+    if reader_moves:
+        viewer.dims.set_point(0, elsewhere)
+    wait_idle(qtbot, dock)
+    assert notes[-1][0] == "warning" and "No lesion found" in notes[-1][1] and "stands out" in notes[-1][1]
+    assert dock.shown is None and dock.findings_list.status(0) == "∅"
+    assert "stands out" in dock.findings_list.item(0, 0).toolTip()  # the reason stays after the toast is gone
+    assert dock.depth_strip.profile is None
+    assert viewer.dims.point[0] == pytest.approx(elsewhere if reader_moves else reading)
+
+
 def test_closing_the_viewer_right_after_opening_the_dock_is_clean(qtbot, settings, make_napari_viewer):
     from napari_petground._qt.grounding_dock import GroundingDock
 

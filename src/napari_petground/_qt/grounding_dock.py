@@ -55,9 +55,9 @@ from .grounding_result import (
     READY,
     RUNNING,
     GroundingResult,
-    agreement_messages,
     describe_failure,
     finding_key,
+    not_found_reason,
     result_entry,
     row_status,
 )
@@ -100,6 +100,7 @@ class GroundingDock(QWidget):
         self.model_picker = ModelPicker(settings)
         self.image_row = ImageNumberRow(napari_viewer)
         self._batch = Batch()
+        self._moved: dict[int, tuple[tuple, tuple]] = {}  # request id -> (view before the run moved it, after)
 
         # result, review and accepted findings
         self.review = ReviewPane(napari_viewer)
@@ -384,7 +385,22 @@ class GroundingDock(QWidget):
         if request.session is not self._session or not request.show:
             return
         has_image = request.finding.slice is not None
+        before = tuple(self.viewer.dims.point)
         show_depth(self.viewer, self.depth_strip, request.session.study, profile, move=not has_image)
+        if tuple(self.viewer.dims.point) != before:
+            self._moved[request.id] = (self._moved.get(request.id, (before,))[0], tuple(self.viewer.dims.point))
+
+    def _restore_view(self, request: GroundingRequest) -> None:
+        """A run that ends without a lesion to show puts the view back where the reader had it before the
+        run moved it to where the sentence pointed (unless the reader has moved it since), and clears the
+        depth strip: neither should point at a place where nothing was found."""
+        moved = self._moved.pop(request.id, None)
+        if moved is None or request.session is not self._session:
+            return
+        before, after = moved
+        self.depth_strip.set_profile(None, request.session.study)
+        if tuple(self.viewer.dims.point) == after and len(before) == self.viewer.dims.ndim:
+            self.viewer.dims.point = before
 
     def _update_stage(self, text: str | None = None) -> None:
         waiting = len(self.runner.queued)
@@ -408,8 +424,9 @@ class GroundingDock(QWidget):
         entry = result_entry(request.finding, grounding, str(request.checkpoint or "demo"), request.device)
         found = entry.mask is not None
         if not found:
-            reasons = "; ".join(agreement_messages(entry.agreement) + entry.flags) or "no region above threshold"
-            show_warning(f"No lesion found for “{request.sentence}”: {reasons}.")
+            show_warning(f"No lesion found for “{request.sentence}”: {not_found_reason(entry)}.")
+            self._restore_view(request)
+        self._moved.pop(request.id, None)
         request.session.store_result(entry)
         if request.session is self._session and found and (request.show or self.review.shown is None):
             self.review.display(entry, request.session, activate=True)
@@ -419,6 +436,7 @@ class GroundingDock(QWidget):
         from napari.utils.notifications import show_error
 
         self._finished_one()
+        self._restore_view(request)
         row = self._row_of(request)
         if row is not None:
             self.findings_list.set_status(row, FAILED, str(exc))
@@ -427,6 +445,7 @@ class GroundingDock(QWidget):
             log.error("grounding failed", exc_info=(type(exc), exc, exc.__traceback__))
 
     def _on_cancelled(self, request: GroundingRequest) -> None:
+        self._restore_view(request)
         row = self._row_of(request)
         if row is not None and self.findings_list.status(row) in (QUEUED, RUNNING):
             self.findings_list.set_status(row, "", "cancelled", "cancelled")

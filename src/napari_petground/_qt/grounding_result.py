@@ -87,14 +87,20 @@ def agreement_messages(agreement: Agreement | None) -> list[str]:
     return [str(m) for m in agreement.messages] if agreement is not None else []
 
 
+def not_found_reason(entry: GroundingResult) -> str:
+    """Why the model offers no lesion for a finding, in the words of its checks (the toast and the list say it)."""
+    return "; ".join(agreement_messages(entry.agreement) + entry.flags) or "no region above threshold"
+
+
 def row_status(key: tuple, entry: GroundingResult | None, accepted: set, running: set,
                waiting: set) -> tuple[str, str]:
     """(symbol, tooltip) of a findings-list row."""
     if key in accepted:
         return ACCEPTED, "accepted"
     if entry is not None:
-        return entry.status, {READY: "grounded: double-click to review", REJECTED: "rejected",
-                              NOTHING: "no lesion found"}.get(entry.status, "")
+        if entry.status == NOTHING:
+            return NOTHING, f"no lesion found: {not_found_reason(entry)}"
+        return entry.status, {READY: "grounded: double-click to review", REJECTED: "rejected"}.get(entry.status, "")
     if key in running:
         return RUNNING, "grounding…"
     if key in waiting:
