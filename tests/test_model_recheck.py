@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 
 from napari_petground.model.describe import Description
-from napari_petground.model.recheck import ELSEWHERE, MAX_SPOTS, SUBSITE, disagreement, hot_spots
+from napari_petground.model.recheck import (
+    AGREES,
+    ELSEWHERE,
+    MAX_SPOTS,
+    NEIGHBOUR,
+    SUBSITE,
+    disagreement,
+    fit_level,
+    hot_spots,
+)
 from napari_petground.report import extract_findings
 
 
@@ -37,6 +46,20 @@ def test_only_a_plain_disagreement_reopens_the_answer():
     t9 = extract_findings("Low-grade DOTATATE-avid T9 vertebral lesion.")[0]
     assert t9.site == "vertebra_t9"
     assert disagreement(t9, _description("vertebra_t4", "", {"vertebra_t4": 0.9, "vertebra_t9": 0.0})) == SUBSITE
+
+
+def test_another_part_of_the_stated_site_on_its_side_is_a_neighbour_not_a_match():
+    """Hot spots are taken first when they look like the stated site; failing that, when they look like another
+    part of the same organ, bone or station on the stated side (the head's weakest level)."""
+    ilium = extract_findings("PSMA-avid focus in the left supra-acetabular ilium.")[0]
+    assert ilium.site == "ilium" and ilium.laterality == "left"
+    assert fit_level(ilium, _description("ilium", "left", {"ilium": 0.8})) == AGREES
+    assert fit_level(ilium, _description("acetabulum", "left", {"acetabulum": 0.9, "ilium": 0.01})) == NEIGHBOUR
+    assert fit_level(ilium, _description("acetabulum", "right", {"acetabulum": 0.9})) == 0  # the other side
+    assert fit_level(ilium, _description("proximal_femur", "left", {"proximal_femur": 0.9})) == 0  # another bone
+    assert fit_level(ilium, _description("", "left", {})) == 0 and fit_level(ilium, None) == 0
+    node = extract_findings("Intensely FDG-avid right periaortic node.")[0]
+    assert fit_level(node, _description("aortocaval_node", "right", {"aortocaval_node": 0.9})) == NEIGHBOUR
 
 
 def test_hot_spots_are_distinct_stand_out_and_follow_the_prior():

@@ -338,7 +338,7 @@ class Grounder:
         how = disagreement(finding, description) if pointed is not None and not uses_numbers(finding) else ""
         if how:
             better = agreeing_selection(study, probability, finding, selection,
-                                        lambda m: self._fits(session, finding, m), pointed,
+                                        lambda m: self._fit(session, finding, m), pointed,
                                         body_midline_x_mm(study), how, consistency[1] if consistency else "")
             if better is not None:
                 selection = better
@@ -362,14 +362,14 @@ class Grounder:
                          consistency, str(self.source or ""), self.device_label, outside,
                          (decoded.fine, decoded.windows))
 
-    def _fits(self, session: StudySession, finding: Finding, mask: np.ndarray) -> bool:
-        """Does the lesion ``mask`` look like the finding's site and side (model.describe.compare_description)?"""
-        from .describe import compare_description
+    def _fit(self, session: StudySession, finding: Finding, mask: np.ndarray) -> int:
+        """How the lesion ``mask`` looks next to the finding's site and side (model.recheck.fit_level)."""
+        from .recheck import fit_level
 
         try:
-            return compare_description(finding, self.describe(session, mask))[0]
+            return fit_level(finding, self.describe(session, mask))
         except ModelError:  # e.g. outside the body crop: it cannot be what the sentence names
-            return False
+            return 0
 
     def _check_site(self, session: StudySession, mask: np.ndarray, finding: Finding | None):
         """(Description, (ok, reason)) of the chosen mask against the finding's site and side; (None, None)
