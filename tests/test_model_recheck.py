@@ -60,6 +60,10 @@ def test_another_part_of_the_stated_site_on_its_side_is_a_neighbour_not_a_match(
     assert fit_level(ilium, _description("", "left", {})) == 0 and fit_level(ilium, None) == 0
     node = extract_findings("Intensely FDG-avid right periaortic node.")[0]
     assert fit_level(node, _description("aortocaval_node", "right", {"aortocaval_node": 0.9})) == NEIGHBOUR
+    # no stated side: another part of an unpaired organ may be another lesion (a second liver metastasis)
+    segment = extract_findings("DOTATATE-avid segment III hepatic lesion.")[0]
+    assert segment.laterality not in ("left", "right")
+    assert fit_level(segment, _description("liver_segment_6", "right", {"liver_segment_6": 0.9})) == 0
 
 
 def test_hot_spots_are_distinct_stand_out_and_follow_the_prior():

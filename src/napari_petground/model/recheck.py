@@ -13,8 +13,8 @@ side, the stated site is looked for:
    ``PRIOR_FLOOR``) that stand out (model.pointed.MIN_CONTRAST), each described from a small patch around
    its peak; of those whose description agrees, the hottest that grows into an accepted lesion standing out
    (weaklabel.grow) and still looking like the stated site; failing that, the same among spots that look like
-   another part of the stated organ, bone or station on the stated side (``NEIGHBOUR``: an acetabulum for a
-   supra-acetabular ilium, an aortocaval node for a para-aortic one), flagged so. When there is none, that
+   another part of the stated organ, bone or station on the side the sentence states (``NEIGHBOUR``: an
+   acetabulum for a left supra-acetabular ilium, an aortocaval node for a right para-aortic one), flagged so. When there is none, that
    low-confidence answer is withdrawn (``not_found``).
 
 Why: on fresh phantoms the network misses many lesions from words alone, and its fallbacks (a faint region,
@@ -31,6 +31,9 @@ The neighbour step came later, from the answers withdrawn on the same seeds: des
 out plainly (SUV 11–27) but that the head names as a neighbouring part of the stated site, or that lay inside
 the wrong answer's own grown region (which hid them). Replayed on seeds 92000 and 93000 in four fields of view
 (231 sentences without numbers): 188 answers on the lesion before, 193 after, none lost, no new wrong mask.
+A first version also took neighbours for sentences without a side; on seeds 90000 it answered "hepatic
+segment III" with the same liver's segment VI metastasis (the other sentence's lesion), so a neighbour now
+needs the stated side.
 """
 
 from __future__ import annotations
@@ -83,9 +86,10 @@ def disagreement(finding, description) -> str:
 
 def fit_level(finding, description) -> int:
     """``AGREES`` when the description agrees with the sentence (model.describe.compare_description),
-    ``NEIGHBOUR`` when it names another part of the stated organ, bone or station on the stated side (an
-    acetabulum for "supra-acetabular ilium", an aortocaval node for a "para-aortic" one: the describe head's
-    weakest level), else 0."""
+    ``NEIGHBOUR`` when it names another part of the stated organ, bone or station on the side the sentence
+    states (an acetabulum for "left supra-acetabular ilium", an aortocaval node for a "right para-aortic" one:
+    the describe head's weakest level), else 0. Without a stated side there is no neighbour: another part of
+    an unpaired organ is as likely another lesion (a second liver metastasis) as the described one."""
     from ..report.lexicon import coarse_of
     from .describe import compare_description
 
@@ -94,7 +98,7 @@ def fit_level(finding, description) -> int:
     if compare_description(finding, description)[0]:
         return AGREES
     side = getattr(finding, "laterality", "")
-    if side in ("left", "right") and description.body_side in ("left", "right") and side != description.body_side:
+    if side not in ("left", "right") or description.body_side != side:
         return 0
     stated = coarse_of(getattr(finding, "site", "") or "")
     return NEIGHBOUR if stated and stated == (description.coarse or coarse_of(description.site)) else 0
