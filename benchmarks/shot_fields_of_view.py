@@ -18,8 +18,12 @@ Shots, each of the whole window with the grounding dock:
   site, side and alternatives the shipped head gives);
 - fov_recheck: phantom 92015 (neck to thighs, DOTATATE), "… left supra-acetabular ilium …" without numbers: the
   uptake where the prior points looks like the descending colon, so the hottest uptake that looks like a left
-  iliac bone lesion is shown, flagged (model.recheck).
-Prints each sentence, the method and the flags.
+  iliac bone lesion is shown, flagged (model.recheck);
+- fov_recheck_neighbour: phantom 93006 (abdomen–pelvis, PSMA), "… left supra-acetabular ilium …" without
+  numbers: the guess looks like the descending colon and no hot spot looks like the ilium itself, so the
+  hottest one that looks like another part of that bone on the left (the acetabulum: the described lesion)
+  is shown, flagged, with a ⚠ site row.
+Prints each sentence, the method and the flags. ``--only`` takes a comma-separated list of shot names.
 """
 
 from __future__ import annotations
@@ -39,7 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ibsi", type=Path, default=os.environ.get("PETGROUND_IBSI_DIR"),
                         help="folder of the IBSI STS patients (optional)")
     parser.add_argument("--seed", type=int, default=90003, help="phantom seed of the chest shot")
+    parser.add_argument("--only", default="", help="comma-separated shot names (default: all)")
     args = parser.parse_args(argv)
+    only = {name for name in args.only.split(",") if name}
+
+    def wanted(name: str) -> bool:
+        return not only or name in only
     width, height = (int(v) for v in args.size.lower().split("x"))
 
     import napari
@@ -104,26 +113,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {panel.description.sentence!r}; note {panel.description.note!r}; wrote {path}")
         viewer.close()
 
-    chest = phantom_in_field(args.seed, "chest", tracer="FDG")
-    sentence = next(s.text for s in chest.sentences if s.lesion_id is not None and s.kind in ("no_numbers", "impression"))
-    ground_and_shoot("chest", chest.study, sentence)
+    if wanted("chest"):
+        chest = phantom_in_field(args.seed, "chest", tracer="FDG")
+        sentence = next(s.text for s in chest.sentences
+                        if s.lesion_id is not None and s.kind in ("no_numbers", "impression"))
+        ground_and_shoot("chest", chest.study, sentence)
     if args.ibsi and (Path(args.ibsi) / "STS_009").is_dir():
         from napari_petground.study import load_study
-
-        ground_and_shoot("limb", load_study(Path(args.ibsi) / "STS_009"), "Hypermetabolic mass in the right thigh")
-        ground_and_shoot("limb_numbers", load_study(Path(args.ibsi) / "STS_009"),
-                         "Hypermetabolic mass in the left thigh, SUVmax 26.1 (image 65).", show_row="Side")
         from napari_petground.weaklabel.rtstruct import rasterize_rtstruct
 
         folder = Path(args.ibsi) / "STS_009"
-        study = load_study(folder)
-        describe_and_shoot("limb_describe", study, rasterize_rtstruct(folder / "PET" / "mask" / "RS.dcm", study.pet))
-    recheck = phantom_in_field(92015, "neck_to_thighs", tracer="DOTATATE")
-    ground_and_shoot("recheck", recheck.study,
-                     next(s.text for s in recheck.sentences if "left supra-acetabular ilium" in s.text))
-    whole = phantom_in_field(args.seed + 1, "whole_body", tracer="FDG", n_lesions=6, version=2)
-    lesion = min(whole.lesions, key=lambda les: les.center_mm[0])  # the lowest: a leg, where there is one
-    describe_and_shoot("whole_body_describe", whole.study, whole.lesion_labels == lesion.id, "lesion")
+        if wanted("limb"):
+            ground_and_shoot("limb", load_study(folder), "Hypermetabolic mass in the right thigh")
+        if wanted("limb_numbers"):
+            ground_and_shoot("limb_numbers", load_study(folder),
+                             "Hypermetabolic mass in the left thigh, SUVmax 26.1 (image 65).", show_row="Side")
+        if wanted("limb_describe"):
+            study = load_study(folder)
+            describe_and_shoot("limb_describe", study,
+                               rasterize_rtstruct(folder / "PET" / "mask" / "RS.dcm", study.pet))
+    for name, seed, field, tracer in (("recheck", 92015, "neck_to_thighs", "DOTATATE"),
+                                      ("recheck_neighbour", 93006, "abdomen_pelvis", "PSMA")):
+        if wanted(name):
+            case = phantom_in_field(seed, field, tracer=tracer)
+            ground_and_shoot(name, case.study,
+                             next(s.text for s in case.sentences if "left supra-acetabular ilium" in s.text),
+                             show_row="Site" if name == "recheck_neighbour" else "")
+    if wanted("whole_body_describe"):
+        whole = phantom_in_field(args.seed + 1, "whole_body", tracer="FDG", n_lesions=6, version=2)
+        lesion = min(whole.lesions, key=lambda les: les.center_mm[0])  # the lowest: a leg, where there is one
+        describe_and_shoot("whole_body_describe", whole.study, whole.lesion_labels == lesion.id, "lesion")
     return 0
 
 

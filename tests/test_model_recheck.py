@@ -124,3 +124,25 @@ def test_a_confident_region_at_another_level_gives_way_to_the_networks_region_at
     assert (result.mask & case.masks[key]).any()
     assert result.consistency is not None and result.consistency[0], result.consistency
     assert not any(f.startswith("low confidence") for f in result.flags), result.flags
+
+
+@pytest.mark.slow
+def test_a_lesion_the_head_calls_a_neighbouring_part_of_the_stated_bone_is_found_and_flagged():
+    """Fresh phantom 93006 (version 1, PSMA, abdomen–pelvis), "left supra-acetabular ilium", no numbers: the
+    guess looks like the descending colon and no hot spot looks like the ilium; the described metastasis looks
+    like a left acetabulum lesion (the same bone, the stated side) and is shown, with the ⚠ saying so."""
+    pytest.importorskip("torch")
+    from napari_petground.model import Grounder
+    from napari_petground.model.evaluate import phantom_cases
+
+    grounder = Grounder.from_checkpoint(None, device="cpu")
+    case = next(phantom_cases(1, 93006, ("PSMA",), field="abdomen_pelvis"))
+    text, key, _ = next(s for s in case.sentences if "left supra-acetabular ilium" in s[0])
+    result = grounder.ground(case.study, text)
+    assert result.method == "words + uptake", result.flags
+    assert (result.mask & case.masks[key]).any()
+    assert not any((result.mask & m).any() for other, m in case.masks.items() if other != key)
+    assert any("another part of the stated organ, bone or station, on the stated side" in f
+               for f in result.flags), result.flags
+    assert result.consistency is not None and not result.consistency[0]
+    assert "acetabulum" in result.consistency[1]

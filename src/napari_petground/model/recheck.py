@@ -14,8 +14,8 @@ side, the stated site is looked for:
    its peak; of those whose description agrees, the hottest that grows into an accepted lesion standing out
    (weaklabel.grow) and still looking like the stated site; failing that, the same among spots that look like
    another part of the stated organ, bone or station on the side the sentence states (``NEIGHBOUR``: an
-   acetabulum for a left supra-acetabular ilium, an aortocaval node for a right para-aortic one), flagged so. When there is none, that
-   low-confidence answer is withdrawn (``not_found``).
+   acetabulum for a left supra-acetabular ilium, an aortocaval node for a right para-aortic one), flagged
+   so. When there is none, that low-confidence answer is withdrawn (``not_found``).
 
 Why: on fresh phantoms the network misses many lesions from words alone, and its fallbacks (a faint region,
 the prior's hottest uptake) then land on another organ; the describe head, which reads the same anatomy, says
@@ -166,10 +166,10 @@ def agreeing_selection(study, probability: np.ndarray, finding, answer: Selectio
     prior = weights()
     if prior is None:
         return None
-    found = _agreeing_spot(study, prior, fits)
-    if found is None:
+    spot = _agreeing_spot(study, prior, fits)
+    if spot is None:
         return None
-    grown, level = found
+    grown, level = spot
     from ..weaklabel.components import component_stats
 
     found = component_stats(grown.astype(np.int32), study.pet, study.numbering, midline_x_mm)
@@ -200,9 +200,11 @@ def _agreeing_spot(study, prior: np.ndarray, fits: Fits) -> tuple[np.ndarray, in
         for peak, _suv, _level in sorted((s for s in levels if s[2] == wanted), key=lambda item: -item[1]):
             grown = grow_lesion(pet, peak, tuple(study.pet.spacing), background=study_background(study),
                                 ct=study_ct_on_pet(study))
-            # the lesion as grown must still look like the stated site: the patch is only its core
-            if grown.ok and grown.mask.any() and "low_contrast" not in grown.flags and fits(grown.mask) >= wanted:
-                return grown.mask, wanted
+            if not grown.ok or not grown.mask.any() or "low_contrast" in grown.flags:
+                continue
+            level = fits(grown.mask)  # the lesion as grown must still look like the stated site: the patch is
+            if level >= wanted:  # only its core
+                return grown.mask, level
     return None
 
 
