@@ -347,7 +347,7 @@ def test_view_moves_to_where_the_sentence_points_before_the_mask_and_the_site_is
     assert "not a mediastinal lymph node" in dock.result.warnings.text()
 
 
-class PointingNowhere(PointingGrounder):
+class PointingNowhere(ScriptedGrounder):
     """Points at the mediastinal level, then finds nothing there."""
 
     def iter_ground(self, session, finding):
