@@ -82,66 +82,70 @@ def test_hot_spots_are_distinct_stand_out_and_follow_the_prior():
     assert len(spots) <= MAX_SPOTS
 
 
-@pytest.mark.slow
-def test_a_guess_in_another_organ_gives_way_to_the_lesion_that_looks_like_the_stated_site():
-    """Fresh phantom 92015 (version 1, DOTATATE), "left supra-acetabular ilium", no numbers: the network has no
-    region, the uptake where the location prior points is in the descending colon; the describe head says so,
-    and the hottest spot that looks like a left iliac bone lesion is the described metastasis."""
+@pytest.fixture(scope="module")
+def demo_grounder():
+    """The shipped demo checkpoint, loaded once for the phantom cases below."""
     pytest.importorskip("torch")
     from napari_petground.model import Grounder
+
+    return Grounder.from_checkpoint(None, device="cpu")
+
+
+def _phantom_sentence(seed: int, tracer: str, field: str, words: str):
+    """(session, sentence, lesion mask, all lesion masks) of a fresh version-1 phantom's sentence holding
+    ``words``."""
     from napari_petground.model.evaluate import phantom_cases
     from napari_petground.session import StudySession
 
-    grounder = Grounder.from_checkpoint(None, device="cpu")
-    case = next(phantom_cases(1, 92015, ("DOTATATE",), field="neck_to_thighs"))
-    text, key, _ = next(s for s in case.sentences if "left supra-acetabular ilium" in s[0])
-    session = StudySession(case.study)
-    result = grounder.ground(session, text)
+    case = next(phantom_cases(1, seed, (tracer,), field=field))
+    text, key, _ = next(s for s in case.sentences if words in s[0])
+    return StudySession(case.study), text, case.masks[key], case.masks
+
+
+def _only_on(mask, lesion, masks) -> bool:
+    """Does ``mask`` touch ``lesion`` and no other lesion of ``masks``?"""
+    return bool((mask & lesion).any()) and not any((mask & m).any() for m in masks.values() if m is not lesion)
+
+
+@pytest.mark.slow
+def test_a_guess_in_another_organ_gives_way_to_the_lesion_that_looks_like_the_stated_site(demo_grounder):
+    """Fresh phantom 92015 (version 1, DOTATATE), "left supra-acetabular ilium", no numbers: the network has no
+    region, the uptake where the location prior points is in the descending colon; the describe head says so,
+    and the hottest spot that looks like a left iliac bone lesion is the described metastasis."""
+    session, text, lesion, masks = _phantom_sentence(92015, "DOTATATE", "neck_to_thighs",
+                                                     "left supra-acetabular ilium")
+    result = demo_grounder.ground(session, text)
     assert result.method == "words + uptake", result.flags
-    assert (result.mask & case.masks[key]).any()
-    assert not any((result.mask & m).any() for other, m in case.masks.items() if other != key)
+    assert _only_on(result.mask, lesion, masks)
     assert result.consistency is not None and result.consistency[0], result.consistency
     assert any(f.startswith("low confidence") and "looks like the stated site and side" in f
                for f in result.flags), result.flags
     # with the numbers, the sentence's own SUVmax picks the lesion: the site check does not reopen it
-    numbered = grounder.ground(session, text.rstrip(".") + ", SUVmax 23.6.")
-    assert numbered.method != "words + uptake" and (numbered.mask & case.masks[key]).any()
+    numbered = demo_grounder.ground(session, text.rstrip(".") + ", SUVmax 23.6.")
+    assert numbered.method != "words + uptake" and (numbered.mask & lesion).any()
 
 
 @pytest.mark.slow
-def test_a_confident_region_at_another_level_gives_way_to_the_networks_region_at_the_stated_one():
+def test_a_confident_region_at_another_level_gives_way_to_the_networks_region_at_the_stated_one(demo_grounder):
     """Fresh phantom 92011 (version 1, DOTATATE), "T9 vertebral lesion", no numbers: the network's most
     confident region is a T4 lesion; its second region, also above 0.5, looks like T9 and is the lesion."""
-    pytest.importorskip("torch")
-    from napari_petground.model import Grounder
-    from napari_petground.model.evaluate import phantom_cases
-
-    grounder = Grounder.from_checkpoint(None, device="cpu")
-    case = next(phantom_cases(1, 92011, ("DOTATATE",), field="neck_to_thighs"))
-    text, key, _ = next(s for s in case.sentences if "T9 vertebral" in s[0])
-    result = grounder.ground(case.study, text)
+    session, text, lesion, _ = _phantom_sentence(92011, "DOTATATE", "neck_to_thighs", "T9 vertebral")
+    result = demo_grounder.ground(session, text)
     assert result.method == "network (the region the words fit)", result.flags
-    assert (result.mask & case.masks[key]).any()
+    assert (result.mask & lesion).any()
     assert result.consistency is not None and result.consistency[0], result.consistency
     assert not any(f.startswith("low confidence") for f in result.flags), result.flags
 
 
 @pytest.mark.slow
-def test_a_lesion_the_head_calls_a_neighbouring_part_of_the_stated_bone_is_found_and_flagged():
+def test_a_lesion_the_head_calls_a_neighbouring_part_of_the_stated_bone_is_found_and_flagged(demo_grounder):
     """Fresh phantom 93006 (version 1, PSMA, abdomen–pelvis), "left supra-acetabular ilium", no numbers: the
     guess looks like the descending colon and no hot spot looks like the ilium; the described metastasis looks
     like a left acetabulum lesion (the same bone, the stated side) and is shown, with the ⚠ saying so."""
-    pytest.importorskip("torch")
-    from napari_petground.model import Grounder
-    from napari_petground.model.evaluate import phantom_cases
-
-    grounder = Grounder.from_checkpoint(None, device="cpu")
-    case = next(phantom_cases(1, 93006, ("PSMA",), field="abdomen_pelvis"))
-    text, key, _ = next(s for s in case.sentences if "left supra-acetabular ilium" in s[0])
-    result = grounder.ground(case.study, text)
+    session, text, lesion, masks = _phantom_sentence(93006, "PSMA", "abdomen_pelvis", "left supra-acetabular ilium")
+    result = demo_grounder.ground(session, text)
     assert result.method == "words + uptake", result.flags
-    assert (result.mask & case.masks[key]).any()
-    assert not any((result.mask & m).any() for other, m in case.masks.items() if other != key)
+    assert _only_on(result.mask, lesion, masks)
     assert any("another part of the stated organ, bone or station, on the stated side" in f
                for f in result.flags), result.flags
     assert result.consistency is not None and not result.consistency[0]

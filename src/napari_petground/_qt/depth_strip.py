@@ -5,6 +5,7 @@ feet at the bottom): one bar per slice, as wide as its probability, the 80 % int
 estimate ticked; a red line marks the slice the viewer shows. Clicking the strip moves the view to that
 level. ``show_depth(viewer, strip, study, profile)`` is what a grounding run calls as soon as the network
 has answered: the strip fills in and the view moves to the estimated level before the mask is ready.
+``PointedMoves`` remembers those moves per run, to take them back when the run finds nothing.
 """
 
 from __future__ import annotations
@@ -169,3 +170,37 @@ def show_depth(viewer: napari.Viewer, strip: DepthStrip | None, study: Study, pr
     if move and profile.informative:
         move_to_depth(viewer, z)
     return z
+
+
+class PointedMoves:
+    """The moves a grounding run makes to where its sentence points, kept per run so that a run that ends with
+    no lesion to show puts the view back where the reader had it (neither the view nor the strip should point
+    at a place where nothing was found), unless the reader has moved it since."""
+
+    def __init__(self, viewer: napari.Viewer) -> None:
+        self.viewer = viewer
+        self._moved: dict[object, tuple[tuple, tuple]] = {}  # run -> (view before the run moved it, after)
+
+    def show(self, run: object, strip: DepthStrip | None, study: Study, profile: DepthProfile,
+             *, move: bool = True) -> None:
+        """``show_depth``, remembering the view from before ``run``'s first move."""
+        before = tuple(self.viewer.dims.point)
+        show_depth(self.viewer, strip, study, profile, move=move)
+        after = tuple(self.viewer.dims.point)
+        if after != before:
+            self._moved[run] = (self._moved.get(run, (before,))[0], after)
+
+    def forget(self, run: object) -> None:
+        """``run`` ended with something to show: its moves stay."""
+        self._moved.pop(run, None)
+
+    def undo(self, run: object, strip: DepthStrip | None) -> None:
+        """``run`` ended with nothing to show: empty the strip and put the view back, unless the reader moved it."""
+        moved = self._moved.pop(run, None)
+        if moved is None:
+            return
+        before, after = moved
+        if strip is not None:
+            strip.set_profile(None)
+        if tuple(self.viewer.dims.point) == after and len(before) == self.viewer.dims.ndim:
+            self.viewer.dims.point = before

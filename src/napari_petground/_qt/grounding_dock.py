@@ -36,7 +36,7 @@ from ..model.depth import DepthProfile
 from ..report.finding import Finding
 from ..session import StudySession, role_of
 from ..study.study import Study
-from .depth_strip import DepthStrip, show_depth
+from .depth_strip import DepthStrip, PointedMoves
 from .grounding_image import ImageNumberRow
 from .grounding_input import Batch, InputPane
 from .grounding_layers import (
@@ -100,7 +100,7 @@ class GroundingDock(QWidget):
         self.model_picker = ModelPicker(settings)
         self.image_row = ImageNumberRow(napari_viewer)
         self._batch = Batch()
-        self._moved: dict[int, tuple[tuple, tuple]] = {}  # request id -> (view before the run moved it, after)
+        self.pointed_moves = PointedMoves(napari_viewer)  # undone when a run finds nothing
 
         # result, review and accepted findings
         self.review = ReviewPane(napari_viewer)
@@ -385,22 +385,13 @@ class GroundingDock(QWidget):
         if request.session is not self._session or not request.show:
             return
         has_image = request.finding.slice is not None
-        before = tuple(self.viewer.dims.point)
-        show_depth(self.viewer, self.depth_strip, request.session.study, profile, move=not has_image)
-        if tuple(self.viewer.dims.point) != before:
-            self._moved[request.id] = (self._moved.get(request.id, (before,))[0], tuple(self.viewer.dims.point))
+        self.pointed_moves.show(request.id, self.depth_strip, request.session.study, profile, move=not has_image)
 
     def _restore_view(self, request: GroundingRequest) -> None:
-        """A run that ends without a lesion to show puts the view back where the reader had it before the
-        run moved it to where the sentence pointed (unless the reader has moved it since), and clears the
-        depth strip: neither should point at a place where nothing was found."""
-        moved = self._moved.pop(request.id, None)
-        if moved is None or request.session is not self._session:
-            return
-        before, after = moved
-        self.depth_strip.set_profile(None, request.session.study)
-        if tuple(self.viewer.dims.point) == after and len(before) == self.viewer.dims.ndim:
-            self.viewer.dims.point = before
+        """A run that ends without a lesion to show: the view and the strip as before it (PointedMoves)."""
+        if request.session is self._session:
+            self.pointed_moves.undo(request.id, self.depth_strip)
+        self.pointed_moves.forget(request.id)
 
     def _update_stage(self, text: str | None = None) -> None:
         waiting = len(self.runner.queued)
@@ -426,7 +417,7 @@ class GroundingDock(QWidget):
         if not found:
             show_warning(f"No lesion found for “{request.sentence}”: {not_found_reason(entry)}.")
             self._restore_view(request)
-        self._moved.pop(request.id, None)
+        self.pointed_moves.forget(request.id)
         request.session.store_result(entry)
         if request.session is self._session and found and (request.show or self.review.shown is None):
             self.review.display(entry, request.session, activate=True)
