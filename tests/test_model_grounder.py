@@ -129,6 +129,7 @@ def test_sliding_windows_cover_the_volume_with_gaussian_blend(grounder, phantom)
     assert starts[0] == 0 and starts[-1] == 68 and all(b - a <= 16 for a, b in zip(starts, starts[1:], strict=False))
     w = gaussian_weights((8, 8, 8))
     assert w[4, 4, 4] == pytest.approx(1.0) and w[0, 0, 0] < 0.1
+    assert gaussian_weights((8, 8, 8)) is w and not w.flags.writeable  # one map per window shape, never changed
     grounder.clear_cache()
     prepared, windows, _ = grounder._study_features(phantom.study)
     assert len(windows) > 1  # the phantom is taller than the 32-voxel network input
