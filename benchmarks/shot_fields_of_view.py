@@ -19,10 +19,10 @@ Shots, each of the whole window with the grounding dock:
 - fov_recheck: phantom 92015 (neck to thighs, DOTATATE), "… left supra-acetabular ilium …" without numbers: the
   uptake where the prior points looks like the descending colon, so the hottest uptake that looks like a left
   iliac bone lesion is shown, flagged (model.recheck);
-- fov_recheck_neighbour: phantom 93006 (abdomen–pelvis, PSMA), "… left supra-acetabular ilium …" without
-  numbers: the guess looks like the descending colon and no hot spot looks like the ilium itself, so the
-  hottest one that looks like another part of that bone on the left (the acetabulum: the described lesion)
-  is shown, flagged, with a ⚠ site row.
+- fov_recheck_neighbour: phantom 92008 (neck to thighs, FDG), "… right periaortic node …" without numbers: the
+  guess looks like a palatine tonsil and no hot spot looks like a para-aortic node, so the hottest one that
+  looks like another station of that group on the right (an aortocaval node: the described node) is shown,
+  flagged, with a ⚠ site row.
 Prints each sentence, the method and the flags. ``--only`` takes a comma-separated list of shot names.
 """
 
@@ -132,12 +132,12 @@ def main(argv: list[str] | None = None) -> int:
             study = load_study(folder)
             describe_and_shoot("limb_describe", study,
                                rasterize_rtstruct(folder / "PET" / "mask" / "RS.dcm", study.pet))
-    for name, seed, field, tracer in (("recheck", 92015, "neck_to_thighs", "DOTATATE"),
-                                      ("recheck_neighbour", 93006, "abdomen_pelvis", "PSMA")):
+    for name, seed, field, tracer, words in (
+            ("recheck", 92015, "neck_to_thighs", "DOTATATE", "left supra-acetabular ilium"),
+            ("recheck_neighbour", 92008, "neck_to_thighs", "FDG", "right periaortic node")):
         if wanted(name):
             case = phantom_in_field(seed, field, tracer=tracer)
-            ground_and_shoot(name, case.study,
-                             next(s.text for s in case.sentences if "left supra-acetabular ilium" in s.text),
+            ground_and_shoot(name, case.study, next(s.text for s in case.sentences if words in s.text),
                              show_row="Site" if name == "recheck_neighbour" else "")
     if wanted("whole_body_describe"):
         whole = phantom_in_field(args.seed + 1, "whole_body", tracer="FDG", n_lesions=6, version=2)

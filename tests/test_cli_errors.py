@@ -62,6 +62,8 @@ def test_wrong_arguments_are_one_line_with_exit_status_2(capsys):
     assert "dataset" in line
     line = user_error(capsys, ["describe-train", "--forest-trees", "-5"], "describe-train")
     assert "--forest-trees" in line and "-5" in line
+    line = user_error(capsys, ["describe-train", "--steps", "2"], "describe-train")  # before any phantom is made
+    assert "--steps" in line and "at least 3" in line
 
 
 def test_train_refuses_zero_spacing_and_patch_before_any_work(tmp_path, capsys):

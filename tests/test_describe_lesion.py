@@ -381,3 +381,18 @@ def test_the_forest_names_the_site_on_the_lesions_own_side():
         assert entries[int(np.argmax(p))] == entries[s.entry]
         other = "right" if s.side == "left" else "left"
         assert p[index[(s.site, other)]] == 0.0
+
+
+def test_a_short_training_run_trains_instead_of_dividing_by_zero(trained):
+    """A few steps (a quick check of the command) still give a head; fewer than its schedule needs is refused
+    with a message, not a ZeroDivisionError from the learning-rate schedule."""
+    from napari_petground.errors import ModelError
+
+    _, _, _, samples = trained
+    entries, phrases, owner = default_vocabulary()
+    text = np.random.default_rng(0).standard_normal((len(phrases), 384)).astype(np.float32)
+    for steps in (3, 10):
+        head = train_head(samples, entries, text, owner, phrases, FeatureSpec(), HeadTrainSettings(steps=steps, batch=8))
+        assert head is not None
+    with pytest.raises(ModelError, match="at least 3"):
+        train_head(samples, entries, text, owner, phrases, FeatureSpec(), HeadTrainSettings(steps=2, batch=8))

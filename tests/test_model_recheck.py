@@ -138,15 +138,16 @@ def test_a_confident_region_at_another_level_gives_way_to_the_networks_region_at
 
 
 @pytest.mark.slow
-def test_a_lesion_the_head_calls_a_neighbouring_part_of_the_stated_bone_is_found_and_flagged(demo_grounder):
-    """Fresh phantom 93006 (version 1, PSMA, abdomen–pelvis), "left supra-acetabular ilium", no numbers: the
-    guess looks like the descending colon and no hot spot looks like the ilium; the described metastasis looks
-    like a left acetabulum lesion (the same bone, the stated side) and is shown, with the ⚠ saying so."""
-    session, text, lesion, masks = _phantom_sentence(93006, "PSMA", "abdomen_pelvis", "left supra-acetabular ilium")
+def test_a_lesion_the_head_calls_a_neighbouring_station_on_the_stated_side_is_found_and_flagged(demo_grounder):
+    """Fresh phantom 92008 (version 1, FDG, neck to thighs), "right periaortic node", no numbers: the guess
+    looks like a palatine tonsil and no hot spot looks like a para-aortic node; the described node looks like
+    an aortocaval node (another station of the same group, on the stated side) and is shown, with the ⚠
+    saying so."""
+    session, text, lesion, masks = _phantom_sentence(92008, "FDG", "neck_to_thighs", "right periaortic node")
     result = demo_grounder.ground(session, text)
     assert result.method == "words + uptake", result.flags
     assert _only_on(result.mask, lesion, masks)
     assert any("another part of the stated organ, bone or station, on the stated side" in f
                for f in result.flags), result.flags
     assert result.consistency is not None and not result.consistency[0]
-    assert "acetabulum" in result.consistency[1]
+    assert "aortocaval" in result.consistency[1]

@@ -106,12 +106,14 @@ def _train(args) -> int:
 
     from .checkpoint import load_checkpoint, shipped_checkpoint
     from .describe_head import save_head
-    from .describe_train import HeadTrainSettings, default_inputs, fit_describe_head
+    from .describe_train import MIN_STEPS, HeadTrainSettings, default_inputs, fit_describe_head
 
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.forest_trees < 0:
         raise ModelError(f"--forest-trees is a number of trees (0 for none), got {args.forest_trees}")
+    if args.steps < MIN_STEPS:
+        raise ModelError(f"--steps must be at least {MIN_STEPS}, got {args.steps}")
     folder = shipped_checkpoint() if args.checkpoint is None else Path(args.checkpoint)
     writable_folder(args.out or folder, "--out" if args.out else "the checkpoint folder")
     network, config = load_checkpoint(folder)

@@ -156,6 +156,9 @@ def gate_by_side(scores: np.ndarray, entries: list[VocabEntry] | tuple[VocabEntr
     return scores
 
 
+MIN_STEPS = 3  # the one-cycle schedule's warm-up and annealing each need a step
+
+
 def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phrase_text: np.ndarray,
                phrase_owner: list[int], phrases: list[str], spec: FeatureSpec, settings: HeadTrainSettings,
                encoder_fingerprint: str = "", log=None):
@@ -166,6 +169,8 @@ def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phr
 
     if len(samples) < 2:
         raise ModelError("too few lesions with a known site to train the describe head")
+    if settings.steps < MIN_STEPS:
+        raise ModelError(f"the describe head needs at least {MIN_STEPS} training steps, got {settings.steps}")
     if settings.threads:
         torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
@@ -194,7 +199,9 @@ def train_head(samples: list[LesionSample], entries: tuple[VocabEntry, ...], phr
     present = np.unique(keys)
     members = {int(e): np.flatnonzero(keys == e) for e in present}
     optimizer = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=settings.steps, pct_start=0.1)
+    # a tenth of the steps warms up; at least two, or the one-cycle schedule divides by a zero-length phase
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=settings.steps,
+                                                   pct_start=min(0.5, max(0.1, 2.0 / settings.steps)))
     xt = torch.from_numpy(x)
     std = head.feature_std
     head.train()
