@@ -410,7 +410,6 @@ def test_the_shipped_head_names_the_sites_of_the_other_phantom_generator():
     from napari_petground.phantom.fine import fine_site
     from napari_petground.report.lexicon import coarse_of, within
 
-    torch.set_num_threads(2)
     describer = Describer.from_checkpoint()
     fields = ("neck_to_thighs", "whole_body", "chest", "abdomen_pelvis", "neck_chest", "head_neck")
     tracers = ("FDG", "FDG", "FDG", "PSMA", "DOTATATE", "FLUCICLOVINE")
