@@ -66,6 +66,29 @@ def test_wrong_arguments_are_one_line_with_exit_status_2(capsys):
     assert "--steps" in line and "at least 3" in line
 
 
+def test_describe_and_coarse_train_name_the_sample_file_they_cannot_use(tmp_path, capsys):
+    """A kept-samples file that is not one, a missing name among several (which would silently train on fewer
+    lesions) and a missing file with nothing to make it from: one line each, naming the file."""
+    import numpy as np
+
+    from napari_petground.model.describe_train import LesionSample, save_samples
+
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_text("not samples")
+    kept = tmp_path / "kept.npz"
+    save_samples(kept, [LesionSample(np.zeros(4, np.float32), "liver", "", 0, "case-1")])
+    out = str(tmp_path / "head")
+    common = ["describe-train", "--phantoms", "0", "--val-phantoms", "0", "--out", out, "--steps", "10"]
+    line = user_error(capsys, [*common, "--samples", str(garbage)], "describe-train")
+    assert "garbage.npz" in line and "cannot read lesion samples" in line
+    line = user_error(capsys, [*common, "--samples", f"{kept},{tmp_path / 'typo.npz'}"], "describe-train")
+    assert "typo.npz" in line and "not found" in line
+    line = user_error(capsys, [*common, "--samples", str(tmp_path / "new.npz")], "describe-train")
+    assert "new.npz does not exist" in line and "--phantoms" in line
+    line = user_error(capsys, ["coarse-train", "--samples", str(garbage), "--out", out], "coarse-train")
+    assert "garbage.npz" in line and "cannot read window samples" in line
+
+
 def test_train_refuses_zero_spacing_and_patch_before_any_work(tmp_path, capsys):
     line = user_error(capsys, ["train", "--phantoms", "2", "--spacing", "0", "--patch", "0,48,64",
                                "--out", str(tmp_path / "run")], "train")

@@ -345,3 +345,27 @@ def test_regions_labelled_in_their_box_are_those_of_the_whole_grid(phantom):
     assert above_box(probability, 1.5) is None
     regions, stats, means = candidate_regions(probability, study, midline, 1.5)
     assert stats == [] and means == []
+
+
+def test_kept_window_samples_come_back_as_they_were_and_a_cut_file_is_named(tmp_path):
+    """coarse-train --samples keeps the decoded windows so head settings can be tried again without decoding:
+    the arrays come back unchanged, and a file cut short is refused with its name."""
+    import torch
+
+    from napari_petground.errors import ModelError
+    from napari_petground.model.coarse_train import Samples, load_samples, save_samples
+
+    rng = np.random.default_rng(0)
+    kept = Samples([torch.from_numpy(rng.standard_normal((1, 4, 2, 3, 2)).astype(np.float16)) for _ in range(2)],
+                   [torch.zeros(1, 1, 2, 3, 2), torch.ones(1, 1, 2, 3, 2)],
+                   [torch.ones(1, 1, 2, 3, 2), torch.zeros(1, 1, 2, 3, 2)], np.array([0.9, 0.05]), 1, 2)
+    path = tmp_path / "windows.npz"
+    save_samples(path, kept)
+    back = load_samples(path)
+    assert (back.exams, back.sentences) == (1, 2) and np.array_equal(back.full_max, kept.full_max)
+    for a, b in zip(kept.features + kept.prior + kept.target, back.features + back.prior + back.target, strict=True):
+        assert torch.equal(a, b)
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ModelError, match="cut.npz"):
+        load_samples(cut)

@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import ModelError
 from .decoding import CoarseHead, CoarseHeadConfig, coarse_target
+from .npz import read_npz
 
 ANSWER = 0.5  # a window "holds an answer" when its full decoding reaches this probability (select's threshold)
 LEVELS = (0.5, 0.2, 0.1)  # select's thresholds: regions, fainter ones tried with numbers, the faint answer
@@ -141,12 +143,16 @@ def save_samples(path, samples: Samples) -> None:
 
 
 def load_samples(path) -> Samples:
-    with np.load(path, allow_pickle=False) as data:
-        n = len(data["full_max"])
-        return Samples([torch.from_numpy(data[f"f{i}"]) for i in range(n)],
-                       [torch.from_numpy(data[f"p{i}"]) for i in range(n)],
-                       [torch.from_numpy(data[f"t{i}"]) for i in range(n)], data["full_max"],
-                       int(data["counts"][0]), int(data["counts"][1]))
+    data = read_npz(path, ("full_max", "counts"), "window samples", "`petground coarse-train --samples`")
+    n = len(data["full_max"])
+    needed = [f"{kind}{i}" for i in range(n) for kind in "fpt"]
+    if any(key not in data for key in needed):
+        raise ModelError(f"cannot read window samples from {path} (windows missing); it must be a file that "
+                         "`petground coarse-train --samples` wrote")
+    return Samples([torch.from_numpy(data[f"f{i}"]) for i in range(n)],
+                   [torch.from_numpy(data[f"p{i}"]) for i in range(n)],
+                   [torch.from_numpy(data[f"t{i}"]) for i in range(n)], data["full_max"],
+                   int(data["counts"][0]), int(data["counts"][1]))
 
 
 def coarse_max(head: CoarseHead, samples: Samples) -> np.ndarray:

@@ -23,6 +23,7 @@ from ..errors import ModelError
 from ..report.lexicon import SITE_BY_KEY
 from .describe_features import N_POSITION, EncodedStudy, FeatureSpec, lesion_features
 from .describe_vocab import VocabEntry, coarse_index, entry_index, phrase_table, vocabulary
+from .npz import read_npz
 
 SIDE_TOLERANCE_MM = 5.0
 
@@ -384,15 +385,16 @@ def save_samples(path: str | Path, samples: list[LesionSample]) -> None:
 
 def load_samples(path: str | Path, entries: tuple[VocabEntry, ...]) -> list[LesionSample]:
     """Samples written by save_samples, indexed into ``entries`` (sites the vocabulary lacks are skipped)."""
-    with np.load(path, allow_pickle=False) as data:
-        rows = zip(data["features"], data["site"], data["side"], data["case"], strict=True)
-        out = []
-        for features, site, side, case in rows:
-            index, coarse = entry_index(entries, str(site), str(side)), coarse_index(entries, str(site))
-            if index is None and coarse is None:
-                continue
-            out.append(LesionSample(np.asarray(features), str(site), str(side), -1 if index is None else index,
-                                    str(case), {}, -1 if coarse is None else coarse))
+    keys = ("features", "site", "side", "case")
+    arrays = read_npz(path, keys, "lesion samples", "`petground describe-train --samples`")
+    columns = [arrays[key] for key in keys]
+    out = []
+    for features, site, side, case in zip(*columns, strict=True):
+        index, coarse = entry_index(entries, str(site), str(side)), coarse_index(entries, str(site))
+        if index is None and coarse is None:
+            continue
+        out.append(LesionSample(np.asarray(features), str(site), str(side), -1 if index is None else index,
+                                str(case), {}, -1 if coarse is None else coarse))
     return out
 
 
@@ -445,8 +447,12 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
     phantom_kw = {"tracers": tracers, "resolution_mm": resolution_mm, "version": version, "extents": extents,
                   "n_lesions": n_lesions}
     files = [f.strip() for f in (samples_file or "").split(",") if f.strip()]
-    if files and any(Path(f).is_file() for f in files):  # lesion samples kept by earlier runs
-        samples = [s for f in files if Path(f).is_file() for s in load_samples(f, entries)]
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing and len(files) > 1:  # a mistyped name would silently train on fewer lesions
+        raise ModelError(f"lesion sample file{'s' if len(missing) > 1 else ''} not found: {', '.join(missing)} "
+                         "(several files are only read; give one file to make and keep new samples)")
+    if files and not missing:  # lesion samples kept by earlier runs
+        samples = [s for f in files for s in load_samples(f, entries)]
     else:  # the file keeps the phantoms' and the cached exams' samples, so --exams is not read again with it
         samples = phantom_samples(network, config, range(first_seed, first_seed + phantoms), spec, entries,
                                   grown=True, log=log, **phantom_kw)
@@ -456,6 +462,9 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
                 log(f"cached exam {k + 1}: {len(samples)} lesion samples")
         if files and samples:
             save_samples(files[0], samples)
+        elif files:
+            raise ModelError(f"{files[0]} does not exist, and no phantoms (--phantoms) or cached exams (--exams) "
+                             "were given to make its lesion samples from")
     if dataset:
         from .data import dataset_exams
 
