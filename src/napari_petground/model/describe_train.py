@@ -462,7 +462,7 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
                 log(f"cached exam {k + 1}: {len(samples)} lesion samples")
         if files and samples:
             save_samples(files[0], samples)
-        elif files:
+        elif files and not phantoms and not exam_cache:
             raise ModelError(f"{files[0]} does not exist, and no phantoms (--phantoms) or cached exams (--exams) "
                              "were given to make its lesion samples from")
     if dataset:
