@@ -196,10 +196,10 @@ def _agreeing_spot(study, prior: np.ndarray, fits: Fits) -> tuple[np.ndarray, in
     pet = np.asarray(study.pet.data, np.float32)
     levels = [(peak, float(pet[peak]), fits(peak_patch(pet, peak, background)))
               for peak, background in hot_spots(pet, np.asarray(prior, np.float32))]
+    spacing, body, ct = tuple(study.pet.spacing), study_background(study), study_ct_on_pet(study)
     for wanted in (AGREES, NEIGHBOUR):
         for peak, _suv, _level in sorted((s for s in levels if s[2] == wanted), key=lambda item: -item[1]):
-            grown = grow_lesion(pet, peak, tuple(study.pet.spacing), background=study_background(study),
-                                ct=study_ct_on_pet(study))
+            grown = grow_lesion(pet, peak, spacing, background=body, ct=ct)
             if not grown.ok or not grown.mask.any() or "low_contrast" in grown.flags:
                 continue
             level = fits(grown.mask)  # the lesion as grown must still look like the stated site: the patch is
