@@ -10,9 +10,11 @@ from napari_petground import cli
 from napari_petground._napari import get_reader
 from napari_petground.session import session_of
 from napari_petground.study.export import export_nifti
+from napari_petground.study.grid import Grid
 from napari_petground.study.layers import WINDOW_PRESETS, study_layers
-from napari_petground.study.resample import resample_to_grid, resample_to_spacing
+from napari_petground.study.resample import resample_nearest, resample_to_grid, resample_to_spacing
 from napari_petground.study.synthetic import HOT_SUV, synthetic_study
+from napari_petground.study.volume import Volume
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -93,3 +95,22 @@ def test_resample_ct_onto_pet_grid():
     first_edge = np.asarray(coarse.origin) - np.asarray(coarse.spacing) / 2
     assert first_edge == pytest.approx(np.asarray(synth.pet.origin) - np.asarray(synth.pet.spacing) / 2)
     assert coarse.data.max() <= HOT_SUV + 1e-4
+
+
+@pytest.mark.parametrize("pet_spacing", [(4.0, 4.0, 4.0), (3.0, 3.0, 3.0), (3.27, 5.46875, 5.46875),
+                                         (2.0, 2.734375, 2.734375), (5.0, 4.07, 4.07)])
+def test_nearest_resampling_by_gathers_picks_the_voxels_simpleitk_picks(pet_spacing):
+    """The probability goes back to the PET grid by three gathers; a mask must not move a voxel for it. Model
+    grids as preprocessing makes them (8 mm, edge on the crop's edge), some shifted, onto scanner spacings."""
+    rng = np.random.default_rng(7)
+    for shift in (0.0, 0.37, -1.9):
+        pet = Grid((61, 37, 45), pet_spacing, (-412.5, 33.1, -150.25))
+        edge = np.asarray(pet.origin) - np.asarray(pet.spacing) / 2
+        model = Grid((24, 14, 19), (8.0, 8.0, 8.0), tuple(edge + 4.0 + np.array([shift, 0.0, -shift])))
+        values = rng.random(model.shape).astype(np.float32)
+        expected = resample_to_grid(Volume(values, model.spacing, model.origin), pet, interpolation="nearest").data
+        got = resample_nearest(values, model, pet)
+        assert got.shape == pet.shape and got.dtype == np.float32
+        np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="not on the source grid"):
+        resample_nearest(values[:-1], model, pet)

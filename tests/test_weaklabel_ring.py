@@ -166,3 +166,32 @@ def test_lesion_whose_edge_wraps_an_organ_is_outlined_before_it_joined_it():
     assert label.status == "matched", label.reason
     assert dice(label.mask > 0, phantom.lesion_labels == lesion.id) >= 0.8
     assert "part_of_larger_uptake" in label.flags
+
+
+def test_ring_background_fills_only_the_region_box_and_keeps_a_cavity_out_of_the_ring():
+    """The ring around a lesion with a cold core is measured outside the filled lesion: the core (enclosed,
+    colder than the ring) must not lower the background. Filling the region's box alone gives the ring that
+    filling the whole crop gives."""
+    from napari_petground.weaklabel.ring import _ring_background, dilate_cube, enclosed_filled
+
+    zz, yy, xx = np.indices((40, 40, 40))
+    d = np.sqrt((zz - 20) ** 2 + (yy - 20) ** 2 + (xx - 20) ** 2)
+    shell = (d < 9) & (d > 5)
+    sub = np.where(d <= 5, 0.5, np.where(shell, 8.0, 2.0)).astype(np.float32)
+    body = sub > 0.1
+    # the lowest percentile of the ring: the core (a few percent of the ring if it were counted) would set it
+    assert _ring_background(sub, body, shell, 1, 4, 0.01, -1.0) == pytest.approx(2.0)
+    assert np.quantile(sub[dilate_cube(shell, 4) & ~dilate_cube(shell, 1)], 0.01) == pytest.approx(0.5)
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        region = ndi.gaussian_filter(rng.random((24, 22, 26)), 1.2) > 0.53
+        if not region.any():
+            continue
+        values = rng.random(region.shape).astype(np.float32)
+        where = np.argwhere(region)
+        lo, hi = np.maximum(where.min(0) - 5, 0), np.minimum(where.max(0) + 6, region.shape)
+        crop = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+        near = dilate_cube(enclosed_filled(region[crop]), 1)
+        ring = dilate_cube(near, 3) & ~near
+        expected = float(np.quantile(values[crop][ring], 0.5))
+        assert _ring_background(values, np.ones_like(region), region, 1, 4, 0.5, -1.0) == expected

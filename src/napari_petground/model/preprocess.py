@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..study.resample import Grid, resample_to_grid
+from ..study.resample import Grid, resample_nearest, resample_to_grid
 from ..study.volume import Volume
 from .config import PreprocessConfig
 
@@ -41,6 +41,8 @@ class Prepared:
 
     def to_pet_grid(self, values: np.ndarray, *, interpolation: str = "linear") -> np.ndarray:
         """A (Z, Y, X) map on the model grid resampled onto the study's PET grid (0 outside the crop)."""
+        if interpolation == "nearest":
+            return resample_nearest(np.asarray(values, np.float32), self.model_grid(), self.pet_grid, fill=0.0)
         volume = Volume(np.asarray(values, np.float32), self.spacing, self.origin)
         return resample_to_grid(volume, self.pet_grid, interpolation=interpolation, fill=0.0).data
 

@@ -181,7 +181,12 @@ def _ring_background(sub: np.ndarray, body: np.ndarray, region: np.ndarray, inne
     lo = np.maximum(where.min(axis=0) - outer - 1, 0)
     hi = np.minimum(where.max(axis=0) + outer + 2, region.shape)
     crop = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
-    filled = enclosed_filled(region[crop])
+    # holes lie inside the region's own box, and the background around that box reaches the crop's faces:
+    # filling the box alone gives the same voxels on a few times fewer
+    filled = region[crop].copy()
+    box = tuple(slice(int(a - c), int(b + 1 - c)) for a, b, c in zip(where.min(axis=0), where.max(axis=0), lo,
+                                                                      strict=True))
+    filled[box] = enclosed_filled(filled[box])
     near = dilate_cube(filled, inner)
     far = dilate_cube(near, outer - inner)
     ring = far & ~near & body[crop]
