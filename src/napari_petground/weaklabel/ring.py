@@ -100,6 +100,7 @@ class _Level:
     region: np.ndarray
     self_consistent: bool  # by mean and partial volume
     mass_like: bool  # by mean and contrast to the ring (the hot-spot exception)
+    box: tuple[slice, slice, slice]  # the region's bounding box: each level's measures are taken in it
 
 
 def body_background(pet: np.ndarray, body_fraction: float = 0.3) -> float:
@@ -150,43 +151,45 @@ def dilate_cube(mask: np.ndarray, voxels: int) -> np.ndarray:
 
 
 def _component(sub: np.ndarray, seed: tuple[int, int, int], threshold: float,
-               inside: np.ndarray | None = None, margin: int = 3) -> np.ndarray:
-    """Voxels ≥ ``threshold`` connected to ``seed`` (26-neighbourhood). ``inside``: a region the answer is known
-    to contain (the level above's): the labelling runs in its box grown by ``margin`` first, and on the whole
-    volume only when the component reaches that box's faces, so most levels of a small lesion cost little."""
-    box = bounding_box(inside) if inside is not None else None
-    if box is not None:
+               inside: tuple[slice, slice, slice] | None = None,
+               margin: int = 3) -> tuple[np.ndarray, tuple[slice, slice, slice]]:
+    """Voxels ≥ ``threshold`` connected to ``seed`` (26-neighbourhood), and their bounding box. ``inside``: the
+    box of a region the answer is known to contain (the level above's): the labelling runs in that box grown
+    by ``margin`` first, and on the whole volume only when the component reaches that box's faces, so most
+    levels of a small lesion cost little."""
+    if inside is not None:
         crop = tuple(slice(max(0, b.start - margin), min(n, b.stop + margin))
-                     for b, n in zip(box, sub.shape, strict=True))
+                     for b, n in zip(inside, sub.shape, strict=True))
         local = tuple(s - c.start for s, c in zip(seed, crop, strict=True))
-        part = _component(sub[crop], local, threshold)
+        part, part_box = _component(sub[crop], local, threshold)
         reaches = any((c.start > 0 and np.take(part, 0, axis=a).any())
                       or (c.stop < n and np.take(part, -1, axis=a).any())
                       for a, (c, n) in enumerate(zip(crop, sub.shape, strict=True)))
         if not reaches:
             out = np.zeros(sub.shape, bool)
             out[crop] = part
-            return out
+            return out, tuple(slice(c.start + b.start, c.start + b.stop)  # type: ignore[return-value]
+                              for c, b in zip(crop, part_box, strict=True))
     above = sub >= threshold
     above[seed] = True
     labels, _ = ndi.label(above, structure=STRUCT26)
-    return labels == labels[seed]
+    region = labels == labels[seed]
+    return region, bounding_box(region)  # type: ignore[return-value]
 
 
 def _ring_background(sub: np.ndarray, body: np.ndarray, region: np.ndarray, inner: int, outer: int,
-                     quantile: float, fallback: float) -> float:
-    """A quantile of the SUV of body voxels ``inner``–``outer`` voxels beyond the (hole-filled) region, computed in the
-    region's bounding box only."""
-    where = np.argwhere(region)
-    lo = np.maximum(where.min(axis=0) - outer - 1, 0)
-    hi = np.minimum(where.max(axis=0) + outer + 2, region.shape)
-    crop = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+                     quantile: float, fallback: float, box: tuple[slice, slice, slice] | None = None) -> float:
+    """A quantile of the SUV of body voxels ``inner``–``outer`` voxels beyond the (hole-filled) region, computed in
+    the region's bounding box (``box`` when known) grown by the ring only."""
+    box = box or bounding_box(region)
+    lo = np.maximum([b.start - outer - 1 for b in box], 0)
+    hi = np.minimum([b.stop + outer + 1 for b in box], region.shape)
+    crop = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     # holes lie inside the region's own box, and the background around that box reaches the crop's faces:
     # filling the box alone gives the same voxels on a few times fewer
     filled = region[crop].copy()
-    box = tuple(slice(int(a - c), int(b + 1 - c)) for a, b, c in zip(where.min(axis=0), where.max(axis=0), lo,
-                                                                      strict=True))
-    filled[box] = enclosed_filled(filled[box])
+    inside = tuple(slice(b.start - c.start, b.stop - c.start) for b, c in zip(box, crop, strict=True))
+    filled[inside] = enclosed_filled(filled[inside])
     near = dilate_cube(filled, inner)
     far = dilate_cube(near, outer - inner)
     ring = far & ~near & body[crop]
@@ -212,17 +215,18 @@ def delineate(sub: np.ndarray, seed: tuple[int, int, int], voxel_ml: float, back
     while excess > 0.05 * b0:
         t = b0 + excess
         excess *= s.step
-        region = _component(sub, seed, t, levels[-1].region if levels else None)
-        volume = float(region.sum()) * voxel_ml
+        region, box = _component(sub, seed, t, levels[-1].box if levels else None)
+        local = region[box]
+        volume = float(local.sum()) * voxel_ml
         if volume > s.max_volume_ml:
             runaway = volume
             break
-        ring = _ring_background(sub, body, region, s.ring_inner, s.ring_outer, s.ring_quantile, b0)
-        mean = float(sub[region].mean())
+        ring = _ring_background(sub, body, region, s.ring_inner, s.ring_outer, s.ring_quantile, b0, box)
+        mean = float(sub[box][local].mean())
         by_mean = t >= ring + s.alpha * (mean - ring)
         pv = s.partial_volume_fraction * min(1.0, s.partial_volume_ml / max(volume, voxel_ml))
         levels.append(_Level(t, volume, ring, mean, region, by_mean and t >= ring + pv * (suvmax - ring),
-                             by_mean and t >= s.mass_contrast * ring))
+                             by_mean and t >= s.mass_contrast * ring, box))
         if stop is None and len(levels) > 1 and (_jumped(levels, len(levels) - 1, s) or (
                 not levels[-1].self_consistent and levels[-2].self_consistent)):
             stop = len(levels) - 1  # the edge: the region stops being self-consistent, or a neighbour joins
