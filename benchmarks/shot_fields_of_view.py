@@ -22,7 +22,10 @@ Shots, each of the whole window with the grounding dock:
 - fov_recheck_neighbour: phantom 92008 (neck to thighs, FDG), "… right periaortic node …" without numbers: the
   guess looks like a palatine tonsil and no hot spot looks like a para-aortic node, so the hottest one that
   looks like another station of that group on the right (an aortocaval node: the described node) is shown,
-  flagged, with a ⚠ site row.
+  flagged, with a ⚠ site row;
+- fov_nothing_pointed: phantom 92000 (neck to thighs, FDG), "Intensely FDG-avid focus in the liver …" without
+  numbers: the network has no region and nothing where the prior points stands out once grown, so the
+  hottest uptake that looks like a liver lesion (the described metastasis) is shown, flagged.
 Prints each sentence, the method and the flags. ``--only`` takes a comma-separated list of shot names.
 """
 
@@ -134,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                                rasterize_rtstruct(folder / "PET" / "mask" / "RS.dcm", study.pet))
     for name, seed, field, tracer, words in (
             ("recheck", 92015, "neck_to_thighs", "DOTATATE", "left supra-acetabular ilium"),
-            ("recheck_neighbour", 92008, "neck_to_thighs", "FDG", "right periaortic node")):
+            ("recheck_neighbour", 92008, "neck_to_thighs", "FDG", "right periaortic node"),
+            ("nothing_pointed", 92000, "neck_to_thighs", "FDG", "focus in the liver")):
         if wanted(name):
             case = phantom_in_field(seed, field, tracer=tracer)
             ground_and_shoot(name, case.study, next(s.text for s in case.sentences if words in s.text),

@@ -53,6 +53,23 @@ def test_a_ripple_of_a_bright_organ_is_passed_over_for_a_lesion_that_stands_out(
     assert mask is not None and mask[lesion].all() and not mask[15, 12, 15]
 
 
+def test_a_spike_on_an_organ_edge_that_grows_without_contrast_is_not_offered():
+    """A one-voxel spike at a bright organ's edge passes the quick test (twice the median around it) but its
+    growth ends without contrast to its own ring: no lesion to offer, as for the network's regions."""
+    from napari_petground.model.pointed import standing_out
+    from napari_petground.weaklabel.grow import grow_lesion
+
+    shape = (40, 40, 40)
+    pet = np.full(shape, 1.0, np.float32)
+    pet[:, :, 20:] = 3.0  # a bright organ filling half the image (growing into it runs away)
+    spike = (20, 20, 19)
+    pet[spike] = 4.0
+    prior = _prior_at(shape, spike)
+    assert pointed_candidates(pet, prior)[0] == spike and standing_out(pet, spike) is not None
+    assert "low_contrast" in grow_lesion(pet, spike, (4.0, 4.0, 4.0)).flags
+    assert pointed_uptake(pet, (4.0, 4.0, 4.0), prior) is None
+
+
 def test_no_candidate_gives_none_and_a_prior_on_another_grid_is_an_error():
     pet, _hot, _warm = _two_lesions()
     assert pointed_candidates(np.full(pet.shape, 0.5, np.float32), np.ones_like(pet)) == []  # no uptake

@@ -126,6 +126,20 @@ def test_a_guess_in_another_organ_gives_way_to_the_lesion_that_looks_like_the_st
 
 
 @pytest.mark.slow
+def test_when_nothing_where_the_words_point_stands_out_the_hot_spot_that_looks_like_the_site_is_found(demo_grounder):
+    """Fresh phantom 92000 (version 1, FDG), "intensely FDG-avid focus in the liver", no numbers: the network has
+    no region, and the hottest uptake where the prior points is a one-voxel ripple of the liver that does not
+    stand out once grown (it was offered before, a wrong mask). Nothing is guessed there; the hot spot that
+    looks like a liver lesion is the described metastasis, flagged as found without a guess."""
+    session, text, lesion, masks = _phantom_sentence(92000, "FDG", "neck_to_thighs", "focus in the liver")
+    result = demo_grounder.ground(session, text)
+    assert result.method == "words + uptake", result.flags
+    assert _only_on(result.mask, lesion, masks) and result.mask.sum() > 100
+    assert any(f.startswith("low confidence: nothing where the sentence points stands out as a lesion")
+               and "looks like the stated site and side" in f for f in result.flags), result.flags
+
+
+@pytest.mark.slow
 def test_a_confident_region_at_another_level_gives_way_to_the_networks_region_at_the_stated_one(demo_grounder):
     """Fresh phantom 92011 (version 1, DOTATATE), "T9 vertebral lesion", no numbers: the network's most
     confident region is a T4 lesion; its second region, also above 0.5, looks like T9 and is the lesion."""

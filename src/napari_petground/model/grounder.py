@@ -49,7 +49,7 @@ from .decoding import (
 )
 from .depth import DEPTH, DepthProfile, depth_from_prepared, depth_from_prior, location_weights
 from .features import StudyFeatures, checkpoint_id, encode_study, window_starts  # noqa: F401 (window_starts: API)
-from .recheck import ELSEWHERE, agreeing_selection, disagreement, not_found
+from .recheck import ELSEWHERE, NOTHING_POINTED, agreeing_selection, disagreement, not_found, nothing_offered
 from .select import select_lesion, uses_numbers
 
 if TYPE_CHECKING:
@@ -346,6 +346,13 @@ class Grounder:
             elif how == ELSEWHERE and selection.method != "network":  # a low-confidence guess elsewhere: no answer
                 selection = not_found(selection, consistency)
                 description, consistency = None, None
+        elif pointed is not None and nothing_offered(selection, finding):
+            better = agreeing_selection(study, probability, finding, selection,
+                                        lambda m: self._fit(session, finding, m), pointed,
+                                        body_midline_x_mm(study), ELSEWHERE, lead=NOTHING_POINTED)
+            if better is not None:
+                selection = better
+                description, consistency = self._check_site(session, selection.mask, finding)
         t_check = time.perf_counter() - t_check
         flags = list(selection.flags) + flags
         if not study.pet_is_suv:

@@ -6,7 +6,8 @@ PET local maximum (in a 5-voxel neighbourhood, SUV ≥ 1) is scored by its SUV t
 weight there (1 where the prior points most). In that order, a maximum must stand out from its surroundings
 (at least twice the median SUV 4–7 voxels around it: not a ripple of a bright liver or marrow) and is grown
 into a lesion with the weak-label growing rule (weaklabel.grow, its default); the first of up to five whose
-growth is accepted (no runaway into an organ) is the answer.
+growth is accepted (no runaway into an organ) and still stands out once grown (not flagged low contrast: the
+rule the network's own regions and the site check's hot spots follow) is the answer.
 
 Chosen on the 48 validation phantoms (seeds 25012–25059), shipped checkpoint: of the 118 sentences without
 numbers, 11 had no network region above 0.1. The first hot spot by SUV × prior found 4 of their lesions
@@ -64,7 +65,9 @@ def pointed_uptake(pet: np.ndarray, spacing: tuple[float, float, float], weights
         if standing_out(pet, seed) is None:
             continue
         grown = grow_lesion(pet, seed, spacing)
-        if grown.ok and grown.mask.any():
+        # a growth that ends without contrast to its own surroundings (a ripple that passed the quick test) is
+        # no lesion to offer, as for the network's regions (model.select.stands_out)
+        if grown.ok and grown.mask.any() and "low_contrast" not in grown.flags:
             return grown.mask
         tries += 1
         if tries >= MAX_TRIES:

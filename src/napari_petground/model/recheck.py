@@ -143,10 +143,10 @@ def hot_spots(pet: np.ndarray, weights: np.ndarray) -> list[tuple[tuple[int, int
 
 def agreeing_selection(study, probability: np.ndarray, finding, answer: Selection, fits: Fits,
                        weights: Callable[[], np.ndarray | None] | None, midline_x_mm: float,
-                       how: str = ELSEWHERE, answer_why: str = "") -> Selection | None:
+                       how: str = ELSEWHERE, answer_why: str = "", lead: str = "") -> Selection | None:
     """A model.select.Selection of what the sentence's site fits instead of ``answer`` (see module docstring),
     or None when nothing agrees. ``how``: the disagreement (``disagreement``); ``answer_why``: what the answer
-    looked like (the site check's reason)."""
+    looked like (the site check's reason); ``lead``: what the flag says first, instead of that."""
     from ..weaklabel.agreement import check_agreement
 
     confident = answer.method == "network"
@@ -177,10 +177,24 @@ def agreeing_selection(study, probability: np.ndarray, finding, answer: Selectio
         return None
     return Selection(grown, found[:1], 0, check_agreement(found[0], finding), "words + uptake",
                      [float(probability[grown].mean())],
-                     [f"low confidence: {_said_of(BEST_GUESS, answer_why)}; the hottest uptake "
+                     [f"low confidence: {lead or _said_of(BEST_GUESS, answer_why)}; the hottest uptake "
                       + ("that looks like the stated site and side is shown" if level == AGREES else
                          "that looks like another part of the stated organ, bone or station, on the stated "
                          "side, is shown")])
+
+
+NOTHING_POINTED = "nothing where the sentence points stands out as a lesion"
+
+
+def nothing_offered(answer: Selection, finding) -> bool:
+    """Did a sentence without numbers that names a site or side get no answer at all: no network region, and
+    nothing where the prior points that grows into a lesion standing out? Then the hot spots that look like
+    the stated site are searched as for a guess elsewhere (``agreeing_selection`` with ``NOTHING_POINTED``):
+    without the guess, the search the guess would have led to still finds the lesion."""
+    from .select import uses_numbers
+
+    return (answer.method == "none" and not answer.components and finding is not None
+            and not uses_numbers(finding) and bool(getattr(finding, "site", "") or getattr(finding, "laterality", "")))
 
 
 def _agreeing_spot(study, prior: np.ndarray, fits: Fits) -> tuple[np.ndarray, int] | None:
