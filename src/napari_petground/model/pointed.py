@@ -67,7 +67,7 @@ def pointed_uptake(pet: np.ndarray, spacing: tuple[float, float, float], weights
         grown = grow_lesion(pet, seed, spacing)
         # a growth that ends without contrast to its own surroundings (a ripple that passed the quick test) is
         # no lesion to offer, as for the network's regions (model.select.stands_out)
-        if grown.ok and grown.mask.any() and "low_contrast" not in grown.flags:
+        if grown.stands_out:
             return grown.mask
         tries += 1
         if tries >= MAX_TRIES:

@@ -214,7 +214,7 @@ def _agreeing_spot(study, prior: np.ndarray, fits: Fits) -> tuple[np.ndarray, in
     for wanted in (AGREES, NEIGHBOUR):
         for peak, _suv, _level in sorted((s for s in levels if s[2] == wanted), key=lambda item: -item[1]):
             grown = grow_lesion(pet, peak, spacing, background=body, ct=ct)
-            if not grown.ok or not grown.mask.any() or "low_contrast" in grown.flags:
+            if not grown.stands_out:
                 continue
             level = fits(grown.mask)  # the lesion as grown must still look like the stated site: the patch is
             if level >= wanted:  # only its core

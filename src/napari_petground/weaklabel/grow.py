@@ -68,6 +68,13 @@ class GrowResult:
     history: list[float] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
 
+    @property
+    def stands_out(self) -> bool:
+        """A lesion worth offering without numbers: an accepted, non-empty growth that still stands out from
+        its surroundings once grown (not ``low_contrast``). The last guess and the site check's hot spots
+        both ask this."""
+        return self.ok and bool(self.mask.any()) and "low_contrast" not in self.flags
+
 
 class _Box:
     """A sub-volume around the seed; ``grow`` enlarges it while a region touches its border."""
