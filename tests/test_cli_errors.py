@@ -68,10 +68,11 @@ def test_wrong_arguments_are_one_line_with_exit_status_2(capsys):
 
 def test_describe_and_coarse_train_name_the_sample_file_they_cannot_use(tmp_path, capsys):
     """A kept-samples file that is not one, a missing name among several (which would silently train on fewer
-    lesions) and a missing file with nothing to make it from: one line each, naming the file."""
+    lesions), a missing file with nothing to make it from and files of two feature layouts: one line each,
+    naming the file."""
     import numpy as np
 
-    from napari_petground.model.describe_train import LesionSample, save_samples
+    from napari_petground.model.describe_samples import LesionSample, save_samples
 
     garbage = tmp_path / "garbage.npz"
     garbage.write_text("not samples")
@@ -85,6 +86,10 @@ def test_describe_and_coarse_train_name_the_sample_file_they_cannot_use(tmp_path
     assert "typo.npz" in line and "not found" in line
     line = user_error(capsys, [*common, "--samples", str(tmp_path / "new.npz")], "describe-train")
     assert "new.npz does not exist" in line and "--phantoms" in line
+    native = tmp_path / "native.npz"  # extracted with the CT at the PET grid's resolution: another layout
+    save_samples(native, [LesionSample(np.zeros(22, np.float32), "liver", "", 0, "case-2", native_tissue=18)])
+    line = user_error(capsys, [*common, "--samples", f"{kept},{native}"], "describe-train")
+    assert "with and without the CT" in line and "native.npz" in line
     line = user_error(capsys, ["coarse-train", "--samples", str(garbage), "--out", out], "coarse-train")
     assert "garbage.npz" in line and "cannot read window samples" in line
 

@@ -27,12 +27,11 @@ from napari_petground.model.describe import (
 )
 from napari_petground.model.describe_features import FeatureSpec, mask_on_model_grid
 from napari_petground.model.describe_head import info_nce, load_head, save_head
+from napari_petground.model.describe_samples import LesionSample, samples_from_phantom
 from napari_petground.model.describe_train import (
     HeadTrainSettings,
-    LesionSample,
     default_vocabulary,
     evaluate_head,
-    samples_from_phantom,
     train_head,
 )
 from napari_petground.phantom import make_phantom
@@ -237,7 +236,8 @@ def test_head_learns_from_a_grounding_runs_cached_exams(trained, fresh, tmp_path
     """The sentence–mask exams grounding trained on (cached by model.data) are describe training data too."""
     network, config, _, _ = trained
     from napari_petground.model.data import Sentence, _save_cached, exam_from_arrays
-    from napari_petground.model.describe_train import cached_exams, samples_from_exam
+    from napari_petground.model.describe_samples import cached_exams, samples_from_exam
+    from napari_petground.model.describe_tissue import N_NATIVE
 
     masks = [fresh.lesion_labels == les.id for les in fresh.lesions]
     sentences = [Sentence(f"lesion {i}", i, "FDG", {"site": les.site, "side": les.laterality})
@@ -255,6 +255,8 @@ def test_head_learns_from_a_grounding_runs_cached_exams(trained, fresh, tmp_path
     entries, _, _ = default_vocabulary()
     samples = samples_from_exam(network, loaded, config, FeatureSpec(), entries)
     assert [(s.site, s.side) for s in samples] == [(les.site, les.laterality) for les in fresh.lesions]
+    with pytest.raises(ModelError, match="keeps only the model grid"):
+        samples_from_exam(network, loaded, config, FeatureSpec(native_tissue=N_NATIVE), entries)
 
 
 def test_grounder_describe_gives_the_lesions_own_side_and_numbers(trained, fresh):
@@ -297,13 +299,15 @@ def test_kept_samples_hold_the_cached_exams_and_are_read_instead(trained, fresh,
     monkeypatch.setattr(describe_train, "samples_from_exam", no_encoding)
     head, _ = describe_train.fit_describe_head(network, config, **run)
     assert head.config.training["samples"] == len(fresh.lesions)
+    # a cached exam keeps only the model grid: the head trained on it reads no CT at the PET grid's resolution
+    assert head.config.spec.native_tissue == 0
 
 
 def test_an_anatomy_head_reads_where_along_the_body_the_lesion_lies():
     """With field-free position features (FeatureSpec version 2) the tabular numbers do not say where along the
     body a lesion is: T10 and L3 vertebral lesions look alike to a "tabular" head. An "anatomy" head also reads
     the model input pooled on the lesion, whose coordinate channels (anatomical for such a checkpoint) do."""
-    from napari_petground.model.describe_head import N_TABULAR, input_columns
+    from napari_petground.model.describe_head import input_columns
 
     entries, phrases, owner = default_vocabulary()
     index = {(e.site, e.side): i for i, e in enumerate(entries)}
@@ -313,7 +317,7 @@ def test_an_anatomy_head_reads_where_along_the_body_the_lesion_lies():
     samples = []
     for k in range(120):
         site, level = (("vertebra_t10", 0.4), ("vertebra_l3", -0.1))[k % 2]
-        features = rng.normal(0.0, 1.0, 2 * channels + 2 * 8 + N_TABULAR).astype(np.float32)
+        features = rng.normal(0.0, 1.0, 2 * channels + 2 * 8 + spec.n_tabular).astype(np.float32)
         features[channels - 1] = features[2 * channels - 1] = level + rng.normal(0.0, 0.02)  # z inside, around
         samples.append(LesionSample(features, site, "", index[(site, "")]))
     text = np.random.default_rng(1).standard_normal((len(phrases), 384)).astype(np.float32)

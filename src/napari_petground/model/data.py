@@ -65,6 +65,16 @@ def exam_from_arrays(case: str, pet: Volume, ct: Volume | None, masks: list[np.n
     return Exam(case, prepared.image, targets, sentences, tracer)
 
 
+def trainable_items(dataset: Dataset, case: str) -> list:
+    """The items of ``case`` a model learns from: with a mask, and a status training accepts."""
+    return [i for i in dataset.items(case) if i.label is not None and i.status in TRAINABLE_STATUS]
+
+
+def target_labels(items: list) -> list[int]:
+    """The label values of ``items`` in the order of their exam's targets."""
+    return sorted({int(i.label) for i in items})
+
+
 def dataset_exams(root: str | Path, config: ModelConfig, cases: list[str] | None = None,
                   cache: str | Path | None = None) -> list[Exam]:
     """Exams of a dataset folder; items without a usable mask are skipped."""
@@ -75,12 +85,12 @@ def dataset_exams(root: str | Path, config: ModelConfig, cases: list[str] | None
         if cached is not None:
             out.append(cached)
             continue
-        items = [i for i in dataset.items(case) if i.label is not None and i.status in TRAINABLE_STATUS]
+        items = trainable_items(dataset, case)
         if not items:
             continue
         ct, pet = dataset.load_images(case)
         labels = dataset.load_labels(case)
-        values = sorted({int(i.label) for i in items})
+        values = target_labels(items)
         masks = [labels == v for v in values]
         sentences = [
             Sentence(i.sentence, values.index(int(i.label)), i.tracer, {**i.truth, "item_id": i.item_id})

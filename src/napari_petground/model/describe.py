@@ -172,14 +172,21 @@ class Describer:
         """Every vocabulary entry with its probability, best first (empty without a head)."""
         if self.head is None:
             return []
+        from ..weaklabel.label import study_ct_on_pet
         from .describe_features import lesion_features, mask_on_model_grid
+        from .describe_tissue import native_tissue_features
         from .describe_train import predict
 
-        encoded = self.encoded(study)
+        session = self.session_for(study)
+        encoded = self.encoded(session)
         model_mask = mask_on_model_grid(mask, encoded.prepared, box)
         if not model_mask.any():
             raise ModelError("the lesion lies outside the body crop the model sees; check the mask's position")
-        features = lesion_features(encoded, model_mask, self.head.config.spec)
+        spec = self.head.config.spec
+        pet = session.study.pet
+        native = native_tissue_features(study_ct_on_pet(session.study), pet.spacing, mask, box) \
+            if spec.native_tissue else None
+        features = lesion_features(encoded, model_mask, spec, native)
         probs = predict(self.head, features[None], [body_side if body_side in ("left", "right") else ""])[0]
         entries: list[VocabEntry] = self.head.config.vocab
         order = np.argsort(-probs)

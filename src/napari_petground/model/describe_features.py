@@ -40,13 +40,25 @@ class FeatureSpec:
     # channels of the model input, the first pooled level (PET, CT, coordinate channels): a head reading
     # "anatomy" inputs finds the lesion's anatomical coordinates there (0: not recorded, older heads)
     input_channels: int = 0
+    # numbers read from the CT at the PET grid's resolution (model.describe_tissue), placed before the PET
+    # maximum; 0: none (heads trained before them, or on cached exams, which keep only the model grid)
+    native_tissue: int = 0
 
     @classmethod
-    def for_config(cls, config, body_level: float = 0.02) -> FeatureSpec:
-        """The features a new head for this checkpoint should use: version 2 when its coordinates are anatomical."""
+    def for_config(cls, config, body_level: float = 0.02, native: bool = True) -> FeatureSpec:
+        """The features a new head for this checkpoint should use: version 2 when its coordinates are anatomical;
+        with ``native`` (a study on its PET grid at hand for every lesion) the CT read at the PET grid's resolution."""
+        from .describe_tissue import N_NATIVE
+
         anatomical = getattr(config.preprocess, "coord_frame", "box") == "anatomy"
         return cls(body_level=body_level, version=2 if anatomical else 1,
-                   input_channels=int(config.preprocess.in_channels))
+                   input_channels=int(config.preprocess.in_channels), native_tissue=N_NATIVE if native else 0)
+
+    @property
+    def n_tabular(self) -> int:
+        """The last features, which every describe head may read: CT at the PET grid's resolution (when kept),
+        PET maximum, tissue around the lesion on the model grid, position."""
+        return self.native_tissue + 1 + N_TISSUE + N_POSITION
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,10 +92,6 @@ class EncodedStudy:
     origin: tuple[float, float, float]
     body: BodyFrame
     prepared: object | None = None  # model.preprocess.Prepared, when built from a study
-
-    @property
-    def feature_dim(self) -> int:
-        return 2 * sum(level.shape[0] for level in self.levels) + 1 + N_TISSUE + N_POSITION
 
 
 def body_frame(image: np.ndarray, spacing, origin, body_level: float) -> BodyFrame:
@@ -193,10 +201,15 @@ def _pool(level: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (level.reshape(level.shape[0], -1) @ weights.ravel() / total).astype(np.float32)
 
 
-def lesion_features(encoded: EncodedStudy, mask: np.ndarray, spec: FeatureSpec) -> np.ndarray:
-    """Feature vector of one lesion given its mask on the model grid (same shape as the model input)."""
+def lesion_features(encoded: EncodedStudy, mask: np.ndarray, spec: FeatureSpec,
+                    native: np.ndarray | None = None) -> np.ndarray:
+    """Feature vector of one lesion given its mask on the model grid (same shape as the model input); ``native``:
+    its describe_tissue.native_tissue_features, when ``spec`` keeps them."""
     from scipy.ndimage import binary_dilation
 
+    if spec.native_tissue and (native is None or np.shape(native) != (spec.native_tissue,)):
+        raise ValueError(f"these features need the lesion's {spec.native_tissue} CT numbers at the PET grid's "
+                         "resolution (model.describe_tissue)")
     mask = np.asarray(mask) > 0
     if mask.shape != encoded.image.shape[1:]:
         raise ValueError(f"lesion mask {mask.shape} is not on the model grid {encoded.image.shape[1:]}")
@@ -215,6 +228,8 @@ def lesion_features(encoded: EncodedStudy, mask: np.ndarray, spec: FeatureSpec) 
         w_in, w_sh = (_fit(w, need) for w in (inside, shell))
         parts.append(_pool(sub, w_in))
         parts.append(_pool(sub, w_sh))
+    if spec.native_tissue:
+        parts.append(np.asarray(native, np.float32))
     pet_max = float(encoded.image[0][box][mask[box]].max())
     parts.append(np.array([pet_max], np.float32))
     parts.append(tissue_features(encoded.image[1][box], mask[box]))

@@ -27,7 +27,7 @@ from torch import nn
 
 from ..atomic import atomic_write_bytes
 from ..errors import CheckpointError
-from .describe_features import INPUTS, N_POSITION, N_TISSUE, FeatureSpec
+from .describe_features import INPUTS, FeatureSpec
 from .describe_forest import PREFIX as FOREST_PREFIX
 from .describe_forest import SiteForest
 from .describe_vocab import VocabEntry
@@ -36,12 +36,11 @@ HEAD_WEIGHTS = "describe_head.safetensors"
 HEAD_CONFIG = "describe_head.json"
 HEAD_VERSION = 2
 KNOWN_VERSIONS = (1, 2)  # version 1: no per-entry offsets (heads trained on the first 27-site lexicon)
-N_TABULAR = 1 + N_TISSUE + N_POSITION  # the last features: PET maximum, tissue around the lesion, position
 
 
 def input_columns(config: HeadConfig) -> np.ndarray:
     """Indices of the features the image side reads (``config.inputs``)."""
-    tabular = np.arange(config.feature_dim - N_TABULAR, config.feature_dim)
+    tabular = np.arange(config.feature_dim - config.spec.n_tabular, config.feature_dim)
     if config.inputs == "tabular":
         return tabular
     if config.inputs == "anatomy":

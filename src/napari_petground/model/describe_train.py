@@ -1,9 +1,8 @@
 """Training and measuring the describe head on the sentence–mask data grounding learns from.
 
-Lesion samples come from studies with masks whose site is known: phantom truth, a dataset item's truth, or
-the site and side the report parser reads from the item's sentence. The grounding network is frozen; its
-encoder runs once per study and every lesion becomes a feature vector (model.describe_features), so the
-head trains on vectors in seconds to minutes of CPU. Each step draws a class-balanced batch of lesions, one
+Lesion samples (model.describe_samples) come from studies with masks whose site is known. The grounding
+network is frozen and every lesion is a feature vector, so the head trains on vectors in seconds to minutes
+of CPU. Each step draws a class-balanced batch of lesions, one
 random lexicon phrasing of each lesion's (site, side), and minimises the symmetric InfoNCE loss with same-entry
 pairs masked out, the loss against the whole fine vocabulary and the loss against the coarse sites
 (model.describe_head). A lesion known only by a grouping site ("vertebra" without its level) teaches the
@@ -13,103 +12,26 @@ coarse level alone.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelError
 from ..report.lexicon import SITE_BY_KEY
-from .describe_features import N_POSITION, EncodedStudy, FeatureSpec, lesion_features
-from .describe_vocab import VocabEntry, coarse_index, entry_index, phrase_table, vocabulary
-from .npz import read_npz
+from .describe_features import N_POSITION, FeatureSpec
+from .describe_samples import (
+    LesionSample,
+    cached_exams,
+    dataset_samples,
+    load_samples,
+    phantom_samples,
+    samples_from_exam,
+    save_samples,
+)
+from .describe_vocab import VocabEntry, phrase_table, vocabulary
 
 SIDE_TOLERANCE_MM = 5.0
-
-
-@dataclass
-class LesionSample:
-    features: np.ndarray
-    site: str
-    side: str
-    entry: int  # fine vocabulary entry, -1 when only the coarse site is known
-    case: str = ""
-    info: dict = field(default_factory=dict)
-    coarse: int = -1  # index of the coarse site (describe_vocab.coarse_sites)
-
-
-def site_of_sentence(sentence: str) -> tuple[str, str]:
-    """(site, side) the report parser reads from a sentence ("" when it names none)."""
-    from ..report.parse import findings_in_sentence
-
-    for finding in findings_in_sentence(sentence):
-        if finding.site:
-            return finding.site, finding.laterality if finding.laterality in ("left", "right") else ""
-    return "", ""
-
-
-def samples_from_encoded(encoded: EncodedStudy, masks: Iterable[np.ndarray], labels: Iterable[tuple[str, str]],
-                         spec: FeatureSpec, entries: tuple[VocabEntry, ...], case: str = "",
-                         infos: Iterable[dict] | None = None) -> list[LesionSample]:
-    """One sample per model-grid mask whose site is in the vocabulary (a fine entry, or a grouping site that
-    only its coarse level knows); others are skipped."""
-    out = []
-    infos = list(infos) if infos is not None else None
-    for k, (mask, (site, side)) in enumerate(zip(masks, labels, strict=True)):
-        index = entry_index(entries, site, side)
-        coarse = coarse_index(entries, site)
-        if (index is None and coarse is None) or not np.any(mask):
-            continue
-        info = infos[k] if infos is not None else {}
-        side = entries[index].side if index is not None else side if side in ("left", "right") else ""
-        out.append(LesionSample(lesion_features(encoded, mask, spec), site, side,
-                                -1 if index is None else index, case, info, -1 if coarse is None else coarse))
-    return out
-
-
-def samples_from_exam(network, exam, config, spec: FeatureSpec, entries: tuple[VocabEntry, ...]) -> list[LesionSample]:
-    """Samples of a training Exam (model.data): site from the sentence's truth, else from its words."""
-    from .describe_features import encode_image
-
-    encoded = encode_image(network, exam.image, spec, config.preprocess.spacing_mm, (0.0, 0.0, 0.0))
-    labels: dict[int, tuple[str, str]] = {}
-    for sentence in exam.sentences:
-        if sentence.target in labels:
-            continue
-        site = str(sentence.info.get("site", ""))
-        side = str(sentence.info.get("laterality", sentence.info.get("side", "")))
-        if not site:
-            site, side = site_of_sentence(sentence.text)
-        if site:
-            labels[sentence.target] = (site, side)
-    targets = sorted(labels)
-    return samples_from_encoded(encoded, [exam.targets[t] for t in targets], [labels[t] for t in targets], spec,
-                                entries, exam.case)
-
-
-def samples_from_phantom(network, config, phantom, spec: FeatureSpec, entries: tuple[VocabEntry, ...],
-                         grown: bool = False) -> list[LesionSample]:
-    """Samples of a phantom's lesions (truth masks; with ``grown`` also masks grown from each SUVmax voxel)."""
-    from ..phantom.fine import fine_site
-    from ..weaklabel.grow import grow_lesion
-    from .data import target_on_model_grid
-    from .describe_features import encode_study
-
-    study = phantom.study
-    encoded = encode_study(network, config, study, spec)
-    masks, labels, infos = [], [], []
-    for lesion in phantom.lesions:
-        pet_masks = [phantom.lesion_labels == lesion.id]
-        if grown:
-            result = grow_lesion(study.pet.data, lesion.peak_index, study.pet.spacing)
-            if result.ok:
-                pet_masks.append(result.mask)
-        for m in pet_masks:
-            masks.append(target_on_model_grid(m, encoded.prepared))
-            labels.append(fine_site(lesion))
-            infos.append({"lesion": lesion.id, "kind": lesion.kind, "volume_ml": lesion.volume_ml})
-    return samples_from_encoded(encoded, masks, labels, spec, entries, f"phantom-{phantom.seed}", infos)
 
 
 def embed_phrases(encoder, phrases: list[str]) -> np.ndarray:
@@ -347,78 +269,16 @@ def body_level(config) -> float:
     return (0.2 - lo) / (hi - lo)
 
 
-def phantom_samples(network, config, seeds: Iterable[int], spec: FeatureSpec, entries: tuple[VocabEntry, ...], *,
-                    tracers: tuple[str, ...] = ("FDG",), resolution_mm: float = 4.0, grown: bool = False,
-                    version: int = 1, extents: tuple[str, ...] = ("neck_to_thighs",), n_lesions: int | None = None,
-                    log=None) -> list[LesionSample]:
-    """Samples of the lesions of phantoms ``seeds`` (tracers and extents cycled over the seeds; ``version``
-    2 for the whole vocabulary's sites, see phantom.generate)."""
-    from ..errors import PhantomError
-    from ..phantom.fields import phantom_in_field
-
-    seeds = list(seeds)
-    out: list[LesionSample] = []
-    for k, seed in enumerate(seeds):
-        try:  # an extent may be a cut (chest, abdomen_pelvis ...): a seed whose cut holds no lesion is passed over
-            phantom = phantom_in_field(seed, extents[k % len(extents)], tracer=tracers[k % len(tracers)],
-                                       resolution_mm=resolution_mm, n_lesions=n_lesions, version=version)
-        except PhantomError:
-            continue
-        out += samples_from_phantom(network, config, phantom, spec, entries, grown=grown)
-        if log is not None:
-            log(f"phantom {k + 1}/{len(seeds)}: {len(out)} lesion samples")
-    return out
-
-
-def save_samples(path: str | Path, samples: list[LesionSample]) -> None:
-    """Lesion samples as an .npz (features, site, side, case): what training needs, not the phantoms."""
-    import io
-
-    from ..atomic import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, features=np.stack([s.features for s in samples]).astype(np.float32),
-                        site=np.array([s.site for s in samples]), side=np.array([s.side for s in samples]),
-                        case=np.array([s.case for s in samples]))
-    atomic_write_bytes(Path(path), buffer.getvalue())
-
-
-def load_samples(path: str | Path, entries: tuple[VocabEntry, ...]) -> list[LesionSample]:
-    """Samples written by save_samples, indexed into ``entries`` (sites the vocabulary lacks are skipped)."""
-    keys = ("features", "site", "side", "case")
-    arrays = read_npz(path, keys, "lesion samples", "`petground describe-train --samples`")
-    columns = [arrays[key] for key in keys]
-    out = []
-    for features, site, side, case in zip(*columns, strict=True):
-        index, coarse = entry_index(entries, str(site), str(side)), coarse_index(entries, str(site))
-        if index is None and coarse is None:
-            continue
-        out.append(LesionSample(np.asarray(features), str(site), str(side), -1 if index is None else index,
-                                str(case), {}, -1 if coarse is None else coarse))
-    return out
-
-
-def cached_exams(folder: str | Path, config=None) -> Iterable:
-    """Exams a grounding training run preprocessed and cached (model.data: ``<case>-<key>.npz``), one by one.
-
-    With ``config``, exams whose input channels differ from the checkpoint's preprocessing are refused.
-    """
-    import json
-
-    from .data import Exam, Sentence
-
-    paths = sorted(Path(folder).glob("*.npz"))
-    if not paths:
-        raise ModelError(f"{folder} holds no cached exams (*.npz); give a training run's cache folder")
-    for path in paths:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            channels = int(data["image"].shape[0])
-            if config is not None and channels != config.preprocess.in_channels:
-                raise ModelError(f"{path.name} was preprocessed with {channels} input channels, the checkpoint "
-                                 f"uses {config.preprocess.in_channels}; give the cache of this checkpoint's run")
-            yield Exam(meta["case"], data["image"], data["targets"], [Sentence(**s) for s in meta["sentences"]],
-                       meta.get("tracer", ""))
+def _native_of(kept: list[list[LesionSample]] | None, files: list[str], exam_cache: str | None) -> bool:
+    """Whether the head reads the CT at the PET grid's resolution: as the kept sample files were extracted
+    (all alike), else unless cached exams, which keep only the model grid, are read."""
+    if kept is None:
+        return exam_cache is None
+    counts = {part[0].native_tissue for part in kept if part}
+    if len(counts) > 1:
+        raise ModelError(f"the lesion sample files {', '.join(files)} were extracted with and without the CT at "
+                         "the PET grid's resolution; extract them again with one version of petground")
+    return bool(counts and counts.pop())
 
 
 def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int = 100000,
@@ -443,16 +303,17 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
     check_encoder(config, encoder.dim, encoder.fingerprint())
     entries, phrases, owner = default_vocabulary()
     text = embed_phrases(encoder, phrases)
-    spec = FeatureSpec.for_config(config, body_level(config))
+    files = [f.strip() for f in (samples_file or "").split(",") if f.strip()]
+    kept = [load_samples(f, entries) for f in files] if files and all(Path(f).is_file() for f in files) else None
+    spec = FeatureSpec.for_config(config, body_level(config), native=_native_of(kept, files, exam_cache))
     phantom_kw = {"tracers": tracers, "resolution_mm": resolution_mm, "version": version, "extents": extents,
                   "n_lesions": n_lesions}
-    files = [f.strip() for f in (samples_file or "").split(",") if f.strip()]
     missing = [f for f in files if not Path(f).is_file()]
     if missing and len(files) > 1:  # a mistyped name would silently train on fewer lesions
         raise ModelError(f"lesion sample file{'s' if len(missing) > 1 else ''} not found: {', '.join(missing)} "
                          "(several files are only read; give one file to make and keep new samples)")
-    if files and not missing:  # lesion samples kept by earlier runs
-        samples = [s for f in files for s in load_samples(f, entries)]
+    if kept is not None:  # lesion samples kept by earlier runs
+        samples = [s for part in kept for s in part]
     else:  # the file keeps the phantoms' and the cached exams' samples, so --exams is not read again with it
         samples = phantom_samples(network, config, range(first_seed, first_seed + phantoms), spec, entries,
                                   grown=True, log=log, **phantom_kw)
@@ -466,10 +327,7 @@ def fit_describe_head(network, config, *, phantoms: int = 200, first_seed: int =
             raise ModelError(f"{files[0]} does not exist, and no phantoms (--phantoms) or cached exams (--exams) "
                              "were given to make its lesion samples from")
     if dataset:
-        from .data import dataset_exams
-
-        for exam in dataset_exams(dataset, config):
-            samples += samples_from_exam(network, exam, config, spec, entries)
+        samples += dataset_samples(network, config, dataset, spec, entries)
     head = train_head(samples, entries, text, owner, phrases, spec, settings or HeadTrainSettings(),
                       encoder.fingerprint(), log=log)
     metrics: dict = {}
