@@ -68,6 +68,46 @@ def lesions(organs: np.ndarray, spacing) -> dict[int, np.ndarray]:
     return out
 
 
+def real_ct_study(ct_dir: Path):
+    """The real CT with its synthetic PET and a hot sphere in each labelled organ: (Study, {label: sphere})."""
+    from napari_petground.study.nifti import read_nifti
+    from napari_petground.study.numbering import ImageNumbering
+    from napari_petground.study.study import PatientInfo, Study
+    from napari_petground.study.volume import Volume
+
+    ct, _ = read_nifti(ct_dir / "ct.nii.gz")
+    organs, _ = read_nifti(ct_dir / "organs.nii.gz", interpolation="nearest")
+    labels = np.rint(organs.data).astype(np.int16)
+    spheres = lesions(labels, ct.spacing)
+    pet = synthetic_pet(np.asarray(ct.data, np.float32), labels, ct.spacing)
+    for sphere in spheres.values():
+        centre = np.argwhere(sphere).mean(axis=0)
+        grid = np.indices(sphere.shape, dtype=np.float32)
+        dist = np.sqrt(sum(((grid[a] - centre[a]) * ct.spacing[a]) ** 2 for a in range(3)))
+        pet[sphere] = np.maximum(pet[sphere], LESION_SUV * np.exp(-0.5 * (dist[sphere] / RADIUS_MM) ** 2))
+    study = Study(pet=Volume(pet, ct.spacing, ct.origin), ct=ct, numbering=ImageNumbering.from_convention(pet.shape[0]),
+                  tracer="FDG", patient=PatientInfo(patient_id="REALCT", name="REALCT", weight_kg=75.0),
+                  source_kind="nifti", title="real CT, synthetic PET")
+    return study, spheres
+
+
+def describe_spheres(describer, study, spheres: dict[int, np.ndarray]) -> dict[int, tuple[bool, bool | None, str]]:
+    """{label: (coarse site right, side right or None for an unpaired organ, what was said)}."""
+    from napari_petground.report.lexicon import coarse_of
+
+    out = {}
+    for label, sphere in spheres.items():
+        d = describer.describe(study, sphere)
+        want, want_side = ORGANS[label]
+        ok = coarse_of(d.site) == want if d.site else False
+        side = None
+        if want_side:
+            said = d.side or (d.body_side if d.body_side in ("left", "right") else "")
+            side = said == want_side
+        out[label] = (ok, side, f"{want} {want_side}".strip() + f" -> {d.site or 'unnamed'} ({d.note or d.phrase})")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = Path(__file__).resolve().parents[1]
@@ -80,45 +120,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from napari_petground.model.checkpoint import shipped_checkpoint
     from napari_petground.model.describe import Describer
-    from napari_petground.report.lexicon import coarse_of
-    from napari_petground.study.nifti import read_nifti
-    from napari_petground.study.numbering import ImageNumbering
-    from napari_petground.study.study import PatientInfo, Study
-    from napari_petground.study.volume import Volume
 
-    ct, _ = read_nifti(args.ct_dir / "ct.nii.gz")
-    organs, _ = read_nifti(args.ct_dir / "organs.nii.gz", interpolation="nearest")
-    labels = np.rint(organs.data).astype(np.int16)
-    spheres = lesions(labels, ct.spacing)
-    pet = synthetic_pet(np.asarray(ct.data, np.float32), labels, ct.spacing)
-    for sphere in spheres.values():
-        centre = np.argwhere(sphere).mean(axis=0)
-        grid = np.indices(sphere.shape, dtype=np.float32)
-        dist = np.sqrt(sum(((grid[a] - centre[a]) * ct.spacing[a]) ** 2 for a in range(3)))
-        pet[sphere] = np.maximum(pet[sphere], LESION_SUV * np.exp(-0.5 * (dist[sphere] / RADIUS_MM) ** 2))
-    study = Study(pet=Volume(pet, ct.spacing, ct.origin), ct=ct, numbering=ImageNumbering.from_convention(pet.shape[0]),
-                  tracer="FDG", patient=PatientInfo(patient_id="REALCT", name="REALCT", weight_kg=75.0),
-                  source_kind="nifti", title="real CT, synthetic PET")
+    study, spheres = real_ct_study(args.ct_dir)
     folders = args.checkpoint or [str(shipped_checkpoint())]
     print(f"{len(spheres)} spheres in labelled organs of {args.ct_dir / 'ct.nii.gz'}")
     for folder in folders:
-        describer = Describer.from_checkpoint(Path(folder))
-        coarse = side = sided = 0
-        misses = []
-        for label, sphere in spheres.items():
-            d = describer.describe(study, sphere)
-            want, want_side = ORGANS[label]
-            ok = coarse_of(d.site) == want if d.site else False
-            coarse += ok
-            if want_side:
-                sided += 1
-                said = d.side or (d.body_side if d.body_side in ("left", "right") else "")
-                side += said == want_side
+        results = describe_spheres(Describer.from_checkpoint(Path(folder)), study, spheres)
+        sided = [side for _, side, _ in results.values() if side is not None]
+        print(f"{folder}: coarse {sum(ok for ok, _, _ in results.values())}/{len(spheres)}, "
+              f"side {sum(sided)}/{len(sided)}")
+        for ok, _, said in results.values():
             if not ok:
-                misses.append(f"{want} {want_side}".strip() + f" -> {d.site or 'unnamed'} ({d.note or d.phrase})")
-        print(f"{folder}: coarse {coarse}/{len(spheres)}, side {side}/{sided}")
-        for miss in misses:
-            print(f"  {miss}")
+                print(f"  {said}")
     return 0
 
 

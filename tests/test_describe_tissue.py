@@ -3,6 +3,8 @@ under it and a pleural one from the vertebra beside it, where the 8 mm model gri
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,27 @@ def test_dataset_items_get_the_numbers_of_their_own_ct(tmp_path):
         assert sample.site == les.site and sample.native_tissue == N_NATIVE
         stop = -(1 + 9 + 16)  # the PET maximum, model-grid tissue and position follow
         assert np.allclose(sample.features[stop - N_NATIVE: stop], expected, atol=2e-3), les.site
+
+
+REAL_CT = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-ct-abdomen"
+
+
+@pytest.mark.skipif(not (REAL_CT / "ct.nii.gz").is_file(), reason="the real CT sample is not here")
+def test_the_shipped_head_names_the_ribs_of_a_real_ct():
+    """On a real abdomen CT (hot spheres in its labelled organs, benchmarks/bench_describe_real_ct.py) the head
+    that reads the CT at full resolution names most rib lesions rib; the head before it, on the 8 mm model
+    grid's CT alone, named 1 of 12 rib and called the rest liver, spleen, kidney or abdominal wall."""
+    import importlib.util
+
+    from napari_petground.model.describe import Describer
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_describe_real_ct.py"
+    spec = importlib.util.spec_from_file_location("bench_describe_real_ct", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    study, spheres = bench.real_ct_study(REAL_CT)
+    results = bench.describe_spheres(Describer.from_checkpoint(), study, spheres)
+    ribs = [ok for label, (ok, _, _) in results.items() if bench.ORGANS[label][0] == "rib"]
+    assert len(ribs) == 12 and sum(ribs) >= 8, [said for _, _, said in results.values()]
+    assert sum(ok for ok, _, _ in results.values()) >= 16
+    assert all(side for _, side, _ in results.values() if side is not None)
