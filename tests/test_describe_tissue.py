@@ -106,14 +106,15 @@ def test_dataset_items_get_the_numbers_of_their_own_ct(tmp_path):
     config = ModelConfig(network=NetworkConfig(features=(4, 8, 16, 16, 16)))
     network = build_network(config).eval()
     entries, _, _ = default_vocabulary()
-    samples = dataset_samples(network, config, str(tmp_path / "ds"), FeatureSpec(native_tissue=N_NATIVE), entries)
+    spec = FeatureSpec(native_tissue=N_NATIVE)
+    samples = dataset_samples(network, config, str(tmp_path / "ds"), spec, entries)
     assert len(samples) == len(phantom.lesions)
     for les, sample in zip(sorted(phantom.lesions, key=lambda les: les.id), samples, strict=True):
         expected = native_tissue_features(np.asarray(ct.data, np.float32).round(), study.pet.spacing,
                                           phantom.lesion_labels == les.id)
         assert sample.site == les.site and sample.native_tissue == N_NATIVE
-        stop = -(1 + 9 + 16)  # the PET maximum, model-grid tissue and position follow
-        assert np.allclose(sample.features[stop - N_NATIVE: stop], expected, atol=2e-3), les.site
+        start = -spec.n_tabular  # the CT numbers come first among the last features, before the PET maximum
+        assert np.allclose(sample.features[start: start + N_NATIVE], expected, atol=2e-3), les.site
 
 
 REAL_CT = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-ct-abdomen"
