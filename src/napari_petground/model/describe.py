@@ -175,7 +175,7 @@ class Describer:
         from ..weaklabel.label import study_ct_on_pet
         from .describe_features import lesion_features, mask_on_model_grid
         from .describe_tissue import native_tissue_features
-        from .describe_train import predict
+        from .describe_train import gate_by_sex, predict
 
         session = self.session_for(study)
         encoded = self.encoded(session)
@@ -189,6 +189,7 @@ class Describer:
         features = lesion_features(encoded, model_mask, spec, native)
         probs = predict(self.head, features[None], [body_side if body_side in ("left", "right") else ""])[0]
         entries: list[VocabEntry] = self.head.config.vocab
+        probs = gate_by_sex(probs, entries, session.study.patient.sex)  # no ovary in a man, no prostate in a woman
         order = np.argsort(-probs)
         return [SiteScore(entries[i].site, entries[i].side, float(probs[i])) for i in order if probs[i] > 0]
 

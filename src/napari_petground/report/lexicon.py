@@ -45,6 +45,7 @@ class Site:
     qualifiers: tuple[str, ...] = ()  # words naming this sub-site only next to its parent ("apical segment")
     weak: tuple[str, ...] = ()  # words naming it alone, yielding to any other site word ("T10")
     sided: tuple[tuple[str, str], ...] = ()  # (word, side) of words that also state the side ("rul", "4r")
+    sex: str = ""  # "M" or "F" (DICOM PatientSex letters) for a site only that sex has: prostate, uterus ...
 
     @property
     def phrase(self) -> str:
@@ -78,7 +79,10 @@ def _read(data: dict) -> tuple[tuple[Site, ...], dict[Region, str]]:
             qualifiers=tuple(str(w).lower() for w in node.get("qualifiers", ())),
             weak=tuple(str(w) for w in node.get("weak", ())),
             sided=tuple((str(w).lower(), str(s)) for w, s in node.get("sided", {}).items()),
+            sex=str(node.get("sex", parent.sex if parent else "")),
         )
+        if site.sex not in ("", "M", "F"):
+            raise ValueError(f"site {site.key!r}: sex must be 'M' or 'F', not {site.sex!r}")
         if not site.synonyms:
             raise ValueError(f"site {site.key!r} has no words")
         out.append(site)
