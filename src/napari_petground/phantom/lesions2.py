@@ -46,8 +46,6 @@ _TRACER_FAVOURS: dict[str, dict[str, float]] = {  # coarse site -> weight, per t
     "DOTATATE": {"liver": 4, "mesenteric_node": 3, "pancreas": 2, "small_bowel": 3, "retroperitoneal_node": 1.5},
     "FDG": {"lung_upper_lobe": 2, "lung_lower_lobe": 2, "liver": 2, "vertebra": 2, "mediastinal_node": 2},
 }
-_MALE = ("prostate", "seminal_vesicle", "testis")
-_FEMALE = ("uterus", "ovary")
 BONE2 = tuple(v for v, lab in LABEL2_BY_VALUE.items() if lab.group == "bone")
 _SOFT2 = (*SOFT, L2["psoas"], L2["paraspinal"], L2["gluteal"], L2["pectoralis"], L2["peritoneum"], L2["omentum"],
           L2["pericardium"], *(v for v, lab in LABEL2_BY_VALUE.items() if lab.key.startswith("limb_")))
@@ -92,7 +90,8 @@ def site_weights(tracer: str, sex: str, present: dict[str, set[int]]) -> dict[st
     """Weight of every fine site the exam can hold (its structures are in ``present``, the site-map values
     right and left of the midline)."""
     held = [s for s in HELD if _sides(s, present)]
-    held = [s for s in held if not (sex != "M" and _coarse(s) in _MALE) and not (sex == "M" and _coarse(s) in _FEMALE)]
+    body = "M" if sex == "M" else "F"
+    held = [s for s in held if SITE_BY_KEY[s].sex in ("", body)]  # the vocabulary says which sites one sex has
     by_coarse: dict[str, list[str]] = {}
     for s in held:
         by_coarse.setdefault(_coarse(s), []).append(s)
