@@ -80,9 +80,9 @@ def gate_by_side(scores: np.ndarray, entries: list[VocabEntry] | tuple[VocabEntr
 
 
 def gate_by_sex(probs: np.ndarray, entries: list[VocabEntry] | tuple[VocabEntry, ...], sex: str) -> np.ndarray:
-    """Probabilities with the sites only the other sex has (a prostate in a woman, an ovary in a man) set to zero
-    and the rest renormalised, when the study records the patient's sex ("M" or "F", DICOM PatientSex);
-    unchanged when it does not, or when nothing else would be left."""
+    """One lesion's probabilities (one per entry) with the sites only the other sex has (a prostate in a woman,
+    an ovary in a man) set to zero and the rest renormalised, when the study records the patient's sex ("M" or
+    "F", DICOM PatientSex); unchanged when it does not, or when nothing else would be left."""
     sex = sex.strip().upper()
     if sex not in ("M", "F"):
         return probs
@@ -90,8 +90,8 @@ def gate_by_sex(probs: np.ndarray, entries: list[VocabEntry] | tuple[VocabEntry,
     if not other.any():
         return probs
     gated = np.where(other, 0.0, np.asarray(probs, dtype=np.float64))
-    total = gated.sum(axis=-1, keepdims=True)
-    return np.where(total > 0, gated / np.where(total > 0, total, 1.0), probs)
+    total = gated.sum()
+    return gated / total if total > 0 else probs
 
 
 MIN_STEPS = 3  # the one-cycle schedule's warm-up and annealing each need a step
