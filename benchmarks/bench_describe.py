@@ -47,9 +47,11 @@ def main() -> None:
     parser.add_argument("--save", action="store_true", help="write the trained head into the checkpoint")
     parser.add_argument("--no-depth", action="store_true")
     parser.add_argument("--no-describe", action="store_true", help="measure depth only (no head needed)")
-    parser.add_argument("--depth-path", choices=("grounder", "network"), default="grounder",
+    parser.add_argument("--depth-path", choices=("grounder", "answer", "network"), default="grounder",
                         help="probability maps from Grounder.probability (sliding windows, PET grid; what the "
-                             "viewer gets) or one whole-volume decode over the describer's cached encoder")
+                             "strip shows when the network has answered), the grounding's final depth (answer: "
+                             "the level of the lesion shown, after the site check; sentences grounded without "
+                             "their numbers) or one whole-volume decode over the describer's cached encoder")
     parser.add_argument("--no-click", action="store_true", help="skip describing masks grown from a click")
     parser.add_argument("--no-stripped", action="store_true",
                         help="depth on sentences without numbers only (skip the numbers-stripped sentences)")
@@ -98,16 +100,17 @@ def measure(describer, args, tracers) -> dict:
 
     encoder = grounder = None
     if not args.no_depth:
+        from napari_petground.model.grounder import Grounder
         from napari_petground.model.text import TextEncoder
 
         encoder = TextEncoder(describer.config.text)
-        if args.depth_path == "grounder":
-            from napari_petground.model.grounder import Grounder
-
+        if args.depth_path == "answer":  # as the viewer loads it: the site check reads the checkpoint's head
+            grounder = Grounder.from_checkpoint(args.checkpoint, device="cpu")
+        elif args.depth_path == "grounder":
             grounder = Grounder(describer.network, describer.config, encoder, "cpu")
     rows = {"mask": [], "click": []}
     times, encode_times = [], []
-    depth = {kind: {"peak": [], "mass": [], "prior": []} for kind in ("no_numbers", "numbers_stripped")}
+    depth = {kind: {"peak": [], "mass": [], "prior": [], "network": []} for kind in ("no_numbers", "numbers_stripped")}
     confusions: Counter = Counter()
     for k in range(args.phantoms):
         seed = args.first_seed + k
@@ -139,7 +142,8 @@ def measure(describer, args, tracers) -> dict:
                     continue
                 rows["click"].append(_row(describer.describe(study, grown), lesion, SITE_BY_KEY))
         if encoder is not None:
-            _depth(describer, encoder, encoded, phantom, depth, grounder, stripped=not args.no_stripped)
+            _depth(describer, encoder, encoded, phantom, depth, grounder, stripped=not args.no_stripped,
+                   answer=args.depth_path == "answer")
         print(f"\rphantom {k + 1}/{args.phantoms}", end="", flush=True)
     print()
     out: dict = {}
@@ -181,13 +185,19 @@ def _extents(args) -> tuple[str, ...]:
     return tuple(e.strip() for e in args.extents.split(",") if e.strip())
 
 
-def _depth(describer, encoder, encoded, phantom, depth, grounder=None, stripped: bool = True) -> None:
+def _depth(describer, encoder, encoded, phantom, depth, grounder=None, stripped: bool = True,
+           answer: bool = False) -> None:
+    import dataclasses
+
     import torch
 
-    from napari_petground.model.depth import depth_for_sentence, depth_from_prior, depth_profile
+    from napari_petground.model.depth import depth_for_sentence, depth_from_prior, depth_profile, pet_z_mm
+    from napari_petground.report import extract_findings
+    from napari_petground.session import StudySession
 
     skips = [torch.from_numpy(level)[None] for level in encoded.levels[1:]]
     lesions = {les.id: les for les in phantom.lesions}
+    session = StudySession(phantom.study) if answer else None  # encoded once for all its sentences
     for s in phantom.sentences:
         if s.lesion_id not in lesions or len(s.lesion_ids) > 1:
             continue
@@ -195,11 +205,19 @@ def _depth(describer, encoder, encoded, phantom, depth, grounder=None, stripped:
         if kind is None or (kind == "numbers_stripped" and not stripped):
             continue
         truth_z = lesions[s.lesion_id].center_mm[0]
-        if grounder is not None:
+        if answer:  # the whole grounding from the words alone: numbers removed, site check included
+            findings = extract_findings(s.text, tracer=phantom.study.tracer)
+            if not findings:
+                continue
+            words = dataclasses.replace(findings[0], suvmax=None, prior_suvmax=None, slice=None, series=None)
+            pointed, grounding = _grounded(grounder, session, words)
+            profiles = {"mass": grounding.depth} if grounding.depth is not None else {}
+            if pointed:  # where the network pointed before the site check, for comparison
+                profiles["network"] = pointed[0]
+        elif grounder is not None:
             study = phantom.study
             prob = grounder.probability(study, s.text)
-            z_mm = study.pet.origin[0] + np.arange(study.pet.shape[0]) * study.pet.spacing[0]
-            profiles = {m: depth_profile(prob, z_mm, method=m) for m in ("peak", "mass")}
+            profiles = {m: depth_profile(prob, pet_z_mm(study), method=m) for m in ("peak", "mass")}
         else:
             tokens, mask = encoder.encode(s.text)
             profiles = {m: depth_for_sentence(describer.network, skips, tokens, mask, encoded.prepared, method=m)
@@ -210,6 +228,20 @@ def _depth(describer, encoder, encoded, phantom, depth, grounder=None, stripped:
             profiles["prior"] = early
         for method, profile in profiles.items():
             depth[kind][method].append(abs(profile.estimate_mm() - truth_z))
+
+
+def _grounded(grounder, session, finding):
+    """([the network's DepthProfiles as the strip received them], Grounding) of one grounding run."""
+    from napari_petground.model.depth import DEPTH
+
+    pointed, run = [], grounder.iter_ground(session, finding)
+    while True:
+        try:
+            stage, value = next(run)
+        except StopIteration as stop:
+            return pointed, stop.value
+        if stage == DEPTH and value.method != "prior":
+            pointed.append(value)
 
 
 def _mean(values) -> float:

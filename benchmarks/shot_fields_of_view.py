@@ -23,6 +23,9 @@ Shots, each of the whole window with the grounding dock:
   guess looks like a palatine tonsil and no hot spot looks like a para-aortic node, so the hottest one that
   looks like another station of that group on the right (an aortocaval node: the described node) is shown,
   flagged, with a ⚠ site row;
+- fov_recheck_level: phantom 92011 (neck to thighs, DOTATATE), "T9 vertebral lesion" without numbers: the
+  network's most confident region is a T4 lesion, its region that looks like T9 is shown, and the depth strip
+  follows it to T9's level (model.depth.depth_of_answer);
 - fov_nothing_pointed: phantom 92000 (neck to thighs, FDG), "Intensely FDG-avid focus in the liver …" without
   numbers: the network has no region and nothing where the prior points stands out once grown, so the
   hottest uptake that looks like a liver lesion (the described metastasis) is shown, flagged.
@@ -138,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, seed, field, tracer, words in (
             ("recheck", 92015, "neck_to_thighs", "DOTATATE", "left supra-acetabular ilium"),
             ("recheck_neighbour", 92008, "neck_to_thighs", "FDG", "right periaortic node"),
+            ("recheck_level", 92011, "neck_to_thighs", "DOTATATE", "T9 vertebral"),
             ("nothing_pointed", 92000, "neck_to_thighs", "FDG", "focus in the liver")):
         if wanted(name):
             case = phantom_in_field(seed, field, tracer=tracer)

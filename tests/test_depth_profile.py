@@ -9,6 +9,7 @@ from napari_petground.model.depth import (
     DepthProfile,
     depth_from_logits,
     depth_from_prepared,
+    depth_of_answer,
     depth_profile,
     pet_slice_of,
 )
@@ -86,3 +87,20 @@ def test_model_grid_padding_is_ignored_and_logits_work():
         depth_profile(np.zeros((5, 2, 2)), np.arange(4.0))
     with pytest.raises(ValueError):
         depth_profile(np.zeros((5, 2, 2)), np.arange(5.0), method="median")
+
+
+def test_the_final_depth_is_the_level_of_the_lesion_shown():
+    """The site check can show another lesion than the network pointed at: the strip and ``depth_mm`` must
+    then give that lesion's level, not the network's; an answer at the network's level keeps its profile."""
+    z_mm = -400.0 + 4.0 * np.arange(80)
+    pointed = depth_profile(_blob((80, 20, 20), (20, 10, 10), 2, 0.9), z_mm)
+    elsewhere = _blob((80, 20, 20), (60, 10, 10), 3, 1.0) > 0
+    moved = depth_of_answer(pointed, elsewhere, z_mm)
+    assert moved is not pointed
+    assert moved.estimate_mm() == pytest.approx(z_mm[60], abs=2.0)
+    lo, hi = moved.interval(0.8)
+    assert z_mm[57] <= lo <= hi <= z_mm[63]
+    same_level = _blob((80, 20, 20), (22, 4, 4), 2, 1.0) > 0
+    assert depth_of_answer(pointed, same_level, z_mm) is pointed
+    assert depth_of_answer(pointed, np.zeros((80, 20, 20), bool), z_mm) is pointed  # nothing shown: as pointed
+    assert depth_of_answer(None, elsewhere, z_mm).estimate_mm() == pytest.approx(z_mm[60], abs=2.0)

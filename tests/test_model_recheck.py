@@ -102,6 +102,15 @@ def _phantom_sentence(seed: int, tracer: str, field: str, words: str):
     return StudySession(case.study), text, case.masks[key], case.masks
 
 
+def _depth_on(result, lesion, study) -> bool:
+    """Does the result's depth (the strip's estimate, ``depth_mm``) fall within the lesion's slices?"""
+    from napari_petground.model.depth import pet_z_mm
+
+    z = pet_z_mm(study)[np.flatnonzero(lesion.any(axis=(1, 2)))]
+    step = float(study.pet.spacing[0])
+    return result.depth is not None and z.min() - step <= result.depth.estimate_mm() <= z.max() + step
+
+
 def _only_on(mask, lesion, masks) -> bool:
     """Does ``mask`` touch ``lesion`` and no other lesion of ``masks``?"""
     return bool((mask & lesion).any()) and not any((mask & m).any() for m in masks.values() if m is not lesion)
@@ -117,6 +126,7 @@ def test_a_guess_in_another_organ_gives_way_to_the_lesion_that_looks_like_the_st
     result = demo_grounder.ground(session, text)
     assert result.method == "words + uptake", result.flags
     assert _only_on(result.mask, lesion, masks)
+    assert _depth_on(result, lesion, session.study), result.depth.estimate_mm()
     assert result.consistency is not None and result.consistency[0], result.consistency
     assert any(f.startswith("low confidence") and "looks like the stated site and side" in f
                for f in result.flags), result.flags
@@ -147,6 +157,7 @@ def test_a_confident_region_at_another_level_gives_way_to_the_networks_region_at
     result = demo_grounder.ground(session, text)
     assert result.method == "network (the region the words fit)", result.flags
     assert (result.mask & lesion).any()
+    assert _depth_on(result, lesion, session.study), result.depth.estimate_mm()  # T9's level, not T4's
     assert result.consistency is not None and result.consistency[0], result.consistency
     assert not any(f.startswith("low confidence") for f in result.flags), result.flags
 

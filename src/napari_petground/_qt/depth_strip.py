@@ -17,7 +17,7 @@ from qtpy.QtCore import QRectF, QSize, Qt, Signal
 from qtpy.QtGui import QColor, QPainter, QPen
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
-from ..model.depth import DepthProfile
+from ..model.depth import DepthProfile, pet_z_mm
 from ..study.study import Study
 
 if TYPE_CHECKING:
@@ -28,11 +28,6 @@ INTERVAL = QColor(0, 229, 255, 40)
 MARKER = QColor("#ff3b30")
 ESTIMATE = QColor("#ffffff")
 BACKGROUND = QColor("#202124")
-
-
-def pet_z_mm(study: Study) -> np.ndarray:
-    """z position (mm) of every PET slice, ascending with the z index."""
-    return study.pet.origin[0] + np.arange(study.pet.shape[0]) * study.pet.spacing[0]
 
 
 def z_axis(viewer: napari.Viewer) -> int | None:

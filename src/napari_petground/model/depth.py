@@ -9,7 +9,9 @@ Two collapses (``METHODS``): ``peak`` (the highest probability in each slice, sh
 small confident node is not outweighed by a large faint organ) and ``mass`` (the probability summed over
 each slice). The point estimate is the mode, refined by the centroid of the profile around it.
 ``depth_from_prior`` gives an earlier profile from the network's location prior alone (the sentence and the
-body coordinates, no decoder).
+body coordinates, no decoder). ``depth_of_answer`` gives the final one: when the lesion shown in the end lies
+at another level than the network pointed (the site check took another region or hot spot), the profile of
+the answer itself, so the strip, the view and ``depth_mm`` agree with the mask on screen.
 """
 
 from __future__ import annotations
@@ -125,6 +127,11 @@ def depth_profile(probability: np.ndarray, z_mm: np.ndarray, *, method: str = DE
     return DepthProfile(z_sorted, profile / total, method)
 
 
+def pet_z_mm(study) -> np.ndarray:
+    """z position (mm) of every PET slice of a study.Study, ascending with the z index."""
+    return study.pet.origin[0] + np.arange(study.pet.shape[0]) * study.pet.spacing[0]
+
+
 def model_z_mm(prepared) -> np.ndarray:
     """z position (mm) of every slice of a model-grid array (napari_petground.model.preprocess.Prepared)."""
     return prepared.origin[0] + np.arange(prepared.shape[0]) * prepared.spacing[0]
@@ -148,6 +155,20 @@ def depth_from_logits(logits, prepared, **options) -> DepthProfile:
         logits = logits.detach().float().cpu().numpy()
     prob = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float32)))
     return depth_from_prepared(prob, prepared, **options)
+
+
+def depth_of_answer(profile: DepthProfile | None, mask: np.ndarray, z_mm: np.ndarray,
+                    window_mm: float = 24.0) -> DepthProfile | None:
+    """``profile`` when the answer ``mask`` (Z, Y, X, bool) lies at the level it estimates (its centre within
+    ``window_mm``) or is empty; otherwise the profile of the mask itself (``mass`` collapse), so where the
+    model says the lesion is along the body is where the lesion it shows is."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return profile
+    answer = depth_profile(mask.astype(np.float32), z_mm, method="mass")
+    if profile is not None and profile.informative and abs(answer.mean_mm - profile.estimate_mm()) <= window_mm:
+        return profile
+    return answer
 
 
 def pet_slice_of(profile: DepthProfile, pet_origin_z: float, pet_spacing_z: float, n_slices: int) -> int:

@@ -7,7 +7,8 @@ and "post-processing" and returning a ``Grounding``, so a viewer can show progre
 It also yields ("depth", DepthProfile), where along the body the sentence points, twice: from the
 network's location prior as soon as the text is encoded and the study prepared (before the decoder runs),
 and from the network's answer right after inference (before the slower selection and resampling), so a
-viewer can move there before the mask is ready.
+viewer can move there before the mask is ready; a third time when the lesion finally chosen lies at another
+level (model.depth.depth_of_answer).
 After the choice (model.select) the chosen lesion is described and checked against the sentence's site and
 side; without numbers, an answer that plainly looks like another site gives way to what looks like the stated
 one, or is withdrawn (model.recheck).
@@ -47,7 +48,15 @@ from .decoding import (
     stated_windows,
     stated_z,
 )
-from .depth import DEPTH, DepthProfile, depth_from_prepared, depth_from_prior, location_weights
+from .depth import (
+    DEPTH,
+    DepthProfile,
+    depth_from_prepared,
+    depth_from_prior,
+    depth_of_answer,
+    location_weights,
+    pet_z_mm,
+)
 from .features import StudyFeatures, checkpoint_id, encode_study, window_starts  # noqa: F401 (window_starts: API)
 from .recheck import ELSEWHERE, NOTHING_POINTED, agreeing_selection, disagreement, not_found, nothing_offered
 from .select import select_lesion, uses_numbers
@@ -76,7 +85,7 @@ class Grounding:
     flags: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     cached_study: bool = False
-    depth: DepthProfile | None = None  # the network's answer along the body axis
+    depth: DepthProfile | None = None  # along the body axis: the network's answer, or the lesion shown's level
     description: Description | None = None  # the chosen mask described (site, side, sentence)
     consistency: tuple[bool, str] | None = None  # does the sentence's site and side fit the description?
     checkpoint: str = ""  # the checkpoint folder that answered
@@ -354,6 +363,10 @@ class Grounder:
                 selection = better
                 description, consistency = self._check_site(session, selection.mask, finding)
         t_check = time.perf_counter() - t_check
+        answered = depth_of_answer(depth, selection.mask, pet_z_mm(study))
+        if answered is not depth:  # the lesion shown lies elsewhere than the network pointed: the strip follows
+            depth = answered
+            yield (DEPTH, depth)
         flags = list(selection.flags) + flags
         if not study.pet_is_suv:
             flags.append(f"PET is in {study.pet_units}, not SUV: the model expects SUV")
