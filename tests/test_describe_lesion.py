@@ -431,3 +431,27 @@ def test_the_shipped_head_names_the_sites_of_the_other_phantom_generator():
             fine += within(said, truth)
     assert lesions == 28
     assert coarse >= 26 and fine >= 22, (coarse, fine)
+
+
+def test_a_lesion_on_the_last_slice_of_the_scan_is_described_and_a_mask_in_the_air_is_not():
+    """Fresh phantom 1310027 (version 2, PSMA, abdomen-pelvis cut): two right and left 11th-rib lesions are cut
+    by the top of the field of view to one or two voxels of the last PET slice, which the model grid (the
+    420 mm extent rounded to 52 voxels of 8 mm) does not reach. They are still lesions in the scan: described,
+    each on its own side. A mask painted in the air outside the body is refused with the reason."""
+    from napari_petground.errors import ModelError
+    from napari_petground.phantom.fields import phantom_in_field
+
+    phantom = phantom_in_field(1310027, "abdomen_pelvis", tracer="PSMA", version=2)
+    describer = Describer.from_checkpoint(None)
+    last = phantom.study.pet.shape[0] - 1
+    edge = [les for les in phantom.lesions if (phantom.lesion_labels[last] == les.id).any()]
+    assert len(edge) == 2
+    for lesion in edge:
+        mask = phantom.lesion_labels == lesion.id
+        assert mask[:last].sum() == 0  # nothing of it below the last slice
+        description = describer.describe(phantom.study, mask)
+        assert description.site and description.body_side in ("left", "right")
+    air = np.zeros(phantom.study.pet.shape, bool)
+    air[last, 0, 0] = True  # the corner of the last slice, outside the body
+    with pytest.raises(ModelError, match="outside the body crop"):
+        describer.describe(phantom.study, air)

@@ -321,20 +321,37 @@ def mask_on_model_grid(mask: np.ndarray, prepared, box: tuple[slice, ...] | None
     last = np.ceil((sub_origin + (hi - lo - 1) * np.asarray(pet.spacing) - origin) / spacing).astype(int) + 2
     first = np.clip(first, 0, np.asarray(prepared.valid_shape))
     last = np.clip(last, 0, np.asarray(prepared.valid_shape))
-    if np.any(last <= first):
-        return out
-    factor = spacing / np.asarray(pet.spacing)
-    sigma = np.where(factor > 1.0, (factor - 1.0) / 2.0, 0.0)
-    if np.any(sigma > 0):
-        from scipy.ndimage import gaussian_filter
+    if np.all(last > first):
+        factor = spacing / np.asarray(pet.spacing)
+        sigma = np.where(factor > 1.0, (factor - 1.0) / 2.0, 0.0)
+        if np.any(sigma > 0):
+            from scipy.ndimage import gaussian_filter
 
-        sub = gaussian_filter(sub, sigma, mode="nearest")
-    grid = Grid(tuple(int(v) for v in last - first), tuple(float(v) for v in spacing),
-                tuple(float(v) for v in origin + first * spacing))
-    fraction = resample_to_grid(Volume(sub, pet.spacing, tuple(float(v) for v in sub_origin)), grid,
-                                interpolation="linear", fill=0.0).data
-    target = fraction >= 0.5
-    if not target.any() and fraction.max() > 0.05:
-        target[np.unravel_index(int(np.argmax(fraction)), fraction.shape)] = True
-    out[tuple(slice(a, b) for a, b in zip(first, last, strict=True))] = target
+            sub = gaussian_filter(sub, sigma, mode="nearest")
+        grid = Grid(tuple(int(v) for v in last - first), tuple(float(v) for v in spacing),
+                    tuple(float(v) for v in origin + first * spacing))
+        fraction = resample_to_grid(Volume(sub, pet.spacing, tuple(float(v) for v in sub_origin)), grid,
+                                    interpolation="linear", fill=0.0).data
+        target = fraction >= 0.5
+        if not target.any() and fraction.max() > 0.05:
+            target[np.unravel_index(int(np.argmax(fraction)), fraction.shape)] = True
+        out[tuple(slice(a, b) for a, b in zip(first, last, strict=True))] = target
+    if not out.any():  # a lesion in the last millimetres of the scan, past the model grid's last voxel centre
+        edge = _edge_voxel(mask, tight, pet, prepared)
+        if edge is not None:
+            out[edge] = 1
     return out
+
+
+def _edge_voxel(mask: np.ndarray, box: tuple[slice, ...], pet, prepared) -> tuple[int, ...] | None:
+    """The model grid's edge voxel next to a lesion just beyond it, or None when the lesion lies farther out.
+    The model grid covers the body crop to within half a model voxel (its size is the crop's extent rounded
+    to whole voxels), so a small lesion on the first or last PET slice can fall outside it: it is still in
+    the scan, and still a lesion to describe. A mask well outside the body crop stays unplaced."""
+    centre = np.argwhere(mask[box]).mean(axis=0) + np.array([s.start for s in box])
+    world = np.asarray(pet.origin) + centre * np.asarray(pet.spacing)
+    index = np.rint((world - np.asarray(prepared.origin)) / np.asarray(prepared.spacing)).astype(int)
+    valid = np.asarray(prepared.valid_shape)
+    if np.any(index < -1) or np.any(index > valid):
+        return None
+    return tuple(int(v) for v in np.clip(index, 0, valid - 1))
