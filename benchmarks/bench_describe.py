@@ -130,7 +130,7 @@ def measure(describer, args, tracers) -> dict:
             t0 = time.perf_counter()
             d = describer.describe(study, truth)
             times.append(time.perf_counter() - t0)
-            rows["mask"].append(_row(d, lesion, SITE_BY_KEY))
+            rows["mask"].append({**_row(d, lesion, SITE_BY_KEY), "field": extents[k % len(extents)]})
             if not rows["mask"][-1]["fine"]:
                 confusions[(fine_site(lesion)[0], d.site)] += 1
             if not args.no_click:
@@ -149,12 +149,10 @@ def measure(describer, args, tracers) -> dict:
     out: dict = {}
     for name, r in rows.items():
         if r:
-            sides = [x["side"] for x in r if x["side"] is not None]
-            out[f"describe_{name}"] = {
-                "lesions": len(r), "fine_top1": _mean([x["fine"] for x in r]),
-                "fine_top3": _mean([x["top3"] for x in r]), "coarse_top1": _mean([x["coarse"] for x in r]),
-                "region_top1": _mean([x["region"] for x in r]),
-                "side": _mean(sides), "side_lesions": len(sides)}
+            out[f"describe_{name}"] = _accuracy(r)
+    if len({x["field"] for x in rows["mask"]}) > 1:  # the targets hold per field of view
+        out["describe_mask_by_field"] = {f: _accuracy([x for x in rows["mask"] if x["field"] == f])
+                                         for f in dict.fromkeys(x["field"] for x in rows["mask"])}
     if times:
         out["ms_per_lesion"] = {"median": 1000 * float(np.median(times)),
                                 "p95": 1000 * float(np.percentile(times, 95)), "max": 1000 * float(np.max(times))}
@@ -163,6 +161,13 @@ def measure(describer, args, tracers) -> dict:
     if encoder is not None:
         out["depth"] = {kind: {m: _stats(v) for m, v in methods.items()} for kind, methods in depth.items()}
     return out
+
+
+def _accuracy(rows: list[dict]) -> dict:
+    sides = [x["side"] for x in rows if x["side"] is not None]
+    return {"lesions": len(rows), "fine_top1": _mean([x["fine"] for x in rows]),
+            "fine_top3": _mean([x["top3"] for x in rows]), "coarse_top1": _mean([x["coarse"] for x in rows]),
+            "region_top1": _mean([x["region"] for x in rows]), "side": _mean(sides), "side_lesions": len(sides)}
 
 
 def _row(d, lesion, sites) -> dict:
@@ -270,6 +275,9 @@ def print_table(r: dict) -> None:
             label = {"describe_mask": "truth mask", "describe_click": "grown from a click"}[name]
             print(f"{label:22} {x['lesions']:8d} {x['fine_top1']:11.1%} "
                   f"{x['fine_top3']:11.1%} {x['coarse_top1']:8.1%} {x['region_top1']:8.1%} {x['side']:8.1%}")
+    for field, x in r.get("describe_mask_by_field", {}).items():
+        print(f"  {field:20} {x['lesions']:8d} {x['fine_top1']:11.1%} {x['fine_top3']:11.1%} "
+              f"{x['coarse_top1']:8.1%} {x['region_top1']:8.1%} {x['side']:8.1%}")
     if "describe_mask" in r:
         print("targets: fine >= 85 %, coarse >= 95 %, side >= 99 %")
     t = r.get("ms_per_lesion")
