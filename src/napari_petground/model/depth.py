@@ -17,8 +17,12 @@ the answer itself, so the strip, the view and ``depth_mm`` agree with the mask o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..study.study import Study
 
 METHODS = ("peak", "mass")
 DEPTH = "depth"  # the "stage" name under which Grounder.iter_ground yields a DepthProfile
@@ -127,8 +131,8 @@ def depth_profile(probability: np.ndarray, z_mm: np.ndarray, *, method: str = DE
     return DepthProfile(z_sorted, profile / total, method)
 
 
-def pet_z_mm(study) -> np.ndarray:
-    """z position (mm) of every PET slice of a study.Study, ascending with the z index."""
+def pet_z_mm(study: Study) -> np.ndarray:
+    """z position (mm) of every PET slice of a study, ascending with the z index."""
     return study.pet.origin[0] + np.arange(study.pet.shape[0]) * study.pet.spacing[0]
 
 
@@ -163,9 +167,12 @@ def depth_of_answer(profile: DepthProfile | None, mask: np.ndarray, z_mm: np.nda
     ``window_mm``) or is empty; otherwise the profile of the mask itself (``mass`` collapse), so where the
     model says the lesion is along the body is where the lesion it shows is."""
     mask = np.asarray(mask, dtype=bool)
-    if not mask.any():
+    counts = np.count_nonzero(mask.reshape(mask.shape[0], -1), axis=1).astype(float)  # no copy of a whole body
+    if not counts.any():
         return profile
-    answer = depth_profile(mask.astype(np.float32), z_mm, method="mass")
+    z_mm = np.asarray(z_mm, dtype=float)
+    order = np.argsort(z_mm)
+    answer = DepthProfile(z_mm[order], counts[order] / counts.sum(), "mass")
     if profile is not None and profile.informative and abs(answer.mean_mm - profile.estimate_mm()) <= window_mm:
         return profile
     return answer

@@ -336,7 +336,7 @@ def mask_on_model_grid(mask: np.ndarray, prepared, box: tuple[slice, ...] | None
         if not target.any() and fraction.max() > 0.05:
             target[np.unravel_index(int(np.argmax(fraction)), fraction.shape)] = True
         out[tuple(slice(a, b) for a, b in zip(first, last, strict=True))] = target
-    if not out.any():  # a lesion in the last millimetres of the scan, past the model grid's last voxel centre
+    if not out.any():  # a small lesion on the scan's first or last slice, just beyond the model grid
         edge = _edge_voxel(mask, tight, pet, prepared)
         if edge is not None:
             out[edge] = 1
