@@ -116,3 +116,23 @@ def test_hand_made_labels_layer_is_saved_in_world_geometry(tmp_path):
     # the labelled voxel sits at the same world position napari showed it at
     assert image.TransformIndexToPhysicalPoint((3, 2, 1)) == (26.0, 14.0, -97.0)
     assert sitk.GetArrayFromImage(image)[1, 2, 3] == 2
+
+
+def test_written_masks_are_readable_as_the_umask_allows_and_keep_the_permissions_of_the_file_they_replace(tmp_path):
+    """Annotators share folders: a mask saved from the viewer must get the permissions any new file of the user
+    gets (0644 under umask 022), not a private 0600; saving over a file keeps that file's permissions."""
+    import os
+    import stat
+
+    study = synthetic_study(ct_shape=(8, 16, 16), pet_shape=(8, 12, 10))
+    labels = (study.pet.data > 5).astype(np.uint8)
+    old = os.umask(0o022)
+    try:
+        written = write_labels(tmp_path / "mask.nii.gz", labels, study)[0]
+        assert stat.S_IMODE(written.stat().st_mode) == 0o644
+        written.chmod(0o640)  # the group may read, others not: a second save keeps that
+        write_labels(tmp_path / "mask.nii.gz", labels, study)
+        assert stat.S_IMODE(written.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+    assert [p.name for p in tmp_path.iterdir()] == ["mask.nii.gz"]  # no temporary left behind

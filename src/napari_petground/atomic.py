@@ -8,8 +8,10 @@ the writing library needs, e.g. ``.nii.gz``), which the dataset and review folde
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,12 +26,23 @@ def format_suffix(path: Path) -> str:
 
 
 def temporary_for(path: Path) -> Path:
-    """A new, empty, dot-named temporary file beside ``path`` (``.STEM.RANDOM.tmpEXT``)."""
+    """A new, empty, dot-named temporary file beside ``path`` (``.STEM.RANDOM.tmpEXT``), with the permissions
+    the written file should end with: those of the file it replaces, else what the user's umask gives a new
+    file (``open`` does the same). A private temporary (``mkstemp``'s 0600) would leave every exported mask
+    and saved result unreadable to the colleagues who share the folder."""
     suffix = format_suffix(path)
     stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{stem}.", suffix=".tmp" + suffix)
-    os.close(fd)
-    return Path(tmp)
+    while True:
+        tmp = path.parent / f".{stem}.{secrets.token_hex(4)}.tmp{suffix}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+        except FileExistsError:
+            continue
+        os.close(fd)
+        break
+    with contextlib.suppress(OSError):  # no file to replace (or its permissions cannot be copied): the umask's
+        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+    return tmp
 
 
 def fsync_file(path: Path) -> None:
