@@ -1,8 +1,8 @@
 """One opened study and everything the house derives from it, in one evented, plain-Python object.
 
 A :class:`StudySession` holds the Study, its data signature (computed once, on first use), its image
-numbering, its anatomical frame (a place kept for the body's landmarks; ``None`` until something computes
-it), the encoder features of each checkpoint (in memory, optionally on disk), the accepted findings
+numbering, its anatomical frame (anatomy.frame: the landmarks found and the body coordinates read from them;
+``None`` until the grounder first computes it), the encoder features of each checkpoint (in memory, optionally on disk), the accepted findings
 (:class:`~napari_petground.findings.FindingsStore`) and the typed grounding results. Its layers carry it in
 ``metadata["petground"]["session"]``, so any dock, the npe2 writer or a script reaches all of it from any
 layer of the study with one lookup (:func:`session_of`). It knows nothing of Qt or napari: its events are
@@ -100,7 +100,7 @@ class StudySession:
         self._signature = signature
         self.events = SessionEvents()
         self.findings = FindingsStore()
-        self.frame: Any = None  # the body's anatomical frame, when computed (none is yet)
+        self.frame: Any = None  # the body's anatomical frame (anatomy.frame), once the grounder has computed it
         folder = feature_folder if feature_folder is not None else os.environ.get(FEATURE_FOLDER_ENV) or None
         self.feature_folder = Path(folder) if folder else None
         self._features: dict[str, StudyFeatures] = {}
