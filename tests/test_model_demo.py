@@ -81,12 +81,16 @@ def test_where_the_network_finds_nothing_the_uptake_where_the_sentence_points_is
 
 
 def test_a_lesion_the_exam_does_not_have_is_not_offered(demo):
-    """The demo report has no axillary node: from the words alone the network's best guess is a faint region that
-    looks like a pelvic node, nothing in the exam looks like a left axillary node and stands out, so nothing is
-    offered and the reason names what the guess looked like."""
+    """The demo report has no axillary node: from the words alone the network's best guess is a faint region in
+    the pelvis, nothing in the exam looks like a left axillary node and stands out, so nothing is offered and
+    the reason names what the guess looked like. (Which pelvic site depends on the arithmetic: a common iliac
+    node in float32, the iliac bone in bfloat16, which "auto" uses on CPUs that compute it natively.)"""
+    import re
+
     grounder, _, study = demo
     result = grounder.ground(study, "Hypermetabolic left axillary lymph node")
     assert not result.mask.any() and result.method == "none"
     reason = next(f for f in result.flags if f.startswith("not found"))
-    assert "best guess looks like a common iliac lymph node, not an axillary lymph node" in reason, reason
+    looked = re.search(r"best guess looks like an? (.+?), not an axillary lymph node", reason)
+    assert looked is not None and "iliac" in looked.group(1), reason
     assert "nothing that looks like the stated site and side stands out" in reason, reason
