@@ -348,10 +348,12 @@ def _edge_voxel(mask: np.ndarray, box: tuple[slice, ...], pet, prepared) -> tupl
     The model grid covers the body crop to within half a model voxel (its size is the crop's extent rounded
     to whole voxels), so a small lesion on the first or last PET slice can fall outside it: it is still in
     the scan, and still a lesion to describe. A mask well outside the body crop stays unplaced."""
+    from ..study.grid import Grid
+
     centre = np.argwhere(mask[box]).mean(axis=0) + np.array([s.start for s in box])
     world = np.asarray(pet.origin) + centre * np.asarray(pet.spacing)
-    index = np.rint((world - np.asarray(prepared.origin)) / np.asarray(prepared.spacing)).astype(int)
-    valid = np.asarray(prepared.valid_shape)
-    if np.any(index < -1) or np.any(index > valid):
-        return None
-    return tuple(int(v) for v in np.clip(index, 0, valid - 1))
+    model = Grid(tuple(prepared.valid_shape), tuple(prepared.spacing), tuple(prepared.origin))
+    index = model.index_of(world)
+    spacing = np.asarray(model.spacing)
+    beyond = np.abs(world - (np.asarray(model.origin) + np.asarray(index) * spacing))
+    return index if np.all(beyond <= 1.5 * spacing) else None  # at most one voxel past the edge
